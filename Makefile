@@ -1,0 +1,44 @@
+# Loyalty & sales analytics pipeline. `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATE   ?= 2026-11-30
+SOURCE ?= demo
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lab bench clean-exports reset-db
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name etl-helpers --display-name "Python (etl-helpers)" >/dev/null
+	$(BIN)/nbstripout-install 2>/dev/null || git config filter.strip-notebooks.clean "$(BIN)/python -m etl_helpers.notebook_hygiene --strip-stdin" 2>/dev/null || true
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies and the package
+
+run: $(STAMP) ## Run the whole pipeline for DATE (default 2026-11-30) on SOURCE (default demo)
+	$(BIN)/python run_pipeline.py --date $(DATE) --source $(SOURCE)
+
+test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL, plus TEST_DATABASE_URL if set)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMP) ## Unit tests only (no database)
+	$(BIN)/python -m pytest -m "not slow and not notebooks" tests/unit
+
+lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project kernel
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP) ## Benchmark at medium and large scale (long: see bench/README.md)
+	$(BIN)/python -m bench.run --scale medium --scale large
+
+clean-exports: ## Delete generated exports and processed data (raw data and the database stay)
+	rm -rf exports/*/ data/processed/*/
+
+reset-db: $(STAMP) ## Drop the pipeline's schemas in the configured database
+	$(BIN)/python run_pipeline.py --reset-database

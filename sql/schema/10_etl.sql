@@ -1,0 +1,34 @@
+-- The run log, the ledger of loaded raw files, and the quarantine.
+
+create table if not exists etl.runs (
+    run_id       bigint generated always as identity primary key,
+    run_date     date not null,
+    source       text not null,
+    started_at   timestamptz not null default now(),
+    finished_at  timestamptz,
+    status       text not null default 'running' check (status in ('running', 'succeeded', 'failed'))
+);
+
+create table if not exists etl.loaded_files (
+    file_id        bigint generated always as identity primary key,
+    run_id         bigint references etl.runs (run_id),
+    path           text not null,
+    entity         text not null,
+    business_date  date not null,
+    sha256         text not null,
+    rows_read      bigint not null,
+    rows_loaded    bigint not null,
+    rows_rejected  bigint not null,
+    loaded_at      timestamptz not null default now(),
+    is_current     boolean not null default true,
+    constraint counts_reconcile check (rows_read = rows_loaded + rows_rejected)
+);
+create unique index if not exists loaded_files_current_path on etl.loaded_files (path) where is_current;
+
+create table if not exists etl.rejected_rows (
+    file_id      bigint not null references etl.loaded_files (file_id) on delete cascade,
+    line_number  bigint not null,
+    reason       text not null,
+    raw_text     text not null,
+    primary key (file_id, line_number)
+);

@@ -1,0 +1,52 @@
+"""Create (idempotently) the schemas and tables from ``sql/schema/*.sql``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+
+from etl_helpers.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+SCHEMA_DIR = PROJECT_ROOT / "sql" / "schema"
+PIPELINE_SCHEMAS = ("staging", "warehouse", "marts", "etl")
+
+
+def schema_files(schema_dir: Path = SCHEMA_DIR) -> list[Path]:
+    files = sorted(schema_dir.glob("*.sql"))
+    if not files:
+        raise FileNotFoundError(f"no DDL found in {schema_dir}")
+    return files
+
+
+def apply_schema(conn: psycopg.Connection, schema_dir: Path = SCHEMA_DIR) -> list[str]:
+    """Run every DDL file in order inside the caller's transaction; returns the files applied."""
+    applied = []
+    for path in schema_files(schema_dir):
+        conn.execute(path.read_text(encoding="utf-8"))
+        applied.append(path.name)
+        log.info("applied %s", path.name)
+    return applied
+
+
+def existing_tables(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    """(schema, table) for every table the pipeline owns, partitions left out."""
+    rows = conn.execute(
+        """
+        select n.nspname, c.relname
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = any(%s) and c.relkind in ('r', 'p') and not c.relispartition
+        order by 1, 2
+        """,
+        (list(PIPELINE_SCHEMAS),),
+    ).fetchall()
+    return [(schema, table) for schema, table in rows]
+
+
+def drop_pipeline_schemas(conn: psycopg.Connection) -> None:
+    """Drop everything the pipeline created (``--reset-database``)."""
+    for schema in PIPELINE_SCHEMAS:
+        conn.execute(psycopg.sql.SQL("drop schema if exists {} cascade").format(psycopg.sql.Identifier(schema)))
