@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from etl_helpers.settings import PROJECT_ROOT
 
@@ -49,4 +50,4 @@ def existing_tables(conn: psycopg.Connection) -> list[tuple[str, str]]:
 def drop_pipeline_schemas(conn: psycopg.Connection) -> None:
     """Drop everything the pipeline created (``--reset-database``)."""
     for schema in PIPELINE_SCHEMAS:
-        conn.execute(psycopg.sql.SQL("drop schema if exists {} cascade").format(psycopg.sql.Identifier(schema)))
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
