@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from etl_helpers.contract import ENTITIES
 from etl_helpers.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,18 @@ def apply_schema(conn: psycopg.Connection, schema_dir: Path = SCHEMA_DIR) -> lis
         conn.execute(path.read_text(encoding="utf-8"))
         applied.append(path.name)
         log.info("applied %s", path.name)
+    create_raw_staging_tables(conn)
     return applied
+
+
+def create_raw_staging_tables(conn: psycopg.Connection) -> None:
+    """``staging.<entity>_raw``: the line number, then one text column per contract column."""
+    for entity in ENTITIES.values():
+        columns = [sql.SQL("line_no bigint not null")] + [
+            sql.SQL("{} text").format(sql.Identifier(name)) for name in entity.column_names
+        ]
+        conn.execute(sql.SQL("create unlogged table if not exists {} ({})").format(
+            sql.Identifier("staging", f"{entity.name}_raw"), sql.SQL(", ").join(columns)))
 
 
 def existing_tables(conn: psycopg.Connection) -> list[tuple[str, str]]:

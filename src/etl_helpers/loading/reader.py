@@ -1,0 +1,230 @@
+"""Stream a raw CSV file as batches of text columns, quarantining malformed lines.
+
+The file is read in fixed-size chunks of whole lines, so memory stays bounded whatever
+the file's size. Each chunk is screened with numpy before parsing: a line with an odd
+number of quote characters (values hold no line breaks, so its quote is unbalanced), a
+control character, or more than ``MAX_LINE_BYTES`` bytes is quarantined on its own and
+cannot swallow its neighbours. pyarrow then parses the rest; a line with too many or too
+few fields is quarantined too. Every kept row carries its line number in the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from etl_helpers.contract import MAX_LINE_BYTES, Entity, RawFormat
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 8 * 1024 * 1024
+RAW_TEXT_LIMIT = 1000
+UTF8_BOM = codecs.BOM_UTF8
+MOJIBAKE = re.compile("[ÃÂ][\u0080-\u00bf]")
+
+
+class FileRejected(ValueError):
+    """The whole file is unusable (empty, bad encoding, missing column): nothing is loaded."""
+
+    def __init__(self, path: Path, reason: str, line: int | None = None):
+        where = f"{path}" + (f", line {line}" if line else "")
+        super().__init__(f"{where}: {reason}")
+        self.path, self.reason, self.line = path, reason, line
+
+
+@dataclass
+class Reject:
+    line_number: int
+    reason: str
+    raw_text: str
+
+
+@dataclass
+class Header:
+    columns: list[str]              # as in the file, lower-cased
+    loaded: list[str]               # contract columns present, in the file's order
+    ignored: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Chunk:
+    table: pa.Table                 # ``line_no`` then the loaded columns, as strings
+    rejects: list[Reject]
+    lines_read: int
+
+
+def _raw_text(line: bytes, encoding: str) -> str:
+    text = line.decode(encoding, errors="replace").rstrip("\r")
+    text = text.replace("\x00", "\\x00")
+    return text if len(text) <= RAW_TEXT_LIMIT else text[:RAW_TEXT_LIMIT] + "…"
+
+
+def read_header(stream: BinaryIO, path: Path, entity: Entity, fmt: RawFormat) -> Header:
+    """Read and check the header line; leaves ``stream`` at the first data line."""
+    first = stream.readline(MAX_LINE_BYTES + 1)
+    if not first:
+        raise FileRejected(path, "empty file (0 bytes): expected at least a header line")
+    if first.startswith(UTF8_BOM):
+        first = first[len(UTF8_BOM):]
+    try:
+        text = first.decode(fmt.encoding)
+    except UnicodeDecodeError:
+        raise FileRejected(path, f"header is not valid {fmt.encoding}; declare the file's encoding", 1) from None
+    names = [n.strip().lower() for n in next(csv.reader([text.rstrip("\r\n")], delimiter=fmt.delimiter), [])]
+    if not any(names):
+        raise FileRejected(path, "the first line is blank: expected a header line", 1)
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise FileRejected(path, f"duplicate column(s) in header: {', '.join(duplicated)}", 1)
+    missing = [c for c in entity.required_names if c not in names]
+    if missing:
+        raise FileRejected(path, f"required column(s) missing: {', '.join(missing)} "
+                                 f"(header has: {', '.join(names)})", 1)
+    known = set(entity.column_names)
+    ignored = [n for n in names if n not in known]
+    if ignored:
+        log.warning("%s: ignoring unknown column(s) %s", path.name, ", ".join(ignored))
+    return Header(columns=names, loaded=[n for n in names if n in known], ignored=ignored)
+
+
+def _decode_to_utf8(block: bytes, path: Path, fmt: RawFormat, first_line: int) -> bytes:
+    """Check the block's encoding; return it as UTF-8 bytes (same line structure)."""
+    try:
+        text = block.decode(fmt.encoding)
+    except UnicodeDecodeError as error:
+        line = first_line + block.count(b"\n", 0, error.start)
+        raise FileRejected(path, f"not valid {fmt.encoding} (byte 0x{block[error.start]:02x}); "
+                                 "declare the file's encoding in format.json", line) from None
+    if fmt.encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        return block
+    found = MOJIBAKE.search(text)
+    if found:
+        line = first_line + text.count("\n", 0, found.start())
+        raise FileRejected(path, f"looks like UTF-8 read as {fmt.encoding} ({found.group()!r}); "
+                                 "declare encoding utf-8", line)
+    return text.encode("utf-8")
+
+
+def _screen(block: bytes, first_line: int, encoding: str) -> tuple[np.ndarray, list[Reject], bytes]:
+    """Find malformed lines in a block of whole lines.
+
+    Returns the line numbers of the kept lines, their count per blank-skipping,
+    the rejects, and the bytes of the kept lines only.
+    """
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    if len(ends) == 0 or ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    numbers = first_line + np.arange(len(ends))
+    lengths = ends - starts
+    content_lengths = lengths - (data[np.maximum(ends - 1, 0)] == 13) * (lengths > 0)
+    blank = content_lengths == 0
+
+    quotes = np.flatnonzero(data == 34)
+    odd_quotes = ((np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)) % 2) == 1
+    control = np.flatnonzero(((data < 32) & (data != 9) & (data != 10) & (data != 13)) | (data == 127))
+    has_control = np.zeros(len(ends), dtype=bool)
+    has_control[np.searchsorted(ends, control)] = True
+    too_long = lengths > MAX_LINE_BYTES
+
+    bad = (odd_quotes | has_control | too_long) & ~blank
+    rejects = []
+    for i in np.flatnonzero(bad):
+        line = block[starts[i]:ends[i]]
+        if too_long[i]:
+            reason = f"line longer than {MAX_LINE_BYTES} bytes"
+        elif has_control[i]:
+            byte = next(b for b in line if (b < 32 and b not in (9, 13)) or b == 127)
+            reason = f"control character 0x{byte:02x} in a field"
+        else:
+            reason = "unbalanced quote"
+        rejects.append(Reject(int(numbers[i]), reason, _raw_text(line, encoding)))
+
+    keep = ~(bad | blank)
+    if keep.all():
+        return numbers, rejects, block
+    kept = b"".join(block[s:e] + b"\n" for s, e in zip(starts[keep], ends[keep]))
+    return numbers[keep], rejects, kept
+
+
+def _parse(kept: bytes, numbers: np.ndarray, header: Header, fmt: RawFormat) -> tuple[pa.Table, list[Reject]]:
+    rejects: list[Reject] = []
+    expected = len(header.columns)
+
+    def on_invalid_row(row) -> str:
+        line = int(numbers[row.number - 1])
+        rejects.append(Reject(line, f"expected {expected} fields, found {row.actual_columns}",
+                              row.text[:RAW_TEXT_LIMIT]))
+        return "skip"
+
+    table = pacsv.read_csv(
+        io.BytesIO(kept),
+        read_options=pacsv.ReadOptions(column_names=header.columns, use_threads=False,
+                                       block_size=max(len(kept), 1) + 1),
+        parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=False,
+                                         ignore_empty_lines=False, invalid_row_handler=on_invalid_row),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in header.columns},
+            include_columns=header.loaded, strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    if rejects:
+        dropped = np.array(sorted(r.line_number for r in rejects))
+        numbers = numbers[~np.isin(numbers, dropped)]
+    table = table.add_column(0, "line_no", pa.array(numbers, type=pa.int64()))
+    return table, rejects
+
+
+def iter_chunks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat,
+                chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """Yield parsed chunks of the data lines that follow the header (line 2 onwards)."""
+    next_line = 2
+    carry = b""
+    skipping_from: int | None = None  # an over-long line is being skipped
+    while True:
+        data = stream.read(chunk_bytes)
+        eof = not data
+        buffer = carry + data
+        if skipping_from is not None:
+            newline = buffer.find(b"\n")
+            if newline < 0 and not eof:
+                carry = b""
+                continue
+            rejects = [Reject(skipping_from, f"line longer than {MAX_LINE_BYTES} bytes", "(too long to keep)")]
+            buffer = buffer[newline + 1:] if newline >= 0 else b""
+            skipping_from = None
+            next_line += 1
+            yield Chunk(pa.table({"line_no": pa.array([], pa.int64())}), rejects, 1)
+        if eof:
+            block, carry = buffer, b""
+        else:
+            cut = buffer.rfind(b"\n")
+            if cut < 0:
+                if len(buffer) > MAX_LINE_BYTES:
+                    skipping_from, carry = next_line, b""
+                else:
+                    carry = buffer
+                continue
+            block, carry = buffer[: cut + 1], buffer[cut + 1:]
+        if block:
+            utf8 = _decode_to_utf8(block, path, fmt, next_line)
+            numbers, rejects, kept = _screen(utf8, next_line, "utf-8")
+            lines_in_block = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            lines_read = len(numbers) + len(rejects)
+            table, parse_rejects = _parse(kept, numbers, header, fmt) if len(numbers) else (None, [])
+            if table is None:
+                table = pa.table({"line_no": pa.array([], pa.int64())})
+            next_line += lines_in_block
+            yield Chunk(table, rejects + parse_rejects, lines_read)
+        if eof:
+            return
