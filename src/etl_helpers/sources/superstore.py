@@ -233,7 +233,7 @@ def unit_price(sales: str, quantity: int, discount: str) -> Decimal:
 
 def points_for(order_total: Decimal, points_rate: Decimal) -> int:
     """floor(total x rate), exact: Decimal, never float (0.29 x 100 is 29, not 28)."""
-    return int((order_total * points_rate).to_integral_value(rounding=ROUND_HALF_UP))
+    return int((order_total * points_rate).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def _state(state: str) -> tuple[str, int]:
