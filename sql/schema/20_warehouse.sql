@@ -74,7 +74,7 @@ create table if not exists warehouse.fact_ventes (
     quantity     integer not null,     -- negative: a return
     unit_price   numeric(12, 2) not null,
     discount     numeric(5, 4) not null,
-    amount       numeric(12, 2) not null,
+    amount       numeric(14, 4) not null,  -- net line amount; sources may carry sub-cent amounts (Superstore), totals round to cents
     is_return    boolean not null,
     file_id      bigint not null,
     primary key (sale_date, ticket_id, line_number),

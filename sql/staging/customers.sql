@@ -1,10 +1,10 @@
 -- Check staged customers: a code, accepted values for gender and the card flag, plausible
 -- birth year, ISO enrolment date, a known region when one is given, one row per code.
 insert into staging.customers_checked
-    (line_no, reason, customer_code, birth_year, gender, city, region_id,
+    (file_id, line_no, reason, customer_code, birth_year, gender, city, region_id,
      has_loyalty_card, enrolled_on, tier, segment)
 with source as (
-    select * from staging.customers_raw
+    select * from staging.customers_raw join staging.load_files using (file_id)
 ),
 context as (
     select * from staging.load_context
@@ -14,6 +14,8 @@ regions as (
 ),
 cleaned as (
     select
+        file_id,
+        business_date,
         line_no,
         nullif(btrim(customer_code), '') as customer_code,
         nullif(btrim(birth_year), '') as birth_year,
@@ -27,7 +29,7 @@ cleaned as (
     from source
 ),
 ranked as (
-    select cleaned.*, regions.region_id, min(line_no) over (partition by customer_code) as first_line
+    select cleaned.*, regions.region_id, min(line_no) over (partition by file_id, customer_code) as first_line
     from cleaned left join regions using (region_code)
 ),
 checked as (
@@ -52,7 +54,7 @@ checked as (
 ),
 final as (
     select
-        line_no, reason, customer_code,
+        file_id, line_no, reason, customer_code,
         case when reason is null then birth_year::int end as birth_year,
         gender, city, region_id,
         case when reason is null then has_loyalty_card::boolean end as has_loyalty_card,

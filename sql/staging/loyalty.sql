@@ -2,10 +2,10 @@
 -- the file's business date, known customer and store (the version valid on that date),
 -- one row per event id in the file and in the warehouse.
 insert into staging.loyalty_checked
-    (line_no, reason, event_date, event_id, occurred_at, customer_id, store_id, ticket_id,
+    (file_id, line_no, reason, event_date, event_id, occurred_at, customer_id, store_id, ticket_id,
      points_earned, points_redeemed)
 with source as (
-    select * from staging.loyalty_raw
+    select * from staging.loyalty_raw join staging.load_files using (file_id)
 ),
 context as (
     select * from staging.load_context
@@ -18,6 +18,8 @@ customers as (
 ),
 cleaned as (
     select
+        file_id,
+        business_date,
         line_no,
         nullif(btrim(event_id), '') as event_id,
         nullif(btrim(occurred_at), '') as occurred_at,
@@ -40,8 +42,12 @@ dated as (
     from timed
 ),
 ranked as (
-    select dated.*, min(line_no) over (partition by event_id) as first_line
+    select
+        dated.*,
+        first_value(file_id) over same_event as first_file,
+        first_value(line_no) over same_event as first_line
     from dated
+    window same_event as (partition by event_id order by file_id, line_no)
 ),
 joined as (
     select
@@ -77,13 +83,16 @@ checked as (
             when coalesce(points_earned, '0')::int not between 0 and max_points
               or coalesce(points_redeemed, '0')::int not between 0 and max_points
                 then 'points out of bounds [0, ' || max_points || ']'
-            when line_no > first_line then 'duplicate event_id (first on line ' || first_line || ')'
+            when file_id = first_file and line_no > first_line
+                then 'duplicate event_id (first on line ' || first_line || ')'
+            when file_id <> first_file then 'event also in an earlier file of this load'
             when already_loaded then 'event already loaded from another file'
         end as reason
     from joined cross join context
 ),
 final as (
     select
+        file_id,
         line_no,
         reason,
         event_date,

@@ -1,14 +1,16 @@
 -- Check staged products: required text, a positive bounded list price if given, one row per code.
 insert into staging.products_checked
-    (line_no, reason, product_code, product_name, category, subcategory, brand, list_price)
+    (file_id, line_no, reason, product_code, product_name, category, subcategory, brand, list_price)
 with source as (
-    select * from staging.products_raw
+    select * from staging.products_raw join staging.load_files using (file_id)
 ),
 context as (
     select * from staging.load_context
 ),
 cleaned as (
     select
+        file_id,
+        business_date,
         line_no,
         nullif(btrim(product_code), '') as product_code,
         nullif(btrim(product_name), '') as product_name,
@@ -19,7 +21,7 @@ cleaned as (
     from source cross join context
 ),
 ranked as (
-    select *, min(line_no) over (partition by product_code) as first_line
+    select *, min(line_no) over (partition by file_id, product_code) as first_line
     from cleaned
 ),
 checked as (
@@ -40,7 +42,7 @@ checked as (
 ),
 final as (
     select
-        line_no, reason, product_code, product_name, category, subcategory, brand,
+        file_id, line_no, reason, product_code, product_name, category, subcategory, brand,
         case when reason is null then round(list_price::numeric, 2) end as list_price
     from checked
 )

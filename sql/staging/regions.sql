@@ -1,13 +1,15 @@
 -- Check staged regions: required text, population a non-negative integer, one row per code.
-insert into staging.regions_checked (line_no, reason, region_code, region_name, population)
+insert into staging.regions_checked (file_id, line_no, reason, region_code, region_name, population)
 with source as (
-    select * from staging.regions_raw
+    select * from staging.regions_raw join staging.load_files using (file_id)
 ),
 context as (
     select * from staging.load_context
 ),
 cleaned as (
     select
+        file_id,
+        business_date,
         line_no,
         nullif(btrim(region_code), '') as region_code,
         nullif(btrim(region_name), '') as region_name,
@@ -15,11 +17,12 @@ cleaned as (
     from source
 ),
 ranked as (
-    select *, min(line_no) over (partition by region_code) as first_line
+    select *, min(line_no) over (partition by file_id, region_code) as first_line
     from cleaned
 ),
 final as (
     select
+        file_id,
         line_no,
         case
             when region_code is null then 'missing region_code'

@@ -3,10 +3,10 @@
 -- on the sale date), product and customer, one row per (ticket, line) in the file and in
 -- the warehouse.
 insert into staging.sales_checked
-    (line_no, reason, sale_date, ticket_id, line_number, sold_at, store_id, customer_id,
+    (file_id, line_no, reason, sale_date, ticket_id, line_number, sold_at, store_id, customer_id,
      product_id, quantity, unit_price, discount, amount)
 with source as (
-    select * from staging.sales_raw
+    select * from staging.sales_raw join staging.load_files using (file_id)
 ),
 context as (
     select * from staging.load_context
@@ -22,6 +22,8 @@ customers as (
 ),
 cleaned as (
     select
+        file_id,
+        business_date,
         line_no,
         nullif(btrim(ticket_id), '') as ticket_id,
         nullif(btrim(line_number), '') as line_number,
@@ -50,8 +52,10 @@ dated as (
 ranked as (
     select
         dated.*,
-        min(line_no) over (partition by ticket_id, line_number_value) as first_line
+        first_value(file_id) over same_line as first_file,
+        first_value(line_no) over same_line as first_line
     from dated
+    window same_line as (partition by ticket_id, line_number_value order by file_id, line_no)
 ),
 joined as (
     select
@@ -98,13 +102,16 @@ checked as (
                 then 'discount is not a rate in [0, 1)'
             when amount is not null and not etl.is_decimal(amount) then 'invalid amount'
             when abs(amount::numeric) > max_quantity * max_unit_price then 'amount out of bounds'
-            when line_no > first_line then 'duplicate ticket line (first on line ' || first_line || ')'
+            when file_id = first_file and line_no > first_line
+                then 'duplicate ticket line (first on line ' || first_line || ')'
+            when file_id <> first_file then 'ticket line also in an earlier file of this load'
             when already_loaded then 'ticket line already loaded from another file'
         end as reason
     from joined cross join context
 ),
 final as (
     select
+        file_id,
         line_no,
         reason,
         sale_date,
@@ -118,7 +125,7 @@ final as (
         case when reason is null then round(unit_price::numeric, 2) end as unit_price,
         case when reason is null then round(discount::numeric, 4) end as discount,
         case when reason is null then coalesce(
-            round(amount::numeric, 2),
+            round(amount::numeric, 4),
             round(quantity::int * unit_price::numeric * (1 - discount::numeric), 2)
         ) end as amount
     from checked

@@ -1,8 +1,8 @@
 -- Check staged stores: required text, a known region, an ISO opening date, one row per code.
 insert into staging.stores_checked
-    (line_no, reason, store_code, store_name, banner, city, postal_code, region_id, opened_on)
+    (file_id, line_no, reason, store_code, store_name, banner, city, postal_code, region_id, opened_on)
 with source as (
-    select * from staging.stores_raw
+    select * from staging.stores_raw join staging.load_files using (file_id)
 ),
 context as (
     select * from staging.load_context
@@ -12,6 +12,8 @@ regions as (
 ),
 cleaned as (
     select
+        file_id,
+        business_date,
         line_no,
         nullif(btrim(store_code), '') as store_code,
         nullif(btrim(store_name), '') as store_name,
@@ -23,11 +25,12 @@ cleaned as (
     from source
 ),
 ranked as (
-    select cleaned.*, regions.region_id, min(line_no) over (partition by store_code) as first_line
+    select cleaned.*, regions.region_id, min(line_no) over (partition by file_id, store_code) as first_line
     from cleaned left join regions using (region_code)
 ),
 final as (
     select
+        file_id,
         line_no,
         case
             when store_code is null then 'missing store_code'

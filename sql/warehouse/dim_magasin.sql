@@ -2,27 +2,28 @@
 -- its current version on D and opens a new one from D; facts on or after D move to the new
 -- version, so past dates keep reporting what was true then. A store's first version is valid
 -- from 1900-01-01 (the beginning of time). A corrected snapshot of the same date updates in place.
+-- Store snapshots load one file at a time, so staging.load_files holds that snapshot alone.
 
 -- 1. corrections: same snapshot date as the current version
 update warehouse.dim_magasin as d
 set store_name = s.store_name, banner = s.banner, city = s.city, postal_code = s.postal_code,
     region_id = s.region_id, opened_on = s.opened_on
-from staging.stores_checked as s, staging.load_context as ctx
+from staging.stores_checked as s, staging.load_files as snapshot
 where s.reason is null
   and d.store_code = s.store_code
   and d.is_current
-  and d.valid_from >= ctx.business_date
+  and d.valid_from >= snapshot.business_date
   and (d.store_name, d.banner, d.city, d.postal_code, d.region_id, d.opened_on)
       is distinct from (s.store_name, s.banner, s.city, s.postal_code, s.region_id, s.opened_on);
 
 -- 2. changes: close the current version on the snapshot date
 update warehouse.dim_magasin as d
-set valid_to = ctx.business_date, is_current = false
-from staging.stores_checked as s, staging.load_context as ctx
+set valid_to = snapshot.business_date, is_current = false
+from staging.stores_checked as s, staging.load_files as snapshot
 where s.reason is null
   and d.store_code = s.store_code
   and d.is_current
-  and d.valid_from < ctx.business_date
+  and d.valid_from < snapshot.business_date
   and (d.store_name, d.banner, d.city, d.postal_code, d.region_id, d.opened_on)
       is distinct from (s.store_name, s.banner, s.city, s.postal_code, s.region_id, s.opened_on);
 
@@ -32,24 +33,24 @@ insert into warehouse.dim_magasin
 select
     s.store_code, s.store_name, s.banner, s.city, s.postal_code, s.region_id, s.opened_on,
     case when exists (select 1 from warehouse.dim_magasin d where d.store_code = s.store_code)
-         then ctx.business_date else date '1900-01-01' end,
+         then snapshot.business_date else date '1900-01-01' end,
     null,
     true
-from staging.stores_checked as s cross join staging.load_context as ctx
+from staging.stores_checked as s cross join staging.load_files as snapshot
 where s.reason is null
   and not exists (select 1 from warehouse.dim_magasin d where d.store_code = s.store_code and d.is_current);
 
 -- 4. facts on or after a new version's start point to it
 update warehouse.fact_ventes as f
 set store_id = v.store_id
-from warehouse.dim_magasin as v, warehouse.dim_magasin as old, staging.load_context as ctx
-where v.valid_from = ctx.business_date and v.is_current
+from warehouse.dim_magasin as v, warehouse.dim_magasin as old, staging.load_files as snapshot
+where v.valid_from = snapshot.business_date and v.is_current
   and old.store_code = v.store_code and old.valid_to = v.valid_from
   and f.store_id = old.store_id and f.sale_date >= v.valid_from;
 
 update warehouse.fact_fidelite as f
 set store_id = v.store_id
-from warehouse.dim_magasin as v, warehouse.dim_magasin as old, staging.load_context as ctx
-where v.valid_from = ctx.business_date and v.is_current
+from warehouse.dim_magasin as v, warehouse.dim_magasin as old, staging.load_files as snapshot
+where v.valid_from = snapshot.business_date and v.is_current
   and old.store_code = v.store_code and old.valid_to = v.valid_from
   and f.store_id = old.store_id and f.event_date >= v.valid_from;

@@ -25,7 +25,12 @@ def schema_files(schema_dir: Path = SCHEMA_DIR) -> list[Path]:
 
 
 def apply_schema(conn: psycopg.Connection, schema_dir: Path = SCHEMA_DIR) -> list[str]:
-    """Run every DDL file in order inside the caller's transaction; returns the files applied."""
+    """Run every DDL file in order inside the caller's transaction; returns the files applied.
+
+    Staging holds nothing between loads, so it is dropped and created afresh: its tables
+    always match the current contract.
+    """
+    conn.execute("drop schema if exists staging cascade")
     applied = []
     for path in schema_files(schema_dir):
         conn.execute(path.read_text(encoding="utf-8"))
@@ -36,9 +41,9 @@ def apply_schema(conn: psycopg.Connection, schema_dir: Path = SCHEMA_DIR) -> lis
 
 
 def create_raw_staging_tables(conn: psycopg.Connection) -> None:
-    """``staging.<entity>_raw``: the line number, then one text column per contract column."""
+    """``staging.<entity>_raw``: file id, line number, then one text column per contract column."""
     for entity in ENTITIES.values():
-        columns = [sql.SQL("line_no bigint not null")] + [
+        columns = [sql.SQL("file_id bigint not null"), sql.SQL("line_no bigint not null")] + [
             sql.SQL("{} text").format(sql.Identifier(name)) for name in entity.column_names
         ]
         conn.execute(sql.SQL("create unlogged table if not exists {} ({})").format(

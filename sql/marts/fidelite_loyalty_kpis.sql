@@ -1,0 +1,111 @@
+-- fidelite_loyalty_kpis: one row per store and calendar month, for the trailing months up
+-- to the run date (the run date's month is partial: it stops on the run date).
+--
+-- params: run_date (the as-of date), months (how many months, 12)
+-- - store: every store with a version valid on the run date, shown with that version's
+--   name, banner and region; sales of its earlier versions count for it;
+-- - a carded sale: a line of a customer holding a card on the sale date (has_loyalty_card,
+--   enrolled on or before that date, or enrolment date unknown);
+-- - active_members: carded customers with at least one purchase line in the store that month;
+-- - carded_share: carded net sales / all net sales of the store that month;
+-- - points earned / redeemed: loyalty events of the store that month;
+-- - redemption_rate: points redeemed / points earned (null when nothing was earned).
+with bounds as (
+    select
+        (date_trunc('month', %(run_date)s::date)
+            - make_interval(months => %(months)s::int - 1))::date as first_day,
+        %(run_date)s::date as last_day
+),
+lines as (
+    select sale_date, ticket_id, store_id, customer_id, amount, is_return
+    from warehouse.fact_ventes
+    where sale_date >= (select first_day from bounds)
+      and sale_date <= (select last_day from bounds)
+),
+events as (
+    select event_date, store_id, points_earned, points_redeemed
+    from warehouse.fact_fidelite
+    where event_date >= (select first_day from bounds)
+      and event_date <= (select last_day from bounds)
+),
+customers as (
+    select customer_id, has_loyalty_card, enrolled_on
+    from warehouse.dim_client
+),
+store_versions as (
+    select store_id, store_code
+    from warehouse.dim_magasin
+),
+stores_as_of as (
+    select store_code, store_name, banner, region_code, region_name
+    from marts.v_stores
+    where valid_from <= %(run_date)s::date
+      and (valid_to is null or valid_to > %(run_date)s::date)
+),
+months as (
+    select month_start::date as month_start
+    from bounds,
+        generate_series(bounds.first_day, bounds.last_day, interval '1 month') as month_start
+),
+carded_lines as (
+    select
+        store_versions.store_code,
+        date_trunc('month', lines.sale_date)::date as month_start,
+        lines.customer_id,
+        lines.amount,
+        lines.is_return,
+        coalesce(
+            customers.has_loyalty_card
+                and (customers.enrolled_on is null or customers.enrolled_on <= lines.sale_date),
+            false
+        ) as is_carded
+    from lines
+    join store_versions on store_versions.store_id = lines.store_id
+    left join customers on customers.customer_id = lines.customer_id
+),
+sales as (
+    select
+        store_code,
+        month_start,
+        count(distinct customer_id) filter (where is_carded and not is_return) as active_members,
+        sum(amount) as net_sales,
+        coalesce(sum(amount) filter (where is_carded), 0) as carded_sales
+    from carded_lines
+    group by store_code, month_start
+),
+points as (
+    select
+        store_versions.store_code,
+        date_trunc('month', events.event_date)::date as month_start,
+        sum(events.points_earned) as points_earned,
+        sum(events.points_redeemed) as points_redeemed
+    from events
+    join store_versions on store_versions.store_id = events.store_id
+    group by store_versions.store_code, date_trunc('month', events.event_date)::date
+),
+final as (
+    select
+        stores_as_of.store_code,
+        stores_as_of.store_name,
+        stores_as_of.banner,
+        stores_as_of.region_code,
+        months.month_start,
+        to_char(months.month_start, 'YYYY-MM') as month,
+        coalesce(sales.active_members, 0) as active_members,
+        coalesce(sales.net_sales, 0) as net_sales,
+        coalesce(sales.carded_sales, 0) as carded_sales,
+        sales.carded_sales / nullif(sales.net_sales, 0) as carded_share,
+        coalesce(points.points_earned, 0) as points_earned,
+        coalesce(points.points_redeemed, 0) as points_redeemed,
+        points.points_redeemed::numeric / nullif(points.points_earned, 0) as redemption_rate
+    from stores_as_of
+    cross join months
+    left join sales
+        on sales.store_code = stores_as_of.store_code
+       and sales.month_start = months.month_start
+    left join points
+        on points.store_code = stores_as_of.store_code
+       and points.month_start = months.month_start
+    order by stores_as_of.store_code collate "C", months.month_start
+)
+select * from final

@@ -1,0 +1,76 @@
+-- fidelite_penetration_by_region: one row per region, active loyalty members per 10,000
+-- inhabitants over the trailing window.
+--
+-- params: run_date (the as-of date), window_days (365)
+-- - active member: a customer holding a card on the sale date (has_loyalty_card, enrolled on
+--   or before it, or enrolment date unknown) with a purchase line in the window
+--   (run_date - window_days, run_date];
+-- - a member counts in the region of every store where they bought (store region as valid on
+--   the run date), so the national figure is not the sum of the regions;
+-- - every region is listed, with the stores it has on the run date (0 when none).
+with lines as (
+    select sale_date, store_id, customer_id, amount, is_return
+    from warehouse.fact_ventes
+    where sale_date > %(run_date)s::date - %(window_days)s::int
+      and sale_date <= %(run_date)s::date
+),
+customers as (
+    select customer_id, has_loyalty_card, enrolled_on
+    from warehouse.dim_client
+),
+regions as (
+    select region_code, region_name, population
+    from warehouse.dim_region
+),
+store_versions as (
+    select store_id, store_code
+    from warehouse.dim_magasin
+),
+stores_as_of as (
+    select store_code, region_code
+    from marts.v_stores
+    where valid_from <= %(run_date)s::date
+      and (valid_to is null or valid_to > %(run_date)s::date)
+),
+member_lines as (
+    select
+        stores_as_of.region_code,
+        lines.customer_id,
+        lines.amount,
+        lines.is_return
+    from lines
+    join customers on customers.customer_id = lines.customer_id
+    join store_versions on store_versions.store_id = lines.store_id
+    join stores_as_of on stores_as_of.store_code = store_versions.store_code
+    where customers.has_loyalty_card
+      and (customers.enrolled_on is null or customers.enrolled_on <= lines.sale_date)
+),
+members as (
+    select
+        region_code,
+        count(distinct customer_id) filter (where not is_return) as active_members,
+        sum(amount) as carded_sales
+    from member_lines
+    group by region_code
+),
+store_counts as (
+    select region_code, count(*) as stores
+    from stores_as_of
+    group by region_code
+),
+final as (
+    select
+        regions.region_code,
+        regions.region_name,
+        regions.population,
+        coalesce(store_counts.stores, 0) as stores,
+        coalesce(members.active_members, 0) as active_members,
+        coalesce(members.carded_sales, 0) as carded_sales,
+        coalesce(members.active_members, 0) * 10000.0 / nullif(regions.population, 0)
+            as members_per_10k_inhabitants
+    from regions
+    left join members on members.region_code = regions.region_code
+    left join store_counts on store_counts.region_code = regions.region_code
+    order by regions.region_code collate "C"
+)
+select * from final

@@ -1,0 +1,93 @@
+-- fidelite_top_stores_by_loyal_customers: every store ranked by its active loyalty members
+-- over the trailing window.
+--
+-- params: run_date (the as-of date), window_days (365)
+-- - active member: a customer holding a card on the sale date (has_loyalty_card, enrolled on
+--   or before it, or enrolment date unknown) with a purchase line in the store in the window;
+-- - carded_share: carded net sales / all net sales of the store in the window;
+-- - points: loyalty events of the store in the window;
+-- - rank: 1 = most active members; ties by carded sales (higher first), then store code.
+with lines as (
+    select sale_date, store_id, customer_id, amount, is_return
+    from warehouse.fact_ventes
+    where sale_date > %(run_date)s::date - %(window_days)s::int
+      and sale_date <= %(run_date)s::date
+),
+events as (
+    select store_id, points_earned, points_redeemed
+    from warehouse.fact_fidelite
+    where event_date > %(run_date)s::date - %(window_days)s::int
+      and event_date <= %(run_date)s::date
+),
+customers as (
+    select customer_id, has_loyalty_card, enrolled_on
+    from warehouse.dim_client
+),
+store_versions as (
+    select store_id, store_code
+    from warehouse.dim_magasin
+),
+stores_as_of as (
+    select store_code, store_name, banner, region_code, region_name
+    from marts.v_stores
+    where valid_from <= %(run_date)s::date
+      and (valid_to is null or valid_to > %(run_date)s::date)
+),
+flagged as (
+    select
+        store_versions.store_code,
+        lines.customer_id,
+        lines.amount,
+        lines.is_return,
+        coalesce(
+            customers.has_loyalty_card
+                and (customers.enrolled_on is null or customers.enrolled_on <= lines.sale_date),
+            false
+        ) as is_carded
+    from lines
+    join store_versions on store_versions.store_id = lines.store_id
+    left join customers on customers.customer_id = lines.customer_id
+),
+sales as (
+    select
+        store_code,
+        count(distinct customer_id) filter (where is_carded and not is_return) as active_members,
+        sum(amount) as net_sales,
+        coalesce(sum(amount) filter (where is_carded), 0) as carded_sales
+    from flagged
+    group by store_code
+),
+points as (
+    select
+        store_versions.store_code,
+        sum(events.points_earned) as points_earned,
+        sum(events.points_redeemed) as points_redeemed
+    from events
+    join store_versions on store_versions.store_id = events.store_id
+    group by store_versions.store_code
+),
+measured as (
+    select
+        stores_as_of.*,
+        coalesce(sales.active_members, 0) as active_members,
+        coalesce(sales.net_sales, 0) as net_sales,
+        coalesce(sales.carded_sales, 0) as carded_sales,
+        sales.carded_sales / nullif(sales.net_sales, 0) as carded_share,
+        coalesce(points.points_earned, 0) as points_earned,
+        coalesce(points.points_redeemed, 0) as points_redeemed
+    from stores_as_of
+    left join sales on sales.store_code = stores_as_of.store_code
+    left join points on points.store_code = stores_as_of.store_code
+),
+final as (
+    select
+        row_number() over (
+            order by active_members desc, carded_sales desc, store_code collate "C"
+        ) as rank,
+        measured.*,
+        carded_sales / nullif(active_members, 0) as carded_sales_per_member,
+        points_earned::numeric / nullif(active_members, 0) as points_per_member
+    from measured
+    order by rank
+)
+select * from final

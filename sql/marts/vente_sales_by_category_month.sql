@@ -1,0 +1,50 @@
+-- fact_vente_mart.sales_by_category_month: net quantity, net revenue, tickets and average
+-- basket per product category and calendar month, from the first month with sales to the run
+-- date's month (counted up to the run date). Every category with sales is listed for every
+-- month. tickets = tickets holding at least one (non-return) line of the category, so a
+-- ticket counts once in each category it touches; avg_basket = the category's net revenue
+-- per such ticket.
+-- Parameters: run_date (date).
+with sales as (
+    select sale_date, category, ticket_id, quantity, amount, is_return
+    from marts.v_sales_lines
+    where sale_date <= %(run_date)s::date
+),
+monthly as (
+    select
+        date_trunc('month', sale_date)::date as month,
+        category,
+        sum(quantity) as quantity,
+        sum(amount) as revenue,
+        count(distinct ticket_id) filter (where not is_return) as tickets
+    from sales
+    group by 1, category
+),
+months as (
+    select month::date as month
+    from generate_series(
+        (select min(month) from monthly)::timestamp,
+        date_trunc('month', %(run_date)s::date)::timestamp,
+        interval '1 month'
+    ) as month
+),
+grid as (
+    select months.month, active.category
+    from months
+    cross join (select distinct category from monthly) as active
+),
+final as (
+    select
+        grid.month,
+        least((grid.month + interval '1 month - 1 day')::date, %(run_date)s::date) as period_end,
+        (grid.month + interval '1 month - 1 day')::date > %(run_date)s::date as is_partial_month,
+        grid.category,
+        coalesce(monthly.quantity, 0) as quantity,
+        round(coalesce(monthly.revenue, 0), 2) as revenue,
+        coalesce(monthly.tickets, 0) as tickets,
+        round(monthly.revenue / nullif(monthly.tickets, 0), 2) as avg_basket
+    from grid
+    left join monthly on monthly.month = grid.month and monthly.category = grid.category
+)
+select * from final
+order by month, category collate "C"

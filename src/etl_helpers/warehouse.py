@@ -1,0 +1,101 @@
+"""The warehouse steps the pipeline notebooks call: schema, dimensions, facts, views.
+
+Each step takes what it needs as arguments and is safe to rerun: the ledger makes a
+second load of the same files a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pandas as pd
+from psycopg import sql
+
+from etl_helpers import calendar, db, schema, views
+from etl_helpers.contract import LOAD_ORDER, list_raw_files
+from etl_helpers.data_tests import run_data_tests
+from etl_helpers.loading import ledger
+from etl_helpers.loading.load import load_raw_folder, summarize
+from etl_helpers.settings import Settings, load_settings
+from etl_helpers.sources import SourceOptions, prepare_raw
+
+log = logging.getLogger(__name__)
+
+REFERENCE_ENTITIES = tuple(e for e in LOAD_ORDER if e not in ("sales", "loyalty"))
+EVENT_ENTITIES = ("sales", "loyalty")
+
+
+def create_schema(settings: Settings | None = None) -> pd.DataFrame:
+    """Create the schemas and tables (idempotent); returns the tables that exist."""
+    with db.connection(settings) as conn:
+        schema.apply_schema(conn)
+        return pd.DataFrame(schema.existing_tables(conn), columns=["schema", "table"])
+
+
+def begin_run(settings: Settings | None, run_date: date, source: str) -> int:
+    """Record a run in etl.runs (used when a notebook runs on its own, outside run_pipeline)."""
+    with db.connection(settings) as conn:
+        return ledger.start_run(conn, run_date, source)
+
+
+def load_dimensions(run_date: date, source: str = "demo", options: SourceOptions = SourceOptions(),
+                    settings: Settings | None = None, run_id: int | None = None) -> pd.DataFrame:
+    """Prepare the source's raw files, load the reference snapshots, extend dim_temps."""
+    settings = settings or load_settings()
+    raw_dir = prepare_raw(source, settings, run_date, options)
+    results = load_raw_folder(settings, raw_dir, run_date, run_id=run_id, entities=REFERENCE_ENTITIES)
+    first_day = min((f.business_date for f in list_raw_files(raw_dir, run_date)), default=run_date)
+    with db.connection(settings) as conn:
+        added = calendar.build_dim_temps(conn, min(first_day, run_date), run_date)
+    log.info("dim_temps: %d days added", added)
+    return summarize(results)
+
+
+def load_facts(run_date: date, source: str = "demo", options: SourceOptions = SourceOptions(),
+               settings: Settings | None = None, run_id: int | None = None) -> pd.DataFrame:
+    """Load the daily sales and loyalty files dated <= run_date that are new or changed."""
+    settings = settings or load_settings()
+    raw_dir = prepare_raw(source, settings, run_date, options)
+    results = load_raw_folder(settings, raw_dir, run_date, run_id=run_id, entities=EVENT_ENTITIES)
+    with db.connection(settings) as conn:
+        for table in ("fact_ventes", "fact_fidelite"):
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", table)))
+    return summarize(results)
+
+
+def check_warehouse(settings: Settings | None = None) -> pd.DataFrame:
+    """Run the data tests; raises DataTestFailure naming the failing checks."""
+    with db.connection(settings) as conn:
+        return run_data_tests(conn)
+
+
+def warehouse_counts(settings: Settings | None = None) -> pd.DataFrame:
+    """Row counts of every dimension and fact table."""
+    tables = ["dim_region", "dim_magasin", "dim_produit", "dim_client", "dim_temps", "fact_ventes", "fact_fidelite"]
+    with db.connection(settings) as conn:
+        rows = [(t, _count(conn, "warehouse", t)) for t in tables]
+    return pd.DataFrame(rows, columns=["table", "rows"])
+
+
+def _count(conn, schema_name: str, relation: str) -> int:
+    query = sql.SQL("select count(*) from {}").format(sql.Identifier(schema_name, relation))
+    return conn.execute(query).fetchone()[0]
+
+
+def create_views(settings: Settings | None = None) -> pd.DataFrame:
+    """Create the named views of sql/olap_queries.sql; returns each with its row count."""
+    with db.connection(settings) as conn:
+        names = views.create_views(conn)
+        rows = [(n, _count(conn, "marts", n)) for n in names]
+    return pd.DataFrame(rows, columns=["view", "rows"])
+
+
+def build_warehouse(settings: Settings, run_date: date, source: str = "demo",
+                    options: SourceOptions = SourceOptions()) -> None:
+    """Everything up to the views in one call (tests and benchmarks use it)."""
+    create_schema(settings)
+    load_dimensions(run_date, source, options, settings)
+    load_facts(run_date, source, options, settings)
+    check_warehouse(settings)
+    create_views(settings)
