@@ -1,0 +1,973 @@
+"""Deterministic demo data: a French retail group's stores, products, customers, tickets
+and loyalty events, written as canonical raw files (see ``etl_helpers.contract``).
+
+``generate(raw_dir, run_date)`` writes:
+
+- reference snapshots (regions, stores, products, customers) dated at the history start
+  ``run_date - history_days + 1``; their content depends only on ``(seed, scale)``;
+- a second stores snapshot dated ``BANNER_CHANGE.on`` (one store changes banner) when that
+  day falls inside the window;
+- one ``sales`` and one ``loyalty`` file per day of the window. A day's content depends
+  only on ``(seed, scale, day)``, so every run date produces the same file for a given day
+  and a file that already exists is skipped.
+
+Planted structure (affinities, customer groups, banner change) is exposed as module
+constants and ``planted_customers()`` so tests and docs use the same codes; see
+``docs/demo_data.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import holidays
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from tqdm import tqdm
+
+from etl_helpers.contract import ENTITIES, FILE_NAME, raw_path
+
+log = logging.getLogger(__name__)
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+# --------------------------------------------------------------------------- scales
+
+
+@dataclass(frozen=True)
+class Scale:
+    stores: int
+    products: int
+    customers: int
+    lines_per_day: float  # average ticket lines per calendar day (target, all stores)
+    champions: int
+    churned: int
+    new: int
+
+
+SCALES: dict[str, Scale] = {
+    "small": Scale(stores=6, products=300, customers=250, lines_per_day=68.0,
+                   champions=3, churned=10, new=8),
+    "medium": Scale(stores=30, products=3_000, customers=5_000, lines_per_day=1_370.0,
+                    champions=40, churned=300, new=200),
+    "large": Scale(stores=150, products=8_000, customers=40_000, lines_per_day=13_700.0,
+                   champions=300, churned=2_000, new=1_500),
+}
+SCALE_NAMES = tuple(SCALES)
+
+# --------------------------------------------------------------------------- planted structure
+
+# Products planted with fixed codes (independent of seed and scale).
+PASTA, TOMATO_SAUCE, BURGER_BUNS, MINCED_BEEF, CHEDDAR, COFFEE, COFFEE_FILTERS = (
+    "P00001", "P00002", "P00003", "P00004", "P00005", "P00006", "P00007")
+PLANTED_PAIRS: tuple[tuple[str, str], ...] = ((PASTA, TOMATO_SAUCE), (COFFEE, COFFEE_FILTERS))
+PLANTED_TRIPLE: tuple[str, str, str] = (BURGER_BUNS, MINCED_BEEF, CHEDDAR)
+PAIR_RATES = (0.06, 0.03)          # share of tickets that get each pair
+TRIPLE_RATE = 0.025                # share of tickets that get the triple (x1.6 from May to September)
+PLANTED_SINGLE_RATE = 0.006        # each planted product alone, per ticket (noise)
+
+# Customer groups (codes depend on seed and scale: see planted_customers()).
+CHURN_LAST_DAY = date(2025, 12, 31)   # churned customers never buy after this day
+NEW_ENROLLED_FROM = date(2026, 9, 1)  # the "new" cohort enrols (and first buys) in this range
+NEW_ENROLLED_TO = date(2026, 10, 15)
+CHAMPION_VISIT_RATE = 0.30            # chance a champion shops on a day their store is open
+CHURNED_VISIT_RATE = 0.12
+NEW_VISIT_RATE = 0.08
+CHAMPION_LINES = 9.0                  # mean lines on a champion's ticket
+
+
+@dataclass(frozen=True)
+class BannerChange:
+    store_code: str
+    on: date
+    old_banner: str
+    new_banner: str
+
+
+# One store is extended from a supermarket to a hypermarket: a second stores snapshot is
+# dated ``on`` (its name changes with its banner; nothing else changes).
+BANNER_CHANGE = BannerChange("S002", date(2026, 6, 1), "super", "hyper")
+
+# --------------------------------------------------------------------------- reference data
+
+# Metropolitan regions: code, name, INSEE legal population 2021 (population municipale,
+# in force on 1 January 2024).
+REGIONS: tuple[tuple[str, str, int], ...] = (
+    ("IDF", "Île-de-France", 12_317_279),
+    ("ARA", "Auvergne-Rhône-Alpes", 8_114_361),
+    ("NAQ", "Nouvelle-Aquitaine", 6_069_352),
+    ("OCC", "Occitanie", 6_022_176),
+    ("HDF", "Hauts-de-France", 5_995_292),
+    ("GES", "Grand Est", 5_561_287),
+    ("PAC", "Provence-Alpes-Côte d'Azur", 5_127_840),
+    ("PDL", "Pays de la Loire", 3_853_999),
+    ("BRE", "Bretagne", 3_394_567),
+    ("NOR", "Normandie", 3_327_966),
+    ("BFC", "Bourgogne-Franche-Comté", 2_800_194),
+    ("CVL", "Centre-Val de Loire", 2_573_303),
+    ("COR", "Corse", 347_597),
+)
+
+# Real communes: name, a postal code of the commune, region code.
+CITIES: tuple[tuple[str, str, str], ...] = (
+    ("Paris", "75011", "IDF"), ("Boulogne-Billancourt", "92100", "IDF"), ("Saint-Denis", "93200", "IDF"),
+    ("Argenteuil", "95100", "IDF"), ("Montreuil", "93100", "IDF"), ("Versailles", "78000", "IDF"),
+    ("Créteil", "94000", "IDF"), ("Nanterre", "92000", "IDF"), ("Évry-Courcouronnes", "91000", "IDF"),
+    ("Meaux", "77100", "IDF"), ("Cergy", "95000", "IDF"),
+    ("Lyon", "69003", "ARA"), ("Villeurbanne", "69100", "ARA"), ("Saint-Étienne", "42000", "ARA"),
+    ("Grenoble", "38000", "ARA"), ("Clermont-Ferrand", "63000", "ARA"), ("Annecy", "74000", "ARA"),
+    ("Chambéry", "73000", "ARA"), ("Valence", "26000", "ARA"), ("Vichy", "03200", "ARA"),
+    ("Bordeaux", "33000", "NAQ"), ("Limoges", "87000", "NAQ"), ("Poitiers", "86000", "NAQ"),
+    ("Pau", "64000", "NAQ"), ("La Rochelle", "17000", "NAQ"), ("Bayonne", "64100", "NAQ"),
+    ("Angoulême", "16000", "NAQ"), ("Niort", "79000", "NAQ"), ("Périgueux", "24000", "NAQ"),
+    ("Agen", "47000", "NAQ"),
+    ("Toulouse", "31000", "OCC"), ("Montpellier", "34000", "OCC"), ("Nîmes", "30000", "OCC"),
+    ("Perpignan", "66000", "OCC"), ("Béziers", "34500", "OCC"), ("Carcassonne", "11000", "OCC"),
+    ("Albi", "81000", "OCC"), ("Montauban", "82000", "OCC"), ("Tarbes", "65000", "OCC"),
+    ("Sète", "34200", "OCC"),
+    ("Lille", "59000", "HDF"), ("Amiens", "80000", "HDF"), ("Roubaix", "59100", "HDF"),
+    ("Dunkerque", "59140", "HDF"), ("Calais", "62100", "HDF"), ("Arras", "62000", "HDF"),
+    ("Beauvais", "60000", "HDF"), ("Compiègne", "60200", "HDF"), ("Saint-Quentin", "02100", "HDF"),
+    ("Strasbourg", "67000", "GES"), ("Reims", "51100", "GES"), ("Metz", "57000", "GES"),
+    ("Mulhouse", "68100", "GES"), ("Nancy", "54000", "GES"), ("Colmar", "68000", "GES"),
+    ("Troyes", "10000", "GES"), ("Charleville-Mézières", "08000", "GES"), ("Épinal", "88000", "GES"),
+    ("Marseille", "13008", "PAC"), ("Nice", "06000", "PAC"), ("Toulon", "83000", "PAC"),
+    ("Aix-en-Provence", "13090", "PAC"), ("Avignon", "84000", "PAC"), ("Cannes", "06400", "PAC"),
+    ("Antibes", "06600", "PAC"), ("Gap", "05000", "PAC"),
+    ("Nantes", "44000", "PDL"), ("Angers", "49000", "PDL"), ("Le Mans", "72000", "PDL"),
+    ("Saint-Nazaire", "44600", "PDL"), ("La Roche-sur-Yon", "85000", "PDL"), ("Laval", "53000", "PDL"),
+    ("Cholet", "49300", "PDL"),
+    ("Le Havre", "76600", "NOR"), ("Rouen", "76000", "NOR"), ("Caen", "14000", "NOR"),
+    ("Cherbourg-en-Cotentin", "50100", "NOR"), ("Évreux", "27000", "NOR"), ("Dieppe", "76200", "NOR"),
+    ("Alençon", "61000", "NOR"), ("Lisieux", "14100", "NOR"), ("Saint-Lô", "50000", "NOR"),
+    ("Rennes", "35000", "BRE"), ("Brest", "29200", "BRE"), ("Quimper", "29000", "BRE"),
+    ("Lorient", "56100", "BRE"), ("Vannes", "56000", "BRE"), ("Saint-Malo", "35400", "BRE"),
+    ("Saint-Brieuc", "22000", "BRE"),
+    ("Dijon", "21000", "BFC"), ("Besançon", "25000", "BFC"), ("Belfort", "90000", "BFC"),
+    ("Chalon-sur-Saône", "71100", "BFC"), ("Auxerre", "89000", "BFC"), ("Mâcon", "71000", "BFC"),
+    ("Nevers", "58000", "BFC"), ("Dole", "39100", "BFC"),
+    ("Tours", "37000", "CVL"), ("Orléans", "45000", "CVL"), ("Bourges", "18000", "CVL"),
+    ("Blois", "41000", "CVL"), ("Chartres", "28000", "CVL"), ("Châteauroux", "36000", "CVL"),
+    ("Vierzon", "18100", "CVL"),
+    ("Ajaccio", "20000", "COR"), ("Bastia", "20200", "COR"), ("Porto-Vecchio", "20137", "COR"),
+)
+
+BANNERS = ("hyper", "super", "proxi")
+BANNER_LABELS = {"hyper": "Lutèce Hyper", "super": "Lutèce Super", "proxi": "Lutèce Proxi"}
+BANNER_SHARES = (0.25, 0.45, 0.30)
+BANNER_TRAFFIC = {"hyper": 3.0, "super": 1.6, "proxi": 0.8}   # relative tickets per open day
+BANNER_LINES = {"hyper": 6.5, "super": 4.5, "proxi": 2.8}     # mean lines per ticket
+DISTRICTS = ("Centre", "Nord", "Sud", "Est", "Ouest", "Gare", "Port", "Les Halles")
+
+# Catalogue: category -> subcategories (name, items, (min, max) list price in euros,
+# brands, sizes). An empty brand tuple means fresh goods without a brand.
+CATALOGUE: dict[str, tuple[tuple[str, tuple[str, ...], tuple[float, float], tuple[str, ...], tuple[str, ...]], ...]] = {
+    "Épicerie salée": (
+        ("Pâtes", ("Spaghetti", "Penne", "Fusilli", "Tagliatelles", "Coquillettes", "Farfalle"),
+         (0.79, 3.49), ("Panzani", "Barilla", "Lustucru", "Rivoire et Carret", "Marque distributeur"),
+         ("500 g", "1 kg")),
+        ("Sauces", ("Sauce bolognaise", "Pesto vert", "Sauce arrabbiata", "Ketchup", "Mayonnaise"),
+         (1.19, 3.99), ("Panzani", "Barilla", "Heinz", "Amora", "Marque distributeur"), ("190 g", "400 g")),
+        ("Riz et céréales", ("Riz basmati", "Riz long", "Semoule", "Quinoa", "Lentilles vertes"),
+         (1.09, 4.49), ("Taureau Ailé", "Tipiak", "Marque distributeur"), ("500 g", "1 kg")),
+        ("Conserves", ("Haricots verts", "Petits pois carottes", "Thon au naturel", "Sardines à l'huile",
+                       "Maïs doux", "Cassoulet"),
+         (0.99, 5.49), ("Bonduelle", "D'aucy", "Petit Navire", "Saupiquet", "Marque distributeur"),
+         ("boîte 1/2", "boîte 4/4", "lot de 3")),
+        ("Apéritif", ("Chips nature", "Cacahuètes grillées", "Crackers", "Olives vertes"),
+         (0.99, 3.99), ("Lay's", "Bénénuts", "Vico", "Belin", "Marque distributeur"), ("150 g", "300 g")),
+    ),
+    "Épicerie sucrée": (
+        ("Biscuits", ("Petits beurre", "Cookies", "Palmiers", "Galettes bretonnes", "Madeleines"),
+         (0.99, 3.49), ("LU", "St Michel", "Bonne Maman", "Gerblé", "Marque distributeur"), ("200 g", "400 g")),
+        ("Petit-déjeuner", ("Céréales chocolat", "Muesli", "Pâte à tartiner", "Confiture fraise", "Miel"),
+         (1.49, 5.99), ("Kellogg's", "Nestlé", "Bonne Maman", "Marque distributeur"), ("375 g", "750 g")),
+        ("Chocolat", ("Tablette noir 70 %", "Tablette lait", "Bouchées pralinées", "Chocolat pâtissier"),
+         (1.29, 4.99), ("Côte d'Or", "Lindt", "Milka", "Poulain", "Marque distributeur"), ("100 g", "200 g")),
+        ("Café et thé", ("Café en grains", "Capsules espresso", "Thé vert", "Infusion verveine"),
+         (1.99, 8.99), ("Carte Noire", "L'Or", "Lavazza", "Lipton", "Marque distributeur"), ("x20", "500 g")),
+    ),
+    "Boissons": (
+        ("Eaux", ("Eau minérale", "Eau gazeuse", "Eau de source"),
+         (0.25, 3.99), ("Evian", "Volvic", "Badoit", "Perrier", "Cristaline"), ("50 cl", "1,5 L", "6 x 1,5 L")),
+        ("Sodas et jus", ("Cola", "Limonade", "Jus d'orange", "Thé glacé", "Sirop de grenadine"),
+         (0.89, 4.99), ("Coca-Cola", "Orangina", "Tropicana", "Teisseire", "Marque distributeur"),
+         ("1 L", "1,5 L", "6 x 33 cl")),
+        ("Vins", ("Bordeaux rouge", "Côtes-du-Rhône", "Rosé de Provence", "Muscadet", "Chablis", "Champagne brut"),
+         (3.49, 29.90), ("Cellier des Dauphins", "Mouton Cadet", "Nicolas Feuillatte", "Marque distributeur"),
+         ("75 cl",)),
+        ("Bières", ("Blonde", "Blanche", "IPA", "Ambrée"),
+         (2.49, 9.99), ("Kronenbourg", "1664", "Pelforth", "Grimbergen"), ("6 x 25 cl", "75 cl")),
+    ),
+    "Produits laitiers": (
+        ("Lait", ("Lait demi-écrémé", "Lait entier", "Boisson avoine"),
+         (0.89, 6.49), ("Lactel", "Candia", "Bjorg", "Marque distributeur"), ("1 L", "6 x 1 L")),
+        ("Yaourts et desserts", ("Yaourt nature", "Yaourt aux fruits", "Fromage blanc", "Crème dessert vanille"),
+         (1.19, 3.99), ("Danone", "Yoplait", "Danette", "Marque distributeur"), ("4 x 125 g", "8 x 125 g")),
+        ("Fromages", ("Camembert", "Comté 12 mois", "Emmental râpé", "Roquefort", "Bûche de chèvre"),
+         (1.49, 8.99), ("Président", "Entremont", "Société", "Soignon", "Marque distributeur"),
+         ("200 g", "250 g")),
+        ("Beurre et crème", ("Beurre doux", "Beurre demi-sel", "Crème fraîche épaisse", "Crème liquide"),
+         (1.29, 4.49), ("Président", "Elle & Vire", "Paysan Breton", "Marque distributeur"), ("250 g", "20 cl")),
+    ),
+    "Boucherie et charcuterie": (
+        ("Boeuf", ("Steak haché 15 %", "Entrecôte", "Rôti de boeuf", "Boeuf bourguignon"),
+         (3.99, 19.99), ("Charal", "Bigard", "Boucherie du magasin"), ("2 x 125 g", "300 g", "1 kg")),
+        ("Volaille", ("Filet de poulet", "Cuisses de poulet", "Poulet fermier entier", "Escalope de dinde"),
+         (3.49, 14.99), ("Le Gaulois", "Maître Coq", "Loué"), ("400 g", "1 kg")),
+        ("Charcuterie", ("Jambon blanc", "Saucisson sec", "Lardons fumés", "Rillettes", "Chorizo"),
+         (1.49, 6.99), ("Herta", "Fleury Michon", "Aoste", "Justin Bridou", "Marque distributeur"),
+         ("4 tranches", "200 g")),
+    ),
+    "Fruits et légumes": (
+        ("Fruits", ("Pommes Gala", "Bananes", "Oranges à jus", "Clémentines", "Fraises", "Raisin blanc"),
+         (1.49, 4.99), (), ("1 kg", "barquette 500 g", "filet 2 kg")),
+        ("Légumes", ("Tomates grappe", "Carottes", "Pommes de terre", "Courgettes", "Salade batavia",
+                     "Oignons jaunes"),
+         (0.99, 3.99), (), ("1 kg", "pièce", "filet 2,5 kg")),
+    ),
+    "Surgelés": (
+        ("Plats cuisinés", ("Pizza 4 fromages", "Lasagnes bolognaise", "Hachis parmentier", "Paëlla"),
+         (2.49, 7.99), ("Picard", "Buitoni", "Findus", "Marie", "Marque distributeur"), ("400 g", "1 kg")),
+        ("Glaces", ("Bâtonnets vanille", "Cônes chocolat", "Sorbet citron", "Bac vanille"),
+         (2.49, 6.99), ("Magnum", "Carte d'Or", "Miko", "Marque distributeur"), ("x4", "900 ml")),
+        ("Légumes surgelés", ("Haricots verts extra-fins", "Épinards hachés", "Poêlée de légumes", "Frites"),
+         (1.29, 4.49), ("Bonduelle", "McCain", "Picard", "Marque distributeur"), ("750 g", "1 kg")),
+    ),
+    "Boulangerie": (
+        ("Pain", ("Baguette tradition", "Pain de campagne", "Pain complet"),
+         (0.95, 3.49), ("Boulangerie du magasin",), ("250 g", "400 g")),
+        ("Viennoiseries", ("Croissants", "Pains au chocolat", "Brioche tranchée"),
+         (1.49, 4.49), ("Pasquier", "Harrys", "Boulangerie du magasin"), ("x4", "x8")),
+        ("Pains spéciaux", ("Pain de mie", "Pains hot-dog", "Wraps"),
+         (1.19, 3.49), ("Harrys", "Jacquet", "Marque distributeur"), ("x6", "500 g")),
+    ),
+    "Hygiène et beauté": (
+        ("Soins corps", ("Gel douche", "Déodorant", "Crème hydratante", "Savon"),
+         (1.49, 7.99), ("Dove", "Nivea", "Le Petit Marseillais", "Mixa", "Marque distributeur"),
+         ("250 ml", "400 ml")),
+        ("Capillaires", ("Shampooing", "Après-shampooing", "Masque cheveux"),
+         (1.99, 8.49), ("Elsève", "Garnier", "Head & Shoulders", "Marque distributeur"), ("250 ml", "400 ml")),
+        ("Hygiène dentaire", ("Dentifrice", "Brosse à dents", "Bain de bouche"),
+         (1.29, 5.99), ("Signal", "Colgate", "Elmex", "Marque distributeur"), ("75 ml", "x2")),
+    ),
+    "Entretien": (
+        ("Lessive", ("Lessive liquide", "Lessive capsules", "Adoucissant"),
+         (2.99, 14.99), ("Ariel", "Skip", "Le Chat", "Lenor", "Marque distributeur"), ("x20", "2 L")),
+        ("Vaisselle", ("Liquide vaisselle", "Tablettes lave-vaisselle", "Éponges"),
+         (0.99, 9.99), ("Paic", "Finish", "Spontex", "Marque distributeur"), ("x3", "500 ml", "x40")),
+        ("Papier", ("Papier toilette", "Essuie-tout", "Mouchoirs"),
+         (1.49, 8.99), ("Lotus", "Okay", "Kleenex", "Marque distributeur"), ("x6", "x12")),
+    ),
+}
+CATEGORY_SHARES = {
+    "Épicerie salée": 0.14, "Épicerie sucrée": 0.12, "Boissons": 0.13, "Produits laitiers": 0.13,
+    "Boucherie et charcuterie": 0.10, "Fruits et légumes": 0.08, "Surgelés": 0.08, "Boulangerie": 0.06,
+    "Hygiène et beauté": 0.08, "Entretien": 0.08,
+}
+
+# The planted products: code, name, category, subcategory, brand, list price.
+PLANTED_PRODUCTS: tuple[tuple[str, str, str, str, str, float], ...] = (
+    (PASTA, "Spaghetti n°5 Panzani 500 g", "Épicerie salée", "Pâtes", "Panzani", 1.29),
+    (TOMATO_SAUCE, "Sauce tomate basilic Panzani 400 g", "Épicerie salée", "Sauces", "Panzani", 2.19),
+    (BURGER_BUNS, "Pains burger x4 Harrys", "Boulangerie", "Pains spéciaux", "Harrys", 1.89),
+    (MINCED_BEEF, "Viande hachée 5 % MG Charal 2 x 125 g", "Boucherie et charcuterie", "Boeuf", "Charal", 4.49),
+    (CHEDDAR, "Cheddar tranches x10 Président 200 g", "Produits laitiers", "Fromages", "Président", 2.39),
+    (COFFEE, "Café moulu Carte Noire 250 g", "Épicerie sucrée", "Café et thé", "Carte Noire", 3.49),
+    (COFFEE_FILTERS, "Filtres à café n°4 x80 Marque distributeur", "Épicerie sucrée", "Café et thé",
+     "Marque distributeur", 1.19),
+)
+
+# --------------------------------------------------------------------------- calendar
+
+WEEKDAY_FACTOR = (0.85, 0.85, 0.95, 0.95, 1.15, 1.45, 1.0)  # Mon..Sat full day; Sunday see SUNDAY_FACTOR
+SUNDAY_FACTOR = {"hyper": 0.0, "super": 0.45, "proxi": 0.60}  # hyper closed; others open the morning
+MONTH_FACTOR = (0.90, 0.92, 0.97, 1.00, 1.00, 1.02, 1.03, 0.93, 0.97, 1.00, 1.03, 1.15)
+ALWAYS_CLOSED = ((1, 1), (5, 1), (12, 25))   # every store closed
+HOLIDAY_PROXI_FACTOR = 0.5                    # proxi opens the morning of other public holidays
+EVE_FACTOR = 1.30                             # the day before a public holiday
+OPEN_FULL, OPEN_MORNING = (8 * 60, 21 * 60), (8 * 60, 13 * 60)  # minutes since midnight
+INFLATION_PER_YEAR = 0.018                    # unit_price drifts from list_price from 2025-01-01
+PRICE_BASE_DAY = date(2025, 1, 1)
+ANONYMOUS_SHARE = 0.20
+RETURN_SHARE = 0.01
+DISCOUNT_PCTS = np.array([10, 20, 25, 30, 34, 50])
+DISCOUNT_P = np.array([0.30, 0.25, 0.15, 0.15, 0.10, 0.05])
+QUANTITIES = np.array([1, 2, 3, 4, 6])
+QUANTITY_P = np.array([0.72, 0.18, 0.06, 0.03, 0.01])
+REDEEM_RATE = 0.03            # chance a carded ticket redeems points (enrolled >= 90 days)
+REDEEM_MIN_AMOUNT = 1000      # cents: points are redeemed on a purchase of at least 10 EUR
+REDEEM_POINTS = np.array([100, 200, 500])
+REDEEM_P = np.array([0.70, 0.20, 0.10])
+ACTIVITY_CAP = 4.0            # max shopping weight of an ordinary customer (median 1)
+REDEEM_MIN_DAYS = 90
+WELCOME_POINTS = 50
+
+
+@lru_cache(maxsize=None)
+def _holidays(year: int) -> dict[date, str]:
+    return dict(holidays.France(years=year))
+
+
+def is_public_holiday(day: date) -> bool:
+    return day in _holidays(day.year)
+
+
+def utc_offset(day: date) -> str:
+    """Europe/Paris offset during opening hours of ``day`` (DST changes at 02:00/03:00)."""
+    offset = datetime(day.year, day.month, day.day, 12, tzinfo=PARIS).utcoffset()
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def season_factor(day: date) -> float:
+    """Yearly seasonality: month level, then a pre-Christmas ramp (15-24 December)."""
+    factor = MONTH_FACTOR[day.month - 1]
+    if day.month == 12 and 15 <= day.day <= 24:
+        factor *= 1.0 + 0.035 * (day.day - 14)
+    return factor
+
+
+def opening(day: date, banner: str) -> tuple[str | None, float]:
+    """(hours, traffic factor) of a store of ``banner`` on ``day``; hours None = closed."""
+    if is_public_holiday(day):
+        if (day.month, day.day) in ALWAYS_CLOSED or banner != "proxi":
+            return None, 0.0
+        hours, factor = "morning", HOLIDAY_PROXI_FACTOR
+    elif day.weekday() == 6:
+        factor = SUNDAY_FACTOR[banner]
+        if factor == 0.0:
+            return None, 0.0
+        hours = "morning"
+    else:
+        hours, factor = "full", WEEKDAY_FACTOR[day.weekday()]
+    if is_public_holiday(day + timedelta(days=1)):
+        factor *= EVE_FACTOR
+    return hours, factor * season_factor(day)
+
+
+def banner_on(store_code: str, banner: str, day: date) -> str:
+    if store_code == BANNER_CHANGE.store_code and day >= BANNER_CHANGE.on:
+        return BANNER_CHANGE.new_banner
+    return banner
+
+
+# --------------------------------------------------------------------------- reference build
+
+
+@dataclass(frozen=True)
+class _Reference:
+    scale: str
+    scale_index: int
+    seed: int
+    regions: list[dict]
+    stores: list[dict]               # as on the history start (before BANNER_CHANGE)
+    products: list[dict]
+    customers: list[dict]
+    # arrays used by the daily generator
+    store_codes: pa.Array
+    store_banner: np.ndarray         # banner index (into BANNERS) on the history start
+    change_store: int                # index of BANNER_CHANGE.store_code
+    store_size: np.ndarray
+    product_codes: pa.Array
+    price_cents: np.ndarray
+    pop_cum: np.ndarray              # cumulative popularity of the non-planted products
+    pop_index: np.ndarray            # product index of each pop_cum entry
+    planted_index: dict[str, int]
+    customer_codes: pa.Array
+    cust_store: np.ndarray           # home store index
+    cust_carded: np.ndarray
+    cust_enrolled: np.ndarray        # ordinal; 0 = no card
+    pool_order: np.ndarray           # customer indices sorted by home store
+    pool_weight: np.ndarray          # activity weight, aligned with pool_order (0 for planted)
+    pool_bounds: np.ndarray          # store s owns pool_order[bounds[s]:bounds[s+1]]
+    champions: np.ndarray
+    churned: np.ndarray
+    new: np.ndarray
+    traffic_k: float
+
+
+def _rng(seed: int, scale_index: int, *stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed, scale_index, *stream])
+
+
+def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
+    """Largest-remainder allocation of ``total`` items in proportion to ``weights``."""
+    share = weights / weights.sum() * total
+    counts = np.floor(share).astype(int)
+    remainder = share - counts
+    for i in np.argsort(-remainder, kind="stable")[: total - counts.sum()]:
+        counts[i] += 1
+    return counts
+
+
+def _price_cents(rng: np.random.Generator, lo: float, hi: float) -> int:
+    euros = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    cents = int(euros * 10) * 10 + 9   # French shelf prices end in 9
+    return max(cents, 19)
+
+
+def _build_stores(spec: Scale, rng: np.random.Generator) -> list[dict]:
+    populations = np.array([r[2] for r in REGIONS], dtype=float)
+    per_region = _allocate(spec.stores, populations)
+    stores: list[dict] = []
+    used: dict[str, int] = {}
+    for (region_code, _, _), count in zip(REGIONS, per_region):
+        cities = [c for c in CITIES if c[2] == region_code]
+        picks = rng.permutation(len(cities))
+        for k in range(count):
+            city, postal, _ = cities[picks[k % len(cities)]]
+            stores.append({"city": city, "postal_code": postal, "region_code": region_code})
+    order = rng.permutation(len(stores))   # codes are not grouped by region
+    stores = [stores[i] for i in order]
+    banners = rng.choice(len(BANNERS), size=len(stores), p=BANNER_SHARES)
+    sizes = np.exp(rng.normal(0.0, 0.25, size=len(stores)))
+    opened = rng.integers(date(1978, 1, 1).toordinal(), date(2016, 12, 31).toordinal(), size=len(stores))
+    for i, store in enumerate(stores):
+        code = f"S{i + 1:03d}"
+        banner = BANNERS[banners[i]]
+        if i < 3:  # every scale has one store of each banner; S002 is the banner-change store
+            banner = BANNERS[i] if code != BANNER_CHANGE.store_code else BANNER_CHANGE.old_banner
+        key = f"{banner}|{store['city']}"
+        used[key] = used.get(key, 0) + 1
+        district = "" if used[key] == 1 else f" {DISTRICTS[(used[key] - 2) % len(DISTRICTS)]}"
+        store.update(store_code=code, banner=banner, district=district, size=float(sizes[i]),
+                     opened_on=date.fromordinal(int(opened[i])))
+        store["store_name"] = f"{BANNER_LABELS[banner]} {store['city']}{district}"
+    return stores
+
+
+def _store_rows(stores: list[dict], day: date) -> list[dict]:
+    rows = []
+    for s in stores:
+        banner = banner_on(s["store_code"], s["banner"], day)
+        rows.append({
+            "store_code": s["store_code"],
+            "store_name": f"{BANNER_LABELS[banner]} {s['city']}{s['district']}",
+            "banner": banner,
+            "city": s["city"],
+            "postal_code": s["postal_code"],
+            "region_code": s["region_code"],
+            "opened_on": s["opened_on"].isoformat(),
+        })
+    return rows
+
+
+def _build_products(spec: Scale, rng: np.random.Generator) -> list[dict]:
+    products = [
+        {"product_code": code, "product_name": name, "category": cat, "subcategory": sub,
+         "brand": brand, "list_price": round(price * 100)}
+        for code, name, cat, sub, brand, price in PLANTED_PRODUCTS
+    ]
+    categories = list(CATALOGUE)
+    shares = np.array([CATEGORY_SHARES[c] for c in categories])
+    seen: set[str] = {p["product_name"] for p in products}
+    for i in range(len(products), spec.products):
+        category = categories[rng.choice(len(categories), p=shares / shares.sum())]
+        sub, items, (lo, hi), brands, sizes = CATALOGUE[category][rng.integers(len(CATALOGUE[category]))]
+        item = items[rng.integers(len(items))]
+        brand = brands[rng.integers(len(brands))] if brands else ""
+        size = sizes[rng.integers(len(sizes))]
+        name = " ".join(part for part in (item, brand, size) if part)
+        if name in seen:  # variants keep names distinct enough to read
+            for variant in ("bio", "format familial", "lot de 2", "offre découverte", "édition limitée"):
+                candidate = " ".join(part for part in (item, variant, brand, size) if part)
+                if candidate not in seen:
+                    name = candidate
+                    break
+        seen.add(name)
+        products.append({"product_code": f"P{i + 1:05d}", "product_name": name, "category": category,
+                         "subcategory": sub, "brand": brand, "list_price": _price_cents(rng, lo, hi)})
+    return products
+
+
+@dataclass(frozen=True)
+class _Customers:
+    rows: list[dict]
+    home: np.ndarray        # home store index
+    carded: np.ndarray
+    enrolled: np.ndarray    # ordinal day; 0 = no card
+    activity: np.ndarray    # shopping weight in the ordinary pool (0 for planted groups)
+    champions: np.ndarray
+    churned: np.ndarray
+    new: np.ndarray
+
+
+def _build_customers(spec: Scale, stores: list[dict], rng: np.random.Generator) -> _Customers:
+    n = spec.customers
+    traffic = np.array([BANNER_TRAFFIC[s["banner"]] * s["size"] for s in stores])
+    home = rng.choice(len(stores), size=n, p=traffic / traffic.sum())
+    # skewed shopping frequency, capped so that nobody ordinary out-shops the champions
+    activity = np.minimum(np.exp(rng.normal(0.0, 0.8, size=n)), ACTIVITY_CAP)
+    carded = rng.random(n) < 0.85
+    enrolled = rng.integers(date(2010, 1, 1).toordinal(), date(2024, 10, 31).toordinal(), size=n)
+    birth = np.clip(np.round(rng.normal(1972, 16, size=n)), 1935, 2006).astype(int)
+    gender = rng.choice(np.array(["F", "M", "X"]), size=n, p=[0.52, 0.46, 0.02])
+    professional = rng.random(n) < 0.03
+
+    planted = rng.choice(np.flatnonzero(carded), size=spec.champions + spec.churned + spec.new, replace=False)
+    champions = np.sort(planted[: spec.champions])
+    churned = np.sort(planted[spec.champions: spec.champions + spec.churned])
+    new = np.sort(planted[spec.champions + spec.churned:])
+    # planted groups enrolled long before any plausible window (new: see below)
+    enrolled[champions] = rng.integers(date(2012, 1, 1).toordinal(), date(2020, 12, 31).toordinal(),
+                                       size=len(champions))
+    enrolled[churned] = rng.integers(date(2012, 1, 1).toordinal(), date(2022, 12, 31).toordinal(),
+                                     size=len(churned))
+    activity[champions] = 0.0
+    activity[churned] = 0.0
+    activity[new] = 0.0
+    span = NEW_ENROLLED_TO.toordinal() - NEW_ENROLLED_FROM.toordinal() + 1
+    for i in new:  # the new cohort enrols at the till of their home store, on an open day
+        while True:
+            day = NEW_ENROLLED_FROM + timedelta(days=int(rng.integers(span)))
+            if opening(day, banner_on(stores[home[i]]["store_code"], stores[home[i]]["banner"], day))[0]:
+                break
+        enrolled[i] = day.toordinal()
+
+    order = np.argsort(np.where(carded, activity, -1.0), kind="stable")[::-1]
+    rank = np.empty(n, dtype=int)
+    rank[order] = np.arange(n)
+    n_carded = int(carded.sum())
+    customers: list[dict] = []
+    cities_by_region: dict[str, list[tuple[str, str, str]]] = {}
+    for c in CITIES:
+        cities_by_region.setdefault(c[2], []).append(c)
+    city_draw = rng.random(n)
+    city_pick = rng.integers(0, 1_000_000, size=n)
+    for i in range(n):
+        store = stores[home[i]]
+        if city_draw[i] < 0.7:
+            city = store["city"]
+        else:
+            options = cities_by_region[store["region_code"]]
+            city = options[city_pick[i] % len(options)][0]
+        if not carded[i]:
+            tier = ""
+        elif rank[i] < 0.10 * n_carded:
+            tier = "gold"
+        elif rank[i] < 0.35 * n_carded:
+            tier = "silver"
+        else:
+            tier = "standard"
+        customers.append({
+            "customer_code": f"C{i + 1:06d}",
+            "birth_year": int(birth[i]),
+            "gender": str(gender[i]),
+            "city": city,
+            "region_code": store["region_code"],
+            "has_loyalty_card": "true" if carded[i] else "false",
+            "enrolled_on": date.fromordinal(int(enrolled[i])).isoformat() if carded[i] else "",
+            "tier": tier,
+            "segment": "professional" if professional[i] else "consumer",
+        })
+    for i in champions:
+        customers[i]["tier"] = "gold"
+    for i in new:
+        customers[i]["tier"] = "standard"
+    return _Customers(customers, home, carded, np.where(carded, enrolled, 0), activity,
+                      champions, churned, new)
+
+
+@lru_cache(maxsize=8)
+def _reference(scale: str, seed: int) -> _Reference:
+    if scale not in SCALES:
+        raise ValueError(f"unknown demo scale {scale!r}; choose one of {', '.join(SCALE_NAMES)}")
+    spec = SCALES[scale]
+    scale_index = SCALE_NAMES.index(scale)
+    regions = [{"region_code": c, "region_name": n, "population": p} for c, n, p in REGIONS]
+    stores = _build_stores(spec, _rng(seed, scale_index, 0, 1))
+    products = _build_products(spec, _rng(seed, scale_index, 0, 2))
+    cust = _build_customers(spec, stores, _rng(seed, scale_index, 0, 3))
+
+    n_planted = len(PLANTED_PRODUCTS)
+    ranks = _rng(seed, scale_index, 0, 4).permutation(len(products) - n_planted)
+    popularity = 1.0 / (ranks + 1.0) ** 1.05          # Zipf-like: a few products sell a lot
+    pool_order = np.argsort(cust.home, kind="stable")
+    fields = dict(
+        scale=scale, scale_index=scale_index, seed=seed, regions=regions, stores=stores,
+        products=products, customers=cust.rows,
+        store_codes=pa.array([s["store_code"] for s in stores]),
+        store_banner=np.array([BANNERS.index(s["banner"]) for s in stores]),
+        change_store=[s["store_code"] for s in stores].index(BANNER_CHANGE.store_code),
+        store_size=np.array([s["size"] for s in stores]),
+        product_codes=pa.array([p["product_code"] for p in products]),
+        price_cents=np.array([p["list_price"] for p in products], dtype=np.int64),
+        pop_cum=np.cumsum(popularity), pop_index=np.arange(n_planted, len(products)),
+        planted_index={code: i for i, (code, *_rest) in enumerate(PLANTED_PRODUCTS)},
+        customer_codes=pa.array([c["customer_code"] for c in cust.rows]),
+        cust_store=cust.home, cust_carded=cust.carded, cust_enrolled=cust.enrolled,
+        pool_order=pool_order, pool_weight=cust.activity[pool_order],
+        pool_bounds=np.searchsorted(cust.home[pool_order], np.arange(len(stores) + 1)),
+        champions=cust.champions, churned=cust.churned, new=cust.new, traffic_k=1.0,
+    )
+    uncalibrated = _Reference(**fields)
+    return _Reference(**{**fields, "traffic_k": _calibrate(uncalibrated, spec)})
+
+
+# --------------------------------------------------------------------------- daily generation
+
+_BANNER_TRAFFIC = np.array([BANNER_TRAFFIC[b] for b in BANNERS])
+_BANNER_LINES = np.array([BANNER_LINES[b] for b in BANNERS])
+# expected extra lines per ticket from the planted bundles (pairs, triple, singles)
+_PLANTED_EXTRA = 2 * sum(PAIR_RATES) + 3 * TRIPLE_RATE * 1.25 + len(PLANTED_PRODUCTS) * PLANTED_SINGLE_RATE
+_HOURS = {None: 0, "full": 1, "morning": 2}
+
+
+def _store_day(ref: _Reference, day: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per store on ``day``: hours code (0 closed, 1 full day, 2 morning), traffic factor, banner index."""
+    banner_idx = ref.store_banner.copy()
+    if day >= BANNER_CHANGE.on:
+        banner_idx[ref.change_store] = BANNERS.index(BANNER_CHANGE.new_banner)
+    per_banner = [opening(day, b) for b in BANNERS]
+    hours = np.array([_HOURS[h] for h, _ in per_banner], dtype=np.int8)[banner_idx]
+    factor = np.array([f for _, f in per_banner])[banner_idx]
+    return hours, factor, banner_idx
+
+
+def _distinct_lines(ref: _Reference, mean: float) -> float:
+    """Expected distinct products among 1 + Poisson(mean - 1) popularity draws (repeats merge)."""
+    p = np.diff(ref.pop_cum, prepend=0.0) / ref.pop_cum[-1]
+    n = np.arange(1, int(mean + 8 * np.sqrt(mean) + 10))
+    k = n - 1
+    log_pmf = k * np.log(mean - 1.0) - (mean - 1.0) - np.array([np.sum(np.log(np.arange(1, j + 1))) for j in k])
+    distinct = np.array([np.sum(1.0 - (1.0 - p) ** m) for m in n])
+    return float(np.sum(np.exp(log_pmf) * distinct))
+
+
+def _calibrate(ref: _Reference, spec: Scale) -> float:
+    """Traffic constant so that a typical year (2025, fixed) averages ``spec.lines_per_day``."""
+    pool = planted = 0.0
+    first = date(2025, 1, 1)
+    banner_lines = np.array([_distinct_lines(ref, m) for m in _BANNER_LINES]) + _PLANTED_EXTRA
+    champion_lines = _distinct_lines(ref, CHAMPION_LINES) + _PLANTED_EXTRA
+    for k in range(365):
+        hours, factor, banner_idx = _store_day(ref, first + timedelta(days=k))
+        is_open = hours > 0
+        lines = banner_lines[banner_idx]
+        pool += float(np.sum(ref.store_size * _BANNER_TRAFFIC[banner_idx] * factor * lines))
+        planted += float(np.sum(is_open[ref.cust_store[ref.champions]])) * CHAMPION_VISIT_RATE * champion_lines
+        home = ref.cust_store[ref.churned]
+        planted += float(np.sum(is_open[home] * lines[home])) * CHURNED_VISIT_RATE
+    target = max(spec.lines_per_day - planted / 365, 0.2 * spec.lines_per_day)
+    return target / (pool / 365)
+
+
+@lru_cache(maxsize=1)
+def _time_strings() -> pa.Array:
+    return pa.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)])
+
+
+@lru_cache(maxsize=None)
+def _minute_cdf(hours: int) -> tuple[int, np.ndarray]:
+    """First minute and cumulative weights of a ticket's minute: late-morning and evening peaks."""
+    lo, hi = OPEN_FULL if hours == 1 else OPEN_MORNING
+    minutes = np.arange(lo, hi) / 60.0
+    weights = (0.45 * np.exp(-0.5 * ((minutes - 11.25) / 1.2) ** 2)
+               + 0.45 * np.exp(-0.5 * ((minutes - 18.0) / 1.1) ** 2) + 0.10)
+    cdf = np.cumsum(weights)
+    return lo, cdf / cdf[-1]
+
+
+def _decimal(units: np.ndarray, precision: int = 18, scale: int = 2) -> pa.Array:
+    """Exact decimal array from integer units of 10**-scale (cents when scale is 2)."""
+    units = np.ascontiguousarray(units, dtype=np.int64)
+    buffer = np.empty((len(units), 2), dtype=np.int64)
+    buffer[:, 0] = units
+    buffer[:, 1] = units >> 63   # sign extension to 128 bits
+    return pa.Array.from_buffers(pa.decimal128(precision, scale), len(units), [None, pa.py_buffer(buffer)])
+
+
+def _join(*parts) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
+    """The sales lines and loyalty events of one day; depends only on (seed, scale, day)."""
+    rng = _rng(ref.seed, ref.scale_index, day.toordinal())
+    today = day.toordinal()
+    hours, factor, banner_idx = _store_day(ref, day)
+    is_open = hours > 0
+    n_stores = len(hours)
+
+    # ordinary tickets: Poisson traffic per store, 80 % identified customers from the store's pool
+    counts = rng.poisson(ref.traffic_k * ref.store_size * _BANNER_TRAFFIC[banner_idx] * factor)
+    t_store = np.repeat(np.arange(n_stores), counts)
+    t_cust = np.full(len(t_store), -1, dtype=np.int64)
+    identified = rng.random(len(t_store)) >= ANONYMOUS_SHARE
+    pool = ref.pool_order
+    eligible = ~ref.cust_carded[pool] | (ref.cust_enrolled[pool] <= today)
+    cum = np.cumsum(ref.pool_weight * eligible)
+    cum0 = np.concatenate([[0.0], cum])
+    lo, hi = cum0[ref.pool_bounds[t_store]], cum0[ref.pool_bounds[t_store + 1]]
+    pick = np.searchsorted(cum, lo + rng.random(len(t_store)) * (hi - lo), side="right")
+    pick = np.minimum(pick, ref.pool_bounds[t_store + 1] - 1)
+    ok = identified & (hi > lo)
+    t_cust[ok] = pool[pick[ok]]
+    t_champion = np.zeros(len(t_store), dtype=bool)
+
+    # planted groups: their own visit processes, at their home store when it is open
+    def visits(group: np.ndarray, rate: float) -> np.ndarray:
+        hit = (rng.random(len(group)) < rate) & is_open[ref.cust_store[group]]
+        return group[hit]
+
+    champions = visits(ref.champions, CHAMPION_VISIT_RATE)
+    churned = visits(ref.churned, CHURNED_VISIT_RATE) if day <= CHURN_LAST_DAY else ref.churned[:0]
+    enrolled_new = ref.cust_enrolled[ref.new]
+    first_visit = ref.new[enrolled_new == today]
+    later = visits(ref.new, NEW_VISIT_RATE)
+    new = np.union1d(first_visit, later[ref.cust_enrolled[later] < today])
+    planted = np.concatenate([champions, churned, new]).astype(np.int64)
+    t_store = np.concatenate([t_store, ref.cust_store[planted]])
+    t_cust = np.concatenate([t_cust, planted])
+    t_champion = np.concatenate([t_champion, np.isin(planted, champions)])
+    n_tickets = len(t_store)
+
+    # time of day, ticket numbers per store in time order, then output order by time
+    secs = np.zeros(n_tickets, dtype=np.int64)
+    for code in (1, 2):
+        sel = hours[t_store] == code
+        first_minute, cdf = _minute_cdf(code)
+        minute = first_minute + np.searchsorted(cdf, rng.random(int(sel.sum())), side="right")
+        secs[sel] = minute * 60 + rng.integers(0, 60, size=int(sel.sum()))
+    by_store = np.lexsort((secs, t_store))
+    ticket_no = np.empty(n_tickets, dtype=np.int64)
+    store_sorted = t_store[by_store]
+    ticket_no[by_store] = np.arange(n_tickets) - np.searchsorted(store_sorted, store_sorted, side="left") + 1
+    order = np.lexsort((ticket_no, t_store, secs))
+    t_store, t_cust, t_champion, secs, ticket_no = (
+        a[order] for a in (t_store, t_cust, t_champion, secs, ticket_no))
+
+    # lines: random products by popularity, plus the planted bundles; one line per product
+    mean_lines = np.where(t_champion, CHAMPION_LINES, _BANNER_LINES[banner_idx[t_store]])
+    n_random = 1 + rng.poisson(mean_lines - 1.0)
+    l_ticket = [np.repeat(np.arange(n_tickets), n_random)]
+    draws = rng.random(len(l_ticket[0])) * ref.pop_cum[-1]
+    l_product = [ref.pop_index[np.minimum(np.searchsorted(ref.pop_cum, draws, side="right"),
+                                          len(ref.pop_cum) - 1)]]
+    triple_rate = TRIPLE_RATE * (1.6 if 5 <= day.month <= 9 else 1.0)
+    bundles = [*zip(PLANTED_PAIRS, PAIR_RATES), (PLANTED_TRIPLE, triple_rate)]
+    bundles += [((code,), PLANTED_SINGLE_RATE) for code, *_ in PLANTED_PRODUCTS]
+    for codes, rate in bundles:
+        chosen = np.flatnonzero(rng.random(n_tickets) < rate)
+        for code in codes:
+            l_ticket.append(chosen)
+            l_product.append(np.full(len(chosen), ref.planted_index[code]))
+    ticket_all = np.concatenate(l_ticket)
+    product_all = np.concatenate(l_product)
+    _, first = np.unique(ticket_all * len(ref.price_cents) + product_all, return_index=True)
+    ticket_all, product_all = ticket_all[first], product_all[first]
+    shuffle = np.lexsort((rng.random(len(ticket_all)), ticket_all))
+    l_ticket_idx, l_product_idx = ticket_all[shuffle], product_all[shuffle]
+    n_lines = len(l_ticket_idx)
+    line_number = np.arange(n_lines) - np.searchsorted(l_ticket_idx, l_ticket_idx, side="left") + 1
+
+    # quantities, returns, discounts, prices, amounts (integer cents, rounded half away from zero)
+    quantity = rng.choice(QUANTITIES, size=n_lines, p=QUANTITY_P)
+    is_return = rng.random(n_lines) < RETURN_SHARE
+    quantity[is_return] = -rng.choice(np.array([1, 1, 1, 2]), size=int(is_return.sum()))
+    l_cust = t_cust[l_ticket_idx]
+    carded_line = (l_cust >= 0) & ref.cust_carded[np.maximum(l_cust, 0)]
+    discounted = (rng.random(n_lines) < np.where(carded_line, 0.14, 0.08)) & ~is_return
+    discount_pct = np.where(discounted, rng.choice(DISCOUNT_PCTS, size=n_lines, p=DISCOUNT_P), 0)
+    inflation = 1.0 + INFLATION_PER_YEAR * (today - PRICE_BASE_DAY.toordinal()) / 365.25
+    unit_cents = np.maximum(np.rint(ref.price_cents[l_product_idx] * inflation), 1).astype(np.int64)
+    gross = quantity * unit_cents * (100 - discount_pct)
+    amount_cents = np.sign(gross) * ((np.abs(gross) + 50) // 100)
+
+    # strings: built per ticket, then taken per line
+    stamp = day.strftime("%Y%m%d")
+    store_str = ref.store_codes.take(pa.array(t_store))
+    number_str = pc.utf8_lpad(pc.cast(pa.array(ticket_no), pa.string()), 5, "0")
+    ticket_id = _join(f"T{stamp}-", store_str, "-", number_str)
+    sold_at = _join(f"{day.isoformat()}T", _time_strings().take(pa.array(secs)), utc_offset(day))
+    cust_str = ref.customer_codes.take(pa.array(np.maximum(t_cust, 0), mask=t_cust < 0))
+    line_take = pa.array(l_ticket_idx)
+    sales = pa.table({
+        "ticket_id": ticket_id.take(line_take),
+        "line_number": pa.array(line_number),
+        "sold_at": sold_at.take(line_take),
+        "store_code": store_str.take(line_take),
+        "customer_code": cust_str.take(line_take),
+        "product_code": ref.product_codes.take(pa.array(l_product_idx)),
+        "quantity": pa.array(quantity.astype(np.int64)),
+        "unit_price": _decimal(unit_cents),
+        "discount": _decimal(discount_pct, precision=4),
+        "amount": _decimal(amount_cents),
+    })
+
+    # loyalty: one event per carded ticket (1 point per euro of positive net amount),
+    # occasional redemptions once enrolled for a while, and a welcome bonus on enrolment day
+    total_cents = np.bincount(l_ticket_idx, weights=amount_cents, minlength=n_tickets).astype(np.int64)
+    carded = (t_cust >= 0) & ref.cust_carded[np.maximum(t_cust, 0)]
+    tenure = today - ref.cust_enrolled[np.maximum(t_cust, 0)]
+    earned = np.maximum(total_cents, 0) // 100
+    redeems = (carded & (tenure >= REDEEM_MIN_DAYS) & (total_cents >= REDEEM_MIN_AMOUNT)
+               & (rng.random(n_tickets) < REDEEM_RATE))
+    redeemed = np.where(redeems, rng.choice(REDEEM_POINTS, size=n_tickets, p=REDEEM_P), 0)
+    ev = np.flatnonzero(carded)
+    welcome = np.flatnonzero(carded & (tenure == 0) & np.isin(t_cust, ref.new))
+    welcome = welcome[np.unique(t_cust[welcome], return_index=True)[1]]   # one per customer
+    ev_ticket = np.concatenate([welcome, ev])
+    ev_key = np.concatenate([2 * welcome, 2 * ev + 1])                     # welcome first
+    sort = np.argsort(ev_key, kind="stable")
+    ev_ticket = ev_ticket[sort]
+    is_welcome = (ev_key[sort] % 2) == 0
+    ev_take = pa.array(ev_ticket)
+    ticket_event = _join(f"L{stamp}-", store_str.take(ev_take), "-", number_str.take(ev_take))
+    welcome_event = _join(f"W{stamp}-", cust_str.take(ev_take))
+    loyalty = pa.table({
+        "event_id": pc.if_else(pa.array(is_welcome), welcome_event, ticket_event),
+        "occurred_at": sold_at.take(ev_take),
+        "customer_code": cust_str.take(ev_take),
+        "store_code": store_str.take(ev_take),
+        "ticket_id": pc.if_else(pa.array(is_welcome), pa.nulls(len(ev_ticket), pa.string()),
+                                ticket_id.take(ev_take)),
+        "points_earned": pa.array(np.where(is_welcome, WELCOME_POINTS, earned[ev_ticket]).astype(np.int64)),
+        "points_redeemed": pa.array(np.where(is_welcome, 0, redeemed[ev_ticket]).astype(np.int64)),
+    })
+    return sales, loyalty
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Write through a hidden temp file in the same folder, then rename (never a truncated file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_table(path: Path, table: pa.Table) -> None:
+    assert table.column_names == ENTITIES[path.parent.name].column_names
+
+    def write(handle) -> None:
+        handle.write((",".join(table.column_names) + "\n").encode("utf-8"))
+        if table.num_rows:
+            pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+
+    _write_atomic(path, write)
+
+
+def _write_rows(path: Path, entity: str, rows: list[dict]) -> None:
+    columns = ENTITIES[entity].column_names
+
+    def write(handle) -> None:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([row.get(c, "") for c in columns] for row in rows)
+        handle.write(text.getvalue().encode("utf-8"))
+
+    _write_atomic(path, write)
+
+
+def _reference_rows(ref: _Reference, entity: str, day: date) -> list[dict]:
+    if entity == "regions":
+        return ref.regions
+    if entity == "stores":
+        return _store_rows(ref.stores, day)
+    if entity == "products":
+        return [{**p, "list_price": f"{p['list_price'] // 100}.{p['list_price'] % 100:02d}"} for p in ref.products]
+    return ref.customers
+
+
+def _reference_state(entity: str, day: date) -> bool:
+    """Snapshots with the same state have the same content (only stores change, once)."""
+    return entity == "stores" and day >= BANNER_CHANGE.on
+
+
+def _existing_dates(raw_dir: Path, entity: str) -> list[date]:
+    folder = raw_dir / entity
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        match = FILE_NAME.match(path.name)
+        if match and match["entity"] == entity:
+            found.append(date.fromisoformat(match["date"]))
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def planted_customers(scale: str = "small", seed: int = 42) -> dict[str, tuple[str, ...]]:
+    """Customer codes of the planted groups: ``champions``, ``churned`` and ``new``."""
+    ref = _reference(scale, seed)
+    codes = [c["customer_code"] for c in ref.customers]
+    return {name: tuple(codes[i] for i in group)
+            for name, group in (("champions", ref.champions), ("churned", ref.churned), ("new", ref.new))}
+
+
+def history_start(run_date: date, history_days: int = 730) -> date:
+    return run_date - timedelta(days=history_days - 1)
+
+
+def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int = 42,
+             history_days: int = 730) -> dict:
+    """Write the demo's canonical raw files for the window ending on ``run_date``.
+
+    Returns a summary: ``files_written``, ``files_skipped`` (already present: files are
+    immutable and a day's content never changes), ``rows`` written per entity, and the window.
+    """
+    if isinstance(run_date, datetime) or not isinstance(run_date, date):
+        raise TypeError(f"run_date must be a datetime.date, not {type(run_date).__name__}")
+    if history_days < 1:
+        raise ValueError(f"history_days must be >= 1, not {history_days}")
+    ref = _reference(scale, seed)
+    raw_dir = Path(raw_dir)
+    start = history_start(run_date, history_days)
+    summary: dict = {"raw_dir": str(raw_dir), "scale": scale, "seed": seed, "start": start.isoformat(),
+                     "end": run_date.isoformat(), "files_written": 0, "files_skipped": 0,
+                     "rows": {name: 0 for name in ENTITIES}}
+
+    def written(entity: str, rows: int) -> None:
+        summary["files_written"] += 1
+        summary["rows"][entity] += rows
+
+    snapshots = [(entity, start) for entity in ("regions", "stores", "products", "customers")]
+    if start < BANNER_CHANGE.on <= run_date:
+        snapshots.append(("stores", BANNER_CHANGE.on))
+    for entity, day in snapshots:
+        path = raw_path(raw_dir, entity, day)
+        earlier = [d for d in _existing_dates(raw_dir, entity) if d <= day]
+        if path.exists() or (earlier and _reference_state(entity, earlier[-1]) == _reference_state(entity, day)):
+            summary["files_skipped"] += 1   # an existing snapshot already holds this content
+            continue
+        rows = _reference_rows(ref, entity, day)
+        _write_rows(path, entity, rows)
+        written(entity, len(rows))
+
+    days = [start + timedelta(days=k) for k in range(history_days)]
+    for day in tqdm(days, desc=f"demo {scale}", unit="day", disable=None, leave=False):
+        paths = {entity: raw_path(raw_dir, entity, day) for entity in ("sales", "loyalty")}
+        missing = [entity for entity, path in paths.items() if not path.exists()]
+        summary["files_skipped"] += len(paths) - len(missing)
+        if not missing:
+            continue
+        tables = dict(zip(("sales", "loyalty"), _day_tables(ref, day)))
+        for entity in missing:
+            _write_table(paths[entity], tables[entity])
+            written(entity, tables[entity].num_rows)
+    log.info("demo %s seed %s, %s..%s: %d files written, %d skipped, rows %s", scale, seed, start,
+             run_date, summary["files_written"], summary["files_skipped"], summary["rows"])
+    return summary
