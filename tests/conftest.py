@@ -77,3 +77,43 @@ def seed_data_dir() -> Path:
     if not SEED_DATA_DIR.is_dir():
         pytest.skip(f"seed data not found at {SEED_DATA_DIR}")
     return SEED_DATA_DIR
+
+
+DEMO_RUN_DATE = "2026-11-30"
+
+
+@pytest.fixture(scope="session")
+def demo_raw_dir(tmp_path_factory) -> Path:
+    """Demo ``small`` raw files up to 2026-11-30, generated once per test session."""
+    from datetime import date
+
+    from etl_helpers.sources import demo
+
+    raw_dir = tmp_path_factory.mktemp("demo-raw")
+    demo.generate(raw_dir, date.fromisoformat(DEMO_RUN_DATE), scale="small", seed=42)
+    return raw_dir
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(server_url, demo_raw_dir, tmp_path_factory) -> Settings:
+    """A database loaded with demo ``small`` as of 2026-11-30, views created (read-only use!).
+
+    ``settings.raw_dir`` is the folder of raw files it was loaded from.
+    """
+    from datetime import date
+
+    from etl_helpers import warehouse
+    from etl_helpers.sources import SourceOptions
+
+    name = f"etl_demo_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    workdir = tmp_path_factory.mktemp("demo-work")
+    (workdir / "data").mkdir()
+    (workdir / "data" / "raw").symlink_to(demo_raw_dir)
+    settings = Settings(database_url=_with_dbname(server_url, name), workdir=workdir)
+    warehouse.build_warehouse(settings, date.fromisoformat(DEMO_RUN_DATE), "canonical",
+                              SourceOptions(raw=demo_raw_dir))
+    yield settings
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
