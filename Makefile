@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DATE   ?= 2026-11-30
+PYTEST_ARGS ?=
 SOURCE ?= demo
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lab bench clean-exports reset-db
+.PHONY: help install run test lab strip bench clean-exports reset-db
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -17,7 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name etl-helpers --display-name "Python (etl-helpers)" >/dev/null
-	$(BIN)/nbstripout-install 2>/dev/null || git config filter.strip-notebooks.clean "$(BIN)/python -m etl_helpers.notebook_hygiene --strip-stdin" 2>/dev/null || true
+	-git config filter.strip-notebooks.clean "$(BIN)/python -m etl_helpers.notebook_hygiene --strip-stdin" 2>/dev/null
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies and the package
@@ -26,10 +27,10 @@ run: $(STAMP) ## Run the whole pipeline for DATE (default 2026-11-30) on SOURCE 
 	$(BIN)/python run_pipeline.py --date $(DATE) --source $(SOURCE)
 
 test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL, plus TEST_DATABASE_URL if set)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Unit tests only (no database)
-	$(BIN)/python -m pytest -m "not slow and not notebooks" tests/unit
+strip: $(STAMP) ## Strip outputs from the committed notebooks
+	$(BIN)/python -m etl_helpers.notebook_hygiene --strip notebooks/*.ipynb
 
 lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project kernel
 	$(BIN)/jupyter lab notebooks/

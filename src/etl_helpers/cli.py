@@ -58,7 +58,7 @@ def run_dates(args: argparse.Namespace) -> list[date]:
         if last < first:
             raise runner.UsageError(f"--end {last} is before --start {first}")
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    return [runner.parse_run_date(args.date) if args.date else date.today()]
+    return [runner.parse_run_date(args.date) if args.date is not None else date.today()]
 
 
 def parameter_value(text: str):

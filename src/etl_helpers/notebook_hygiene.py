@@ -1,0 +1,68 @@
+"""Keep committed notebooks clean: no outputs, no execution counts, one literal parameters cell.
+
+``python -m etl_helpers.notebook_hygiene --check notebooks/*.ipynb`` lists offenders (exit 1);
+``--strip FILE...`` cleans files in place; ``--strip-stdin`` is the git clean filter that
+``make install`` registers for ``*.ipynb``.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import nbformat
+
+
+def strip(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+    notebook.metadata.pop("papermill", None)
+    return notebook
+
+
+def problems(path: Path) -> list[str]:
+    """What is wrong with a committed notebook (empty list when it is clean)."""
+    notebook = nbformat.read(path, as_version=4)
+    found = []
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    if any(c.outputs or c.execution_count for c in code):
+        found.append("has outputs or execution counts")
+    parameter_cells = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    if len(parameter_cells) != 1:
+        found.append(f"needs exactly one cell tagged 'parameters' (has {len(parameter_cells)})")
+    else:
+        for node in ast.parse(parameter_cells[0].source).body:
+            if not isinstance(node, ast.AnnAssign) or not isinstance(node.value, ast.Constant):
+                found.append(f"parameters cell line {node.lineno}: expected 'name: type = literal  # comment'")
+        lines = [line for line in parameter_cells[0].source.splitlines() if line.strip()]
+        if any("#" not in line for line in lines):
+            found.append("every parameter needs a comment")
+    return found
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--strip-stdin"]:
+        notebook = nbformat.read(sys.stdin, as_version=4)
+        nbformat.write(strip(notebook), sys.stdout)
+        return 0
+    if argv[:1] == ["--strip"]:
+        for name in argv[1:]:
+            nbformat.write(strip(nbformat.read(name, as_version=4)), name)
+        return 0
+    if argv[:1] == ["--check"]:
+        bad = {name: problems(Path(name)) for name in argv[1:]}
+        for name, issues in bad.items():
+            for issue in issues:
+                print(f"{name}: {issue}")
+        return 1 if any(bad.values()) else 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

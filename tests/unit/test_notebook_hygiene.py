@@ -1,0 +1,26 @@
+from pathlib import Path
+
+import nbformat
+
+from etl_helpers.notebook_hygiene import problems, strip
+from etl_helpers.settings import PROJECT_ROOT
+
+NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_committed_notebooks_are_clean_and_parameterised():
+    assert len(NOTEBOOKS) >= 4
+    assert {p.name: problems(p) for p in NOTEBOOKS} == {p.name: [] for p in NOTEBOOKS}
+
+
+def test_strip_removes_outputs(tmp_path: Path):
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("1 + 1", metadata={"tags": ["parameters"]})
+    cell.execution_count = 3
+    cell.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=3)]
+    notebook.cells = [cell]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, path)
+    assert "has outputs or execution counts" in problems(path)
+    nbformat.write(strip(nbformat.read(path, as_version=4)), path)
+    assert "has outputs or execution counts" not in problems(path)
