@@ -40,6 +40,8 @@ def _embedded_server(pgdata: str):
     """Start (or reuse) the embedded PostgreSQL whose data lives in ``pgdata``."""
     import pgserver  # imported lazily: only the embedded path needs it
 
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # its start/stop chatter is not ours
+
     log.info("starting embedded PostgreSQL in %s", pgdata)
     return pgserver.get_server(pgdata, cleanup_mode="stop")
 

@@ -288,7 +288,26 @@ def run_one_date(run_date: date, request: RunRequest, settings: Settings,
         "loads": [],
         "files": [],
     }
-    with run_log(pipeline_dir / "run.log"), run_lock(settings, request.lock_wait):
+    with run_log(pipeline_dir / "run.log"):
+        try:
+            records, failed = _run_steps(run_date, request, settings, notebooks_dir, manifest)
+        except Exception as error:
+            log.error("run for %s failed: %s", run_date, db.redact(str(error)))
+            raise
+    manifest["steps"] = [asdict(r) for r in records]
+    manifest["files"] = export_files(settings, run_date)
+    manifest["status"] = "failed" if failed else "succeeded"
+    manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_text_atomic(pipeline_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    if failed:
+        raise StepFailed(failed.error)
+    return manifest
+
+
+def _run_steps(run_date: date, request: RunRequest, settings: Settings, notebooks_dir: Path,
+               manifest: dict) -> tuple[list[StepRecord], StepRecord | None]:
+    """Under the run lock: record the run, execute the steps in order, stop at a failure."""
+    with run_lock(settings, request.lock_wait):
         warehouse.create_schema(settings)
         with db.connection(settings) as conn:
             run_id = ledger.start_run(conn, run_date, request.source)
@@ -310,14 +329,7 @@ def run_one_date(run_date: date, request: RunRequest, settings: Settings,
         with db.connection(settings) as conn:
             ledger.end_run(conn, run_id, succeeded=failed is None)
             manifest["loads"] = _loads_of_run(conn, run_id)
-    manifest["steps"] = [asdict(r) for r in records]
-    manifest["files"] = export_files(settings, run_date)
-    manifest["status"] = "failed" if failed else "succeeded"
-    manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_text_atomic(pipeline_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-    if failed:
-        raise StepFailed(failed.error)
-    return manifest
+    return records, failed
 
 
 def _loads_of_run(conn, run_id: int) -> list[dict]:

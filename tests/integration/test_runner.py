@@ -1,0 +1,90 @@
+"""The runner on small throwaway notebooks: failures (case 29), timeouts, the run lock
+(case 26 for whole runs), an unreachable database (case 27)."""
+
+from datetime import date
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from etl_helpers import cli, db, runner
+from etl_helpers.runner import RunRequest, Step
+
+RUN_DATE = date(2026, 11, 30)
+
+
+def _notebook(path: Path, *cells: str) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell('run_date: str = "2026-11-30"  # ISO date', metadata={"tags": ["parameters"]})
+    notebook.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture
+def steps_dir(tmp_path) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "00_first.ipynb", "print('first ran for', run_date)")
+    _notebook(folder / "10_broken.ipynb", "x = 1", "raise ValueError('deliberate failure')", "print('never')")
+    _notebook(folder / "20_later.ipynb", "print('later ran')")
+    _notebook(folder / "30_slow.ipynb", "import time\ntime.sleep(30)")
+    return folder
+
+
+def _request(*names: str, **kwargs) -> RunRequest:
+    return RunRequest(run_dates=[RUN_DATE], steps=[Step(n, "pipeline") for n in names], **kwargs)
+
+
+def test_failed_cell_stops_the_run_names_notebook_and_cell_and_keeps_the_notebook(warehouse, steps_dir):
+    request = _request("00_first", "10_broken", "20_later")
+    with pytest.raises(runner.StepFailed) as failure:
+        runner.run_one_date(RUN_DATE, request, warehouse, notebooks_dir=steps_dir)
+    message = str(failure.value)
+    assert "10_broken.ipynb" in message and "cell" in message and "deliberate failure" in message
+
+    out = warehouse.export_dir("pipeline", "2026-11-30")
+    kept = nbformat.read(out / "10_broken.ipynb", as_version=4)
+    assert any(o.get("ename") == "ValueError" for c in kept.cells for o in c.get("outputs", []))
+    assert (out / "10_broken.html").exists()
+    assert not (out / "20_later.ipynb").exists()
+
+    import json
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert [s["status"] for s in manifest["steps"]] == ["succeeded", "failed", "skipped"]
+    with db.connection(warehouse) as conn:
+        assert conn.execute("select status from etl.runs").fetchall() == [("failed",)]
+
+
+def test_cell_timeout_is_a_named_failure(warehouse, steps_dir):
+    request = _request("30_slow", cell_timeout=2)
+    with pytest.raises(runner.StepFailed, match="30_slow.ipynb failed.*[Tt]ime"):
+        runner.run_one_date(RUN_DATE, request, warehouse, notebooks_dir=steps_dir)
+
+
+def test_parameters_reach_the_notebook_as_an_iso_string(warehouse, steps_dir):
+    runner.run_one_date(RUN_DATE, _request("00_first"), warehouse, notebooks_dir=steps_dir)
+    executed = nbformat.read(warehouse.export_dir("pipeline", "2026-11-30") / "00_first.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "first ran for 2026-11-30" in printed
+
+
+def test_a_second_run_refuses_while_one_holds_the_lock(warehouse):
+    with runner.run_lock(warehouse, wait_seconds=0):
+        with pytest.raises(runner.RunLocked, match="another pipeline run"):
+            with runner.run_lock(warehouse, wait_seconds=0.6):
+                pass
+    with runner.run_lock(warehouse, wait_seconds=0):  # released afterwards
+        pass
+
+
+def test_unreachable_database_fails_after_a_bounded_retry(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETL_WORKDIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://loader:Sup3rSecret@127.0.0.1:1/warehouse")
+    monkeypatch.setattr(db, "CONNECT_BACKOFF_SECONDS", 0.05)
+    assert cli.main(["--date", "2026-11-30", "--only", "schema"]) == 1
+    pipeline_dir = tmp_path / "exports" / "pipeline" / "2026-11-30"
+    assert not (pipeline_dir / "manifest.json").exists()
+    log_text = (pipeline_dir / "run.log").read_text()
+    assert "cannot connect" in log_text and "Sup3rSecret" not in log_text
