@@ -1,0 +1,56 @@
+"""The whole pipeline through run_pipeline's CLI on demo data: every step, its reports and
+manifest; a rerun gives byte-identical data exports; no saved file holds the password
+(case 31) even though DATABASE_URL carries one."""
+
+import json
+from pathlib import Path
+
+import pytest
+from psycopg import conninfo
+
+from etl_helpers import cli, runner
+
+pytestmark = pytest.mark.notebooks
+
+PASSWORD = "Pw-e2e-7c1f9Zq"
+RUN_DATE = "2026-11-30"
+DATA_SUFFIXES = {".csv", ".parquet", ".png"}
+
+
+@pytest.fixture
+def run_env(make_database, demo_raw_dir, tmp_path, monkeypatch):
+    url = conninfo.make_conninfo(make_database(), password=PASSWORD)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("ETL_WORKDIR", str(tmp_path))
+    return tmp_path
+
+
+def _manifest(workdir: Path) -> dict:
+    return json.loads((workdir / "exports" / "pipeline" / RUN_DATE / "manifest.json").read_text())
+
+
+def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run_env, demo_raw_dir):
+    args = ["--date", RUN_DATE, "--source", "canonical", "--raw", str(demo_raw_dir)]
+    assert cli.main(args) == 0
+    first = _manifest(run_env)
+    assert first["status"] == "succeeded"
+    assert [s["notebook"] for s in first["steps"]] == [s.notebook for s in runner.STEPS]
+    assert all(s["status"] == "succeeded" for s in first["steps"])
+    assert sum(load["rows_loaded"] for load in first["loads"] if load["entity"] == "sales") > 40_000
+    for step in runner.STEPS:
+        folder = run_env / "exports" / step.mart / RUN_DATE
+        assert (folder / f"{step.notebook}.ipynb").exists() and (folder / f"{step.notebook}.html").exists()
+    data_files = {f["path"]: f for f in first["files"] if Path(f["path"]).suffix in DATA_SUFFIXES}
+    assert any(p.startswith("fact_vente_mart/") for p in data_files)
+    assert any(p.startswith("fact_fidelite_mart/") for p in data_files)
+    assert all(f["rows"] is not None for p, f in data_files.items() if not p.endswith(".png"))
+
+    assert cli.main(args) == 0
+    second = _manifest(run_env)
+    assert second["loads"] == []  # the ledger had every file already
+    rerun = {f["path"]: f["sha256"] for f in second["files"] if Path(f["path"]).suffix in DATA_SUFFIXES}
+    assert rerun == {p: f["sha256"] for p, f in data_files.items()}
+
+    leaks = [str(p) for p in run_env.rglob("*")
+             if p.is_file() and not p.is_symlink() and PASSWORD.encode() in p.read_bytes()]
+    assert leaks == []
