@@ -1,0 +1,364 @@
+"""Association rules over baskets (one ticket = one basket), as in R's ``arules``.
+
+A rule ``X -> y`` has ONE item on the right-hand side and a non-empty left-hand side;
+``max_len`` bounds the size of ``X + y`` (arules' ``maxlen``). For a window of ``N`` baskets:
+
+- ``count``   = baskets holding every item of X and y; ``support = count / N``;
+- ``confidence = count / count(X)``;  ``lift = confidence / (count(y) / N)``.
+
+Thresholds are compared exactly, in integers and fractions, never in floats: an itemset is
+frequent iff ``count >= min_support * N`` and a rule passes iff
+``count(X + y) >= min_confidence * count(X)``, the thresholds being read from their decimal
+spelling (``0.1`` is exactly one tenth, not the binary float nearest to it).
+
+Counting stays in PostgreSQL (Apriori, level by level, in temporary tables): items are
+counted per basket, pairs by a self-join of the frequent items' basket lines, and each
+larger level only extends occurrences of frequent itemsets by candidates whose every
+subset is frequent. Python only sees the counts of frequent itemsets; the pure function
+:func:`association_rules` turns them into rules (and :func:`count_itemsets` counts a
+small in-memory basket list the same way, for tests and examples).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from itertools import combinations
+from typing import Iterable, Mapping
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from etl_helpers.marts import MARTS_SQL_DIR, as_date, read_sql_file
+
+log = logging.getLogger(__name__)
+
+LEVELS = ("product", "category")
+ITEM_SEPARATOR = " + "
+RULE_COLUMNS = [
+    "rank", "antecedent", "consequent", "antecedent_size", "count", "antecedent_count",
+    "consequent_count", "n_baskets", "support", "confidence", "lift",
+]
+TEMP_TABLES = ("rules_baskets", "rules_lines", "rules_next", "rules_occurrences", "rules_candidates")
+
+Itemset = tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- exact thresholds
+
+
+def exact(value: float | int | str | Decimal | Fraction) -> Fraction:
+    """A threshold as an exact fraction, read from its decimal spelling (``0.1`` -> 1/10)."""
+    if isinstance(value, bool):
+        raise TypeError("a threshold must be a number, not a boolean")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"threshold must be finite, got {value!r}")
+        value = repr(value)  # shortest decimal that round-trips: what the user typed
+    result = Fraction(value)
+    if not 0 <= result <= 1:
+        raise ValueError(f"threshold must lie in [0, 1], got {value}")
+    return result
+
+
+def min_count(min_support: float | str | Decimal | Fraction, n_baskets: int) -> int:
+    """The smallest basket count that meets ``min_support`` (at least 1): ceil(min_support * N)."""
+    return max(1, math.ceil(exact(min_support) * n_baskets))
+
+
+def is_frequent(count: int, n_baskets: int, min_support) -> bool:
+    return count >= 1 and count >= exact(min_support) * n_baskets
+
+
+def passes_confidence(count: int, antecedent_count: int, min_confidence) -> bool:
+    """``count(X + y) >= min_confidence * count(X)``, exactly."""
+    return count >= exact(min_confidence) * antecedent_count
+
+
+# --------------------------------------------------------------------------- Apriori, pure Python
+
+
+@dataclass(frozen=True)
+class ItemsetCounts:
+    """The frequent itemsets of a basket set: sorted item tuples -> baskets holding them."""
+
+    n_baskets: int
+    counts: dict[Itemset, int] = field(default_factory=dict)
+    min_count: int = 1
+    max_len: int = 3
+
+    def of_size(self, k: int) -> dict[Itemset, int]:
+        return {items: n for items, n in self.counts.items() if len(items) == k}
+
+
+def apriori_candidates(frequent: Iterable[Itemset]) -> list[Itemset]:
+    """Candidate (k+1)-itemsets from frequent k-itemsets: join on a common (k-1)-prefix,
+    then prune every candidate with an infrequent k-subset. Items sort by code point."""
+    level = sorted(set(frequent))
+    known = set(level)
+    candidates: list[Itemset] = []
+    for i, left in enumerate(level):
+        for right in level[i + 1:]:
+            if left[:-1] != right[:-1]:
+                break  # sorted: no later itemset shares the prefix
+            candidate = left + (right[-1],)
+            if all(subset in known for subset in combinations(candidate, len(candidate) - 1)):
+                candidates.append(candidate)
+    return candidates
+
+
+def count_itemsets(baskets: Iterable[Iterable[str]], min_support=0.01, max_len: int = 3) -> ItemsetCounts:
+    """Frequent itemsets of an in-memory basket list (a reference for the SQL counting)."""
+    _check_max_len(max_len)
+    sets = [frozenset(b) for b in baskets]
+    n = len(sets)
+    threshold = min_count(min_support, n)
+    counts: dict[Itemset, int] = {}
+    singles: dict[Itemset, int] = {}
+    for basket in sets:
+        for item in basket:
+            singles[(item,)] = singles.get((item,), 0) + 1
+    level = {k: v for k, v in singles.items() if v >= threshold}
+    counts.update(level)
+    frequent_items = {item for (item,) in level}
+    kept = [sorted(basket & frequent_items) for basket in sets]
+    size = 1
+    while level and size < max_len:
+        size += 1
+        tally = dict.fromkeys(apriori_candidates(level), 0)
+        if not tally:
+            break
+        for items in kept:
+            for combination in combinations(items, size):
+                if combination in tally:
+                    tally[combination] += 1
+        level = {k: v for k, v in tally.items() if v >= threshold}
+        counts.update(level)
+    return ItemsetCounts(n, dict(sorted(counts.items())), threshold, max_len)
+
+
+def association_rules(counts: ItemsetCounts | Mapping[Itemset, int], n_baskets: int | None = None, *,
+                      min_support=0.01, min_confidence=0.2, max_len: int = 3) -> pd.DataFrame:
+    """Rules ``X -> y`` (one item on the right) from itemset counts, ranked by lift.
+
+    ``counts`` maps sorted item tuples to the number of baskets holding them; it must hold
+    every subset of each itemset it holds (Apriori's output does). Itemsets below
+    ``min_support`` or longer than ``max_len`` are ignored; a rule is kept iff
+    ``count >= min_confidence * antecedent_count`` exactly. ``rank`` orders by lift, then
+    confidence, then count (higher first), then the item codes.
+    """
+    _check_max_len(max_len)
+    if isinstance(counts, ItemsetCounts):
+        n_baskets = counts.n_baskets if n_baskets is None else n_baskets
+        counts = counts.counts
+    if n_baskets is None or n_baskets <= 0:
+        return _empty_rules()
+    table = {tuple(sorted(k)): int(v) for k, v in counts.items()}
+    rows = []
+    for itemset, count in table.items():
+        if not 2 <= len(itemset) <= max_len or not is_frequent(count, n_baskets, min_support):
+            continue
+        for consequent in itemset:
+            antecedent = tuple(i for i in itemset if i != consequent)
+            if antecedent not in table or (consequent,) not in table:
+                raise ValueError(f"counts lack a subset of {itemset}: {antecedent} or {(consequent,)}")
+            antecedent_count, consequent_count = table[antecedent], table[(consequent,)]
+            if not passes_confidence(count, antecedent_count, min_confidence):
+                continue
+            lift = Fraction(count * n_baskets, antecedent_count * consequent_count)
+            rows.append({
+                "antecedent_items": antecedent,
+                "consequent": consequent,
+                "antecedent_size": len(antecedent),
+                "count": count,
+                "antecedent_count": antecedent_count,
+                "consequent_count": consequent_count,
+                "n_baskets": n_baskets,
+                "support": float(Fraction(count, n_baskets)),
+                "confidence": float(Fraction(count, antecedent_count)),
+                "lift": float(lift),
+                "_lift": lift,
+                "_confidence": Fraction(count, antecedent_count),
+            })
+    if not rows:
+        return _empty_rules()
+    rows.sort(key=lambda r: (-r["_lift"], -r["_confidence"], -r["count"], r["antecedent_items"], r["consequent"]))
+    frame = pd.DataFrame(rows)
+    frame["antecedent"] = frame["antecedent_items"].map(ITEM_SEPARATOR.join)
+    frame["rank"] = range(1, len(frame) + 1)
+    return frame[RULE_COLUMNS].reset_index(drop=True)
+
+
+def _empty_rules() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in RULE_COLUMNS})
+    for column in ("antecedent", "consequent"):
+        frame[column] = frame[column].astype("str")
+    for column in ("support", "confidence", "lift"):
+        frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def _check_max_len(max_len: int) -> None:
+    if not isinstance(max_len, int) or max_len < 2:
+        raise ValueError(f"max_len must be an integer >= 2 (a rule has two items at least), got {max_len!r}")
+
+
+# --------------------------------------------------------------------------- Apriori in PostgreSQL
+
+
+def _sql_text(name: str) -> sql.SQL:
+    return sql.SQL((MARTS_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))  # type: ignore[arg-type]
+
+
+def _drop_temp_tables(cur: psycopg.Cursor) -> None:
+    for table in TEMP_TABLES:
+        cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("pg_temp", table)))
+
+
+def _fill(cur: psycopg.Cursor, table: str, columns: str, query: sql.Composable, params: dict) -> None:
+    """Create ``pg_temp.<table>`` and fill it from ``query`` (parameters bound)."""
+    target = sql.Identifier("pg_temp", table)
+    cur.execute(sql.SQL("create temporary table {} ({})").format(target, sql.SQL(columns)))
+    cur.execute(sql.SQL("insert into {} ").format(target) + query, params)
+    cur.execute(sql.SQL("analyze {}").format(target))
+
+
+def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> dict[Itemset, int]:
+    cur.execute(
+        "select items, count(*) from pg_temp.rules_next group by items having count(*) >= %(n)s",
+        {"n": threshold},
+    )
+    return {tuple(items): int(n) for items, n in cur.fetchall()}
+
+
+def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "product", window_days: int = 365,
+                          min_support=0.01, max_len: int = 3) -> ItemsetCounts:
+    """Frequent itemsets of the window's baskets, counted in PostgreSQL (Apriori).
+
+    Baskets are the tickets of (run_date - window_days, run_date]; items are product codes or
+    categories (``level``). Only the counts of frequent itemsets leave the database.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    _check_max_len(max_len)
+    if window_days < 1:
+        raise ValueError(f"window_days must be >= 1, got {window_days}")
+    params = {"run_date": as_date(run_date), "window_days": window_days, "level": level}
+    counts: dict[Itemset, int] = {}
+    with conn.transaction(), conn.cursor() as cur:
+        _drop_temp_tables(cur)
+        _fill(cur, "rules_baskets", "sale_date date, ticket_id text, item text",
+              sql.SQL("select * from (") + _sql_text("fidelite_basket_items") + sql.SQL(") as basket_items"),
+              params)
+        cur.execute("select count(*) from (select distinct sale_date, ticket_id from pg_temp.rules_baskets) as b")
+        n_baskets = int(cur.fetchone()[0])
+        threshold = min_count(min_support, n_baskets)
+        cur.execute("select item, count(*) from pg_temp.rules_baskets group by item having count(*) >= %(n)s",
+                    {"n": threshold})
+        counts.update({(item,): int(n) for item, n in cur.fetchall()})
+        log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets, len(counts), threshold)
+        _fill(cur, "rules_lines", "sale_date date, ticket_id text, item text",
+              sql.SQL("select * from pg_temp.rules_baskets where item in "
+                      "(select item from pg_temp.rules_baskets group by item having count(*) >= %(n)s)"),
+              {"n": threshold})
+        cur.execute("drop table pg_temp.rules_baskets")
+
+        size, frequent = 1, dict(counts)
+        while frequent and size < max_len:
+            size += 1
+            if size == 2:
+                _fill(cur, "rules_next", "sale_date date, ticket_id text, items text[]",
+                      _sql_text("fidelite_itemset_pairs"), {})
+            else:
+                candidates = apriori_candidates(frequent)
+                if not candidates:
+                    break
+                cur.execute("create temporary table rules_candidates (items text[] primary key)")
+                with cur.copy("copy pg_temp.rules_candidates (items) from stdin") as copy:
+                    copy.set_types(["text[]"])
+                    for candidate in candidates:
+                        copy.write_row([list(candidate)])
+                cur.execute("analyze pg_temp.rules_candidates")
+                _fill(cur, "rules_next", "sale_date date, ticket_id text, items text[]",
+                      _sql_text("fidelite_itemset_extend"), {})
+                cur.execute("drop table pg_temp.rules_candidates, pg_temp.rules_occurrences")
+            frequent = _frequent_counts(cur, threshold)
+            counts.update(frequent)
+            log.info("%s itemsets of %d: %d frequent", level, size, len(frequent))
+            if frequent and size < max_len:
+                _fill(cur, "rules_occurrences", "sale_date date, ticket_id text, items text[]",
+                      sql.SQL("select * from pg_temp.rules_next where items in "
+                              "(select items from pg_temp.rules_next group by items having count(*) >= %(n)s)"),
+                      {"n": threshold})
+            cur.execute("drop table pg_temp.rules_next")
+        _drop_temp_tables(cur)
+    return ItemsetCounts(n_baskets, dict(sorted(counts.items())), threshold, max_len)
+
+
+# --------------------------------------------------------------------------- the mart tables
+
+
+def basket_rules(conn: psycopg.Connection, run_date, *, level: str = "product", window_days: int = 365,
+                 min_support=0.01, min_confidence=0.2, max_len: int = 3) -> pd.DataFrame:
+    """Association rules of the window's baskets at ``level`` (product codes or categories)."""
+    counts = count_basket_itemsets(conn, run_date, level=level, window_days=window_days,
+                                   min_support=min_support, max_len=max_len)
+    return association_rules(counts, min_support=min_support, min_confidence=min_confidence, max_len=max_len)
+
+
+def product_rules(conn: psycopg.Connection, run_date, *, window_days: int = 365, min_support=0.01,
+                  min_confidence=0.2, max_len: int = 3) -> pd.DataFrame:
+    """``product_rules``: rules between product codes, with the products' names beside them."""
+    rules = basket_rules(conn, run_date, level="product", window_days=window_days, min_support=min_support,
+                         min_confidence=min_confidence, max_len=max_len)
+    names = read_sql_file(conn, "fidelite_product_names")
+    lookup = dict(zip(names["product_code"], names["product_name"]))
+    rules.insert(3, "antecedent_names", rules["antecedent"].map(
+        lambda text: ITEM_SEPARATOR.join(lookup.get(code, code) for code in text.split(ITEM_SEPARATOR))))
+    rules.insert(4, "consequent_name", rules["consequent"].map(lambda code: lookup.get(code, code)))
+    return rules
+
+
+def category_rules(conn: psycopg.Connection, run_date, *, window_days: int = 365, min_support=0.05,
+                   min_confidence=0.3, max_len: int = 3) -> pd.DataFrame:
+    """``category_rules``: rules between product categories (a basket holds a category once)."""
+    return basket_rules(conn, run_date, level="category", window_days=window_days, min_support=min_support,
+                        min_confidence=min_confidence, max_len=max_len)
+
+
+# --------------------------------------------------------------------------- chart
+
+
+def plot_top_rules(rules: pd.DataFrame, top: int = 15, title: str = "Top association rules by lift"):
+    """Horizontal bars of the ``top`` rules' lift, labelled ``X -> y`` (names when present)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    head = rules.sort_values("rank").head(top).copy()
+    lhs = head["antecedent_names"] if "antecedent_names" in head else head["antecedent"]
+    rhs = head["consequent_name"] if "consequent_name" in head else head["consequent"]
+    head["rule"] = [f"{_short(a, 48)}  →  {_short(b, 30)}" for a, b in zip(lhs, rhs)]
+    fig, ax = plt.subplots(figsize=(13, 0.4 * max(len(head), 2) + 1.2))
+    if head.empty:
+        ax.text(0.5, 0.5, "no rule passes the thresholds", ha="center", va="center")
+        ax.set_axis_off()
+    else:
+        sns.barplot(data=head, y="rule", x="lift", color="#4C72B0", ax=ax)
+        for patch, (_, row) in zip(ax.patches, head.iterrows()):
+            ax.text(patch.get_width(), patch.get_y() + patch.get_height() / 2,
+                    f" conf {row['confidence']:.0%}, n={row['count']}", va="center", fontsize=8)
+        ax.set_xlim(0, head["lift"].max() * 1.25)
+        ax.set_ylabel("")
+        ax.set_xlabel("lift (1 = independent)")
+        ax.axvline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
