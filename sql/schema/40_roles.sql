@@ -1,0 +1,38 @@
+-- Least privilege. Two group roles (NOLOGIN; grant them to login users):
+--   etl_loader  writes staging, warehouse, marts and etl (what the pipeline does);
+--   etl_analyst reads the marts schema (views and mart tables) and nothing else.
+-- Roles are cluster-wide, so creating them is idempotent and skipped, with a notice, when
+-- the connected user may not create roles. Nobody but owners may create in public.
+
+do $$
+begin
+    if not exists (select from pg_roles where rolname = 'etl_loader') then
+        create role etl_loader nologin;
+    end if;
+    if not exists (select from pg_roles where rolname = 'etl_analyst') then
+        create role etl_analyst nologin;
+    end if;
+exception when insufficient_privilege then
+    raise notice 'cannot create roles etl_loader / etl_analyst as %: ask an administrator', current_user;
+end
+$$;
+
+revoke create on schema public from public;
+
+do $$
+begin
+    if exists (select from pg_roles where rolname = 'etl_loader') then
+        grant usage, create on schema staging, warehouse, marts, etl to etl_loader;
+        grant select, insert, update, delete, truncate on all tables in schema staging, warehouse, marts, etl to etl_loader;
+        grant usage on all sequences in schema warehouse, etl to etl_loader;
+        grant execute on all functions in schema etl to etl_loader;
+        alter default privileges in schema staging, warehouse, marts, etl
+            grant select, insert, update, delete, truncate on tables to etl_loader;
+    end if;
+    if exists (select from pg_roles where rolname = 'etl_analyst') then
+        grant usage on schema marts to etl_analyst;
+        grant select on all tables in schema marts to etl_analyst;
+        alter default privileges in schema marts grant select on tables to etl_analyst;
+    end if;
+end
+$$;
