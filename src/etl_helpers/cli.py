@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
                         help="override a notebook parameter (passed to the notebooks that declare it)")
     parser.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
+    parser.add_argument("--jobs", type=int, default=2, help="mart notebooks run in parallel (default 2)")
     parser.add_argument("--cell-timeout", type=int, default=3600, help="seconds a notebook cell may run")
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="wait this long for another run's lock instead of refusing at once")
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         steps=steps,
         overrides={name: parameter_value(value) for name, value in args.parameter},
         cell_timeout=args.cell_timeout,
+        jobs=max(args.jobs, 1),
         lock_wait=args.wait,
         progress=runner.is_interactive(),
     )

@@ -15,9 +15,11 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Iterator
 
@@ -114,6 +116,7 @@ class RunRequest:
     cell_timeout: int = 3600
     lock_wait: float = 0.0
     progress: bool = False
+    jobs: int = 2                 # mart notebooks run in parallel on this many processes
 
 
 @dataclass
@@ -312,24 +315,56 @@ def _run_steps(run_date: date, request: RunRequest, settings: Settings, notebook
         with db.connection(settings) as conn:
             run_id = ledger.start_run(conn, run_date, request.source)
         manifest["run_id"] = run_id
-        records: list[StepRecord] = []
-        failed: StepRecord | None = None
-        for number, step in enumerate(request.steps, start=1):
-            if failed:
-                records.append(StepRecord(step.notebook, step.mart, status="skipped"))
-                continue
-            log.info("[%d/%d] %s for %s", number, len(request.steps), step.notebook, run_date)
-            record = execute_step(step, run_date, run_id, request, settings, notebooks_dir)
-            records.append(record)
-            if record.status == "failed":
-                log.error("%s", record.error)
-                failed = record
-            else:
-                log.info("[%d/%d] %s done in %.1f s", number, len(request.steps), step.notebook, record.seconds)
+        records = _execute_steps(run_date, run_id, request, settings, notebooks_dir)
+        failed = next((r for r in records if r.status == "failed"), None)
         with db.connection(settings) as conn:
             ledger.end_run(conn, run_id, succeeded=failed is None)
             manifest["loads"] = _loads_of_run(conn, run_id)
     return records, failed
+
+
+def _execute_steps(run_date: date, run_id: int, request: RunRequest, settings: Settings,
+                   notebooks_dir: Path) -> list[StepRecord]:
+    """Pipeline steps one after the other, then the mart notebooks (independent of each
+    other) on ``request.jobs`` processes. After a failure, nothing new starts."""
+    total = len(request.steps)
+    numbered = list(enumerate(request.steps, start=1))
+    concurrent = [(n, s) for n, s in numbered if s.mart != "pipeline" and request.jobs > 1]
+    in_order = [(n, s) for n, s in numbered if (n, s) not in concurrent]
+    records: dict[int, StepRecord] = {}
+
+    def started(number: int, step: Step) -> None:
+        log.info("[%d/%d] %s for %s", number, total, step.notebook, run_date)
+
+    def finished(number: int, record: StepRecord) -> None:
+        records[number] = record
+        if record.status == "failed":
+            log.error("%s", record.error)
+        else:
+            log.info("[%d/%d] %s done in %.1f s", number, total, record.notebook, record.seconds)
+
+    def failed() -> bool:
+        return any(r.status == "failed" for r in records.values())
+
+    for number, step in in_order:
+        if failed():
+            break
+        started(number, step)
+        finished(number, execute_step(step, run_date, run_id, request, settings, notebooks_dir))
+    if concurrent and not failed():
+        with ProcessPoolExecutor(max_workers=request.jobs, mp_context=get_context("spawn")) as pool:
+            futures = {}
+            for number, step in concurrent:
+                futures[pool.submit(execute_step, step, run_date, run_id, request, settings, notebooks_dir)] = number
+                started(number, step)
+            for future in as_completed(futures):
+                if future.cancelled():
+                    continue
+                finished(futures[future], future.result())
+                if failed():
+                    for pending in futures:
+                        pending.cancel()
+    return [records.get(n, StepRecord(s.notebook, s.mart, status="skipped")) for n, s in numbered]
 
 
 def _loads_of_run(conn, run_id: int) -> list[dict]:

@@ -88,3 +88,12 @@ def test_unreachable_database_fails_after_a_bounded_retry(tmp_path, monkeypatch)
     assert not (pipeline_dir / "manifest.json").exists()
     log_text = (pipeline_dir / "run.log").read_text()
     assert "cannot connect" in log_text and "Sup3rSecret" not in log_text
+
+
+def test_mart_notebooks_run_in_parallel_into_their_mart_folders(warehouse, steps_dir):
+    request = RunRequest(run_dates=[RUN_DATE], jobs=2, steps=[
+        Step("00_first", "pipeline"), Step("00_first", "fact_vente_mart"), Step("20_later", "fact_fidelite_mart")])
+    manifest = runner.run_one_date(RUN_DATE, request, warehouse, notebooks_dir=steps_dir)
+    assert [s["status"] for s in manifest["steps"]] == ["succeeded"] * 3
+    assert (warehouse.export_dir("fact_vente_mart", "2026-11-30") / "00_first.html").exists()
+    assert (warehouse.export_dir("fact_fidelite_mart", "2026-11-30") / "20_later.ipynb").exists()
