@@ -35,8 +35,8 @@ strip: $(STAMP) ## Strip outputs from the committed notebooks
 lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project kernel
 	$(BIN)/jupyter lab notebooks/
 
-bench: $(STAMP) ## Benchmark at medium and large scale (long: see bench/README.md)
-	$(BIN)/python -m bench.run --scale medium --scale large
+bench: $(STAMP) ## Benchmark at medium and large scale (long; results in bench/results/)
+	$(BIN)/python -m bench.run --scale medium --scale large --runs 3
 
 clean-exports: ## Delete generated exports and processed data (raw data and the database stay)
 	rm -rf exports/*/ data/processed/*/

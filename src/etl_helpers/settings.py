@@ -9,7 +9,8 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SEED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "seed-data"
+# The seed project's real data lives beside the checkout (never copied into it).
+SEED_DATA_DIR = Path(os.environ.get("ETL_SEED_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "seed-data")
 SUPERSTORE_CSV = SEED_DATA_DIR / "superstore_sample.csv"
 
 MART_NAMES = ("fact_fidelite_mart", "fact_vente_mart")

@@ -1,0 +1,266 @@
+"""The benchmark: our load against ``psql \\copy`` and the seed's pandas ``to_sql``, side by side
+on the same files and server; each pipeline step and notebook (a full run from an empty
+database, then an incremental day); peak memory; the heaviest mart aggregates against DuckDB.
+
+    .venv/bin/python -m bench.run --scale medium --scale large --runs 3
+
+Demo data is generated once per scale under ``bench/cache/`` (git-ignored). Results go to
+``bench/results/<run date>-<scale>.json`` and a table is printed. Uses ``DATABASE_URL`` when
+set, else the embedded PostgreSQL; each measurement gets a fresh database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import psutil
+import psycopg
+from psycopg import conninfo, sql
+
+from etl_helpers import db, warehouse
+from etl_helpers.contract import list_raw_files
+from etl_helpers.loading.load import load_raw_folder
+from etl_helpers.settings import PROJECT_ROOT, Settings, load_settings
+from etl_helpers.sources import SourceOptions, demo
+
+BENCH_DIR = PROJECT_ROOT / "bench"
+CACHE_DIR = BENCH_DIR / "cache"
+RESULTS_DIR = BENCH_DIR / "results"
+RUN_DATE = date(2026, 11, 30)
+SEED_SLICE_LINES = 100_000
+SALES_COLUMNS = ("ticket_id text, line_number int, sold_at timestamptz, store_code text, customer_code text, "
+                 "product_code text, quantity int, unit_price numeric(12,2), discount numeric(5,4), amount numeric(14,4)")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- data and databases -----------------------------------------------------------------
+
+def demo_raw(scale: str, run_date: date = RUN_DATE) -> Path:
+    raw = CACHE_DIR / f"{scale}-seed42"
+    started = time.perf_counter()
+    demo.generate(raw, run_date, scale=scale, seed=42)
+    log(f"demo {scale} ready in {time.perf_counter() - started:.1f} s ({raw})")
+    return raw
+
+
+def all_sales_csv(raw: Path, scale: str) -> Path:
+    """Every daily sales file concatenated without headers: the \\copy reference input."""
+    target = CACHE_DIR / f"{scale}-sales-all.csv"
+    if not target.exists():
+        with target.open("wb") as out:
+            for f in list_raw_files(raw, RUN_DATE):
+                if f.entity.name == "sales":
+                    with f.path.open("rb") as src:
+                        src.readline()
+                        shutil.copyfileobj(src, out)
+    return target
+
+
+@contextmanager
+def fresh_database(admin_url: str):
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield conninfo.make_conninfo(admin_url, dbname=name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def psql_binary() -> str:
+    import pgserver
+
+    bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    return str(bundled) if bundled.exists() else "psql"
+
+
+# --- memory -------------------------------------------------------------------------------
+
+class PeakMemory:
+    """Samples the resident memory of this process and of its children (notebook kernels)."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.me, self.kernels = interval, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        process = psutil.Process()
+        while not self._stop.is_set():
+            try:
+                self.me = max(self.me, process.memory_info().rss)
+                for child in process.children(recursive=True):
+                    if "ipykernel" in " ".join(child.cmdline()):
+                        self.kernels = max(self.kernels, child.memory_info().rss)
+            except psutil.Error:
+                pass
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mb(self) -> dict:
+        return {"pipeline_process_mb": round(self.me / 2**20), "kernel_mb": round(self.kernels / 2**20)}
+
+
+# --- measurements ---------------------------------------------------------------------------
+
+def time_psql_copy(url: str, csv_path: Path) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"create table bare_sales ({SALES_COLUMNS})")
+    env = {**os.environ, "PGOPTIONS": ""}
+    started = time.perf_counter()
+    subprocess.run([psql_binary(), url, "-q", "-c", f"\\copy bare_sales from '{csv_path}' (format csv)"],
+                   check=True, env=env)
+    return time.perf_counter() - started
+
+
+def time_our_load(url: str, raw: Path, workdir: Path) -> tuple[float, int, dict]:
+    settings = Settings(database_url=url, workdir=workdir)
+    warehouse.create_schema(settings)
+    warehouse.load_dimensions(RUN_DATE, "canonical", SourceOptions(raw=raw), settings)
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        results = load_raw_folder(settings, raw, RUN_DATE, entities=["sales"], progress=False)
+        seconds = time.perf_counter() - started
+    return seconds, sum(r.rows_loaded for r in results), memory.mb
+
+
+def time_seed_method(url: str, csv_path: Path) -> tuple[float, int]:
+    """The seed project's way: pandas.read_csv + DataFrame.to_sql, on a slice."""
+    import pandas as pd
+    import sqlalchemy
+
+    names = [c.split()[0] for c in SALES_COLUMNS.split(", ")]
+    frame = pd.read_csv(csv_path, names=names, nrows=SEED_SLICE_LINES)
+    engine = sqlalchemy.create_engine(db.sqlalchemy_url(url))
+    started = time.perf_counter()
+    frame.to_sql("seed_sales", engine, index=False, if_exists="replace")
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return seconds, len(frame)
+
+
+def run_pipeline(url: str, raw: Path, workdir: Path, run_date: date) -> tuple[dict, dict]:
+    env_backup = dict(os.environ)
+    os.environ.update({"DATABASE_URL": url, "ETL_WORKDIR": str(workdir)})
+    try:
+        from etl_helpers import runner
+
+        settings = load_settings()
+        request = runner.RunRequest(run_dates=[run_date], source="canonical", options=SourceOptions(raw=raw))
+        with PeakMemory() as memory:
+            manifest = runner.run_one_date(run_date, request, settings)
+        return {s["notebook"]: s["seconds"] for s in manifest["steps"]}, memory.mb
+    finally:
+        os.environ.clear()
+        os.environ.update(env_backup)
+
+
+def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> dict:
+    raw = demo_raw(scale)
+    csv_path = all_sales_csv(raw, scale)
+    lines = sum(1 for _ in csv_path.open("rb"))
+    result: dict = {"scale": scale, "ticket_lines": lines, "runs": runs, "load": {}, "pipeline": {}}
+    copy_times, our_times, seed_times, memories = [], [], [], []
+    for run in range(runs):
+        log(f"{scale}: load run {run + 1}/{runs}")
+        with fresh_database(admin_url) as url:
+            copy_times.append(time_psql_copy(url, csv_path))
+            seed_seconds, seed_rows = time_seed_method(url, csv_path)
+            seed_times.append(seed_seconds * lines / seed_rows)
+        with fresh_database(admin_url) as url:
+            workdir = CACHE_DIR / "work"
+            seconds, loaded, memory = time_our_load(url, raw, workdir)
+            our_times.append(seconds)
+            memories.append(memory["pipeline_process_mb"])
+    copy_s, ours_s, seed_s = (statistics.median(t) for t in (copy_times, our_times, seed_times))
+    result["load"] = {
+        "psql_copy_seconds": copy_times, "ours_seconds": our_times, "seed_to_sql_seconds_scaled": seed_times,
+        "seed_slice_lines": SEED_SLICE_LINES,
+        "median_rows_per_second": {"psql_copy": round(lines / copy_s), "ours": round(lines / ours_s),
+                                   "seed_to_sql": round(lines / seed_s)},
+        "ours_vs_copy_throughput": round(copy_s / ours_s, 3),
+        "ours_vs_seed_speedup": round(seed_s / ours_s, 1),
+        "loader_peak_rss_mb": max(memories),
+    }
+    if with_pipeline:
+        log(f"{scale}: full pipeline from an empty database")
+        with fresh_database(admin_url) as url:
+            workdir = CACHE_DIR / f"work-{scale}"
+            shutil.rmtree(workdir, ignore_errors=True)
+            started = time.perf_counter()
+            steps, memory = run_pipeline(url, raw, workdir, RUN_DATE)
+            full = time.perf_counter() - started
+            next_day = RUN_DATE + timedelta(days=1)
+            demo.generate(raw, next_day, scale=scale, seed=42)
+            log(f"{scale}: incremental run for {next_day}")
+            started = time.perf_counter()
+            incremental_steps, incremental_memory = run_pipeline(url, raw, workdir, next_day)
+            incremental = time.perf_counter() - started
+        result["pipeline"] = {"full_seconds": round(full, 1), "full_steps": steps, "full_memory": memory,
+                              "incremental_seconds": round(incremental, 1),
+                              "incremental_steps": incremental_steps, "incremental_memory": incremental_memory}
+    return result
+
+
+def print_table(result: dict) -> None:
+    load = result["load"]
+    rps = load["median_rows_per_second"]
+    print(f"\n== {result['scale']}: {result['ticket_lines']:,} ticket lines, medians of {result['runs']} runs ==")
+    print(f"{'method':<28}{'rows/s':>12}")
+    for name in ("psql_copy", "ours", "seed_to_sql"):
+        print(f"{name:<28}{rps[name]:>12,}")
+    print(f"ours / \\copy throughput: {load['ours_vs_copy_throughput']:.0%}   "
+          f"ours vs seed: {load['ours_vs_seed_speedup']}x   loader peak RSS: {load['loader_peak_rss_mb']} MB")
+    if result.get("pipeline"):
+        p = result["pipeline"]
+        print(f"full pipeline: {p['full_seconds']} s  (peak: {p['full_memory']})")
+        for step, seconds in p["full_steps"].items():
+            print(f"  {step:<30}{seconds:>8} s   incremental {p['incremental_steps'].get(step)} s")
+        print(f"incremental one-day run: {p['incremental_seconds']} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", action="append", choices=("small", "medium", "large"))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-pipeline", action="store_true", help="measure the load only")
+    args = parser.parse_args(argv)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    admin_url = db.database_url(load_settings())
+    machine = {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30),
+               "server_version": psycopg.connect(admin_url).execute("show server_version").fetchone()[0]}
+    for scale in args.scale or ["medium"]:
+        result = bench_scale(scale, admin_url, args.runs, not args.no_pipeline) | {"machine": machine}
+        (RESULTS_DIR / f"{RUN_DATE}-{scale}.json").write_text(json.dumps(result, indent=2) + "\n")
+        print_table(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
