@@ -43,7 +43,8 @@ RULE_COLUMNS = [
     "rank", "antecedent", "consequent", "antecedent_size", "count", "antecedent_count",
     "consequent_count", "n_baskets", "support", "confidence", "lift",
 ]
-TEMP_TABLES = ("rules_baskets", "rules_lines", "rules_next", "rules_occurrences", "rules_candidates")
+TEMP_TABLES = ("rules_baskets", "rules_lines", "rules_next", "rules_occurrences", "rules_candidates",
+               "rules_frequent")
 
 Itemset = tuple[str, ...]
 
@@ -227,11 +228,16 @@ def _fill(cur: psycopg.Cursor, table: str, columns: str, query: sql.Composable, 
     cur.execute(sql.SQL("analyze {}").format(target))
 
 
-def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> dict[Itemset, int]:
+def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> dict[tuple[int, ...], int]:
+    """Count the itemsets of ``rules_next``; keep the frequent ones in ``rules_frequent`` too."""
+    cur.execute("drop table if exists pg_temp.rules_frequent")
+    cur.execute("create temporary table rules_frequent (items bigint[] primary key, n bigint not null)")
     cur.execute(
-        "select items, count(*) from pg_temp.rules_next group by items having count(*) >= %(n)s",
+        "insert into pg_temp.rules_frequent select items, count(*) from pg_temp.rules_next "
+        "group by items having count(*) >= %(n)s",
         {"n": threshold},
     )
+    cur.execute("select items, n from pg_temp.rules_frequent")
     return {tuple(items): int(n) for items, n in cur.fetchall()}
 
 
@@ -240,62 +246,63 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "p
     """Frequent itemsets of the window's baskets, counted in PostgreSQL (Apriori).
 
     Baskets are the tickets of (run_date - window_days, run_date]; items are product codes or
-    categories (``level``). Only the counts of frequent itemsets leave the database.
+    categories (``level``). The database works on integer item ids; only the counts of
+    frequent itemsets leave it, keyed by item codes in code-point order.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
     _check_max_len(max_len)
-    if window_days < 1:
-        raise ValueError(f"window_days must be >= 1, got {window_days}")
+    if not isinstance(window_days, int) or window_days < 1:
+        raise ValueError(f"window_days must be a positive integer, got {window_days!r}")
     params = {"run_date": as_date(run_date), "window_days": window_days, "level": level}
-    counts: dict[Itemset, int] = {}
+    by_id: dict[tuple[int, ...], int] = {}
     with conn.transaction(), conn.cursor() as cur:
         _drop_temp_tables(cur)
-        _fill(cur, "rules_baskets", "sale_date date, ticket_id text, item text",
-              sql.SQL("select * from (") + _sql_text("fidelite_basket_items") + sql.SQL(") as basket_items"),
-              params)
-        cur.execute("select count(*) from (select distinct sale_date, ticket_id from pg_temp.rules_baskets) as b")
+        cur.execute("create temporary table rules_baskets "
+                    "(basket_id bigint generated always as identity, items bigint[] not null)")
+        cur.execute(sql.SQL("insert into pg_temp.rules_baskets (items) select items from (")
+                    + _sql_text("fidelite_baskets") + sql.SQL(") as baskets"), params)
+        cur.execute("select count(*) from pg_temp.rules_baskets")
         n_baskets = int(cur.fetchone()[0])
         threshold = min_count(min_support, n_baskets)
-        cur.execute("select item, count(*) from pg_temp.rules_baskets group by item having count(*) >= %(n)s",
-                    {"n": threshold})
-        counts.update({(item,): int(n) for item, n in cur.fetchall()})
-        log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets, len(counts), threshold)
-        _fill(cur, "rules_lines", "sale_date date, ticket_id text, item text",
-              sql.SQL("select * from pg_temp.rules_baskets where item in "
-                      "(select item from pg_temp.rules_baskets group by item having count(*) >= %(n)s)"),
-              {"n": threshold})
+        cur.execute("select item, count(*) from pg_temp.rules_baskets, unnest(items) as item "
+                    "group by item having count(*) >= %(n)s", {"n": threshold})
+        by_id.update({(int(item),): int(n) for item, n in cur.fetchall()})
+        log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets, len(by_id), threshold)
+        _fill(cur, "rules_lines", "basket_id bigint not null, item bigint not null",
+              sql.SQL("select basket_id, item from pg_temp.rules_baskets, unnest(items) as item "
+                      "where item = any(%(frequent)s) and cardinality(items) > 1"),
+              {"frequent": [item for (item,) in by_id]})
         cur.execute("drop table pg_temp.rules_baskets")
 
-        size, frequent = 1, dict(counts)
+        size, frequent = 1, dict(by_id)
         while frequent and size < max_len:
             size += 1
+            cur.execute("create temporary table rules_next (basket_id bigint not null, items bigint[] not null)")
             if size == 2:
-                _fill(cur, "rules_next", "sale_date date, ticket_id text, items text[]",
-                      _sql_text("fidelite_itemset_pairs"), {})
+                cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_pairs"))
             else:
                 candidates = apriori_candidates(frequent)
-                if not candidates:
-                    break
-                cur.execute("create temporary table rules_candidates (items text[] primary key)")
+                cur.execute("create temporary table rules_candidates (items bigint[] primary key)")
                 with cur.copy("copy pg_temp.rules_candidates (items) from stdin") as copy:
-                    copy.set_types(["text[]"])
+                    copy.set_types(["int8[]"])
                     for candidate in candidates:
                         copy.write_row([list(candidate)])
                 cur.execute("analyze pg_temp.rules_candidates")
-                _fill(cur, "rules_next", "sale_date date, ticket_id text, items text[]",
-                      _sql_text("fidelite_itemset_extend"), {})
+                cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_extend"))
                 cur.execute("drop table pg_temp.rules_candidates, pg_temp.rules_occurrences")
             frequent = _frequent_counts(cur, threshold)
-            counts.update(frequent)
+            by_id.update(frequent)
             log.info("%s itemsets of %d: %d frequent", level, size, len(frequent))
             if frequent and size < max_len:
-                _fill(cur, "rules_occurrences", "sale_date date, ticket_id text, items text[]",
-                      sql.SQL("select * from pg_temp.rules_next where items in "
-                              "(select items from pg_temp.rules_next group by items having count(*) >= %(n)s)"),
-                      {"n": threshold})
-            cur.execute("drop table pg_temp.rules_next")
+                _fill(cur, "rules_occurrences", "basket_id bigint not null, items bigint[] not null",
+                      sql.SQL("select next.basket_id, next.items from pg_temp.rules_next as next "
+                              "join pg_temp.rules_frequent as frequent on frequent.items = next.items"), {})
+            cur.execute("drop table pg_temp.rules_next, pg_temp.rules_frequent")
         _drop_temp_tables(cur)
+        labels = dict(read_sql_file(conn, "fidelite_rule_items", level=level)[["item_id", "item"]]
+                      .itertuples(index=False, name=None))
+    counts = {tuple(sorted(labels[i] for i in ids)): n for ids, n in by_id.items()}
     return ItemsetCounts(n_baskets, dict(sorted(counts.items())), threshold, max_len)
 
 
@@ -315,8 +322,8 @@ def product_rules(conn: psycopg.Connection, run_date, *, window_days: int = 365,
     """``product_rules``: rules between product codes, with the products' names beside them."""
     rules = basket_rules(conn, run_date, level="product", window_days=window_days, min_support=min_support,
                          min_confidence=min_confidence, max_len=max_len)
-    names = read_sql_file(conn, "fidelite_product_names")
-    lookup = dict(zip(names["product_code"], names["product_name"]))
+    names = read_sql_file(conn, "fidelite_rule_items", level="product")
+    lookup = dict(zip(names["item"], names["item_name"]))
     rules.insert(3, "antecedent_names", rules["antecedent"].map(
         lambda text: ITEM_SEPARATOR.join(lookup.get(code, code) for code in text.split(ITEM_SEPARATOR))))
     rules.insert(4, "consequent_name", rules["consequent"].map(lambda code: lookup.get(code, code)))
