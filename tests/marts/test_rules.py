@@ -1,0 +1,330 @@
+"""Association rules: exact thresholds, hand-worked values on a tiny basket set, the same
+counts through PostgreSQL, and the demo's planted affinities on top of product_rules."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from etl_helpers import db, warehouse
+from etl_helpers.marts import rules
+from etl_helpers.sources import SourceOptions
+
+# --------------------------------------------------------------------------- the hand-made set
+
+# 50 baskets, worked out by hand:
+#   items   pasta 25, sauce 20, cheese 15, bread 17, wine 7
+#   pairs   pasta+sauce 14, pasta+cheese 13, sauce+cheese 10, bread+wine 7 (every other pair 0)
+#   triple  pasta+sauce+cheese 10
+HAND_BASKETS: list[frozenset[str]] = (
+    [frozenset({"pasta", "sauce", "cheese"})] * 10
+    + [frozenset({"pasta", "sauce"})] * 4
+    + [frozenset({"pasta", "cheese"})] * 3
+    + [frozenset({"pasta"})] * 8
+    + [frozenset({"sauce"})] * 6
+    + [frozenset({"cheese"})] * 2
+    + [frozenset({"bread", "wine"})] * 7
+    + [frozenset({"bread"})] * 10
+)
+# Thresholds chosen where float arithmetic lies: 0.14 * 50 == 7.000000000000001 and
+# 0.56 * 25 == 14.000000000000002, while exactly they are 7 and 14.
+MIN_SUPPORT, MIN_CONFIDENCE = 0.14, 0.56
+
+# antecedent, consequent -> (count, antecedent count, consequent count, lift), all by hand
+HAND_RULES = {
+    ("bread", "wine"): None,                         # 7/17 < 0.56
+    ("wine", "bread"): (7, 7, 17, Fraction(50, 17)),  # confidence 1
+    ("pasta", "sauce"): (14, 25, 20, Fraction(7, 5)),  # confidence 14/25 = 0.56: EXACTLY the threshold
+    ("sauce", "pasta"): (14, 20, 25, Fraction(7, 5)),
+    ("pasta", "cheese"): None,                        # 13/25 = 0.52: just below
+    ("cheese", "pasta"): (13, 15, 25, Fraction(26, 15)),
+    ("sauce", "cheese"): None,                        # 10/20 = 0.5
+    ("cheese", "sauce"): (10, 15, 20, Fraction(5, 3)),
+    ("cheese + pasta", "sauce"): (10, 13, 20, Fraction(25, 13)),
+    ("pasta + sauce", "cheese"): (10, 14, 15, Fraction(50, 21)),
+    ("cheese + sauce", "pasta"): (10, 10, 25, Fraction(2)),
+}
+HAND_ORDER = [  # by lift, then confidence (sauce -> pasta 0.7 before pasta -> sauce 0.56)
+    ("wine", "bread"), ("pasta + sauce", "cheese"), ("cheese + sauce", "pasta"), ("cheese + pasta", "sauce"),
+    ("cheese", "pasta"), ("cheese", "sauce"), ("sauce", "pasta"), ("pasta", "sauce"),
+]
+
+
+def _as_dict(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int, int, float]]:
+    return {(r.antecedent, r.consequent): (r.count, r.antecedent_count, r.consequent_count, r.lift)
+            for r in frame.itertuples()}
+
+
+# --------------------------------------------------------------------------- exact thresholds
+
+
+def test_thresholds_are_exact_fractions_of_their_decimal_spelling():
+    assert rules.exact(0.1) == Fraction(1, 10)
+    assert rules.exact("0.56") == rules.exact(0.56) == rules.exact(Decimal("0.56")) == Fraction(14, 25)
+    assert rules.min_count(0.14, 50) == 7          # float: ceil(7.000000000000001) == 8
+    assert rules.min_count(0.07, 100) == 7
+    assert rules.min_count(0.141, 50) == 8         # 7.05 -> 8
+    assert rules.min_count(0, 50) == 1             # an itemset must occur at least once
+    assert rules.passes_confidence(14, 25, 0.56)   # float: 14 >= 14.000000000000002 is False
+    assert not rules.passes_confidence(13, 25, 0.56)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError):
+            rules.exact(bad)
+    with pytest.raises(ValueError):
+        rules.association_rules({}, 10, max_len=1)
+
+
+def test_apriori_candidates_join_and_prune():
+    pairs = [("a", "b"), ("a", "c"), ("b", "c"), ("b", "d")]
+    # (a, b, d) is joined from (a, b)... no: (a, b) and (a, c) give (a, b, c); (b, c) + (b, d) give
+    # (b, c, d), pruned because (c, d) is not frequent.
+    assert rules.apriori_candidates(pairs) == [("a", "b", "c")]
+    assert rules.apriori_candidates([("a",), ("b",), ("c",)]) == [("a", "b"), ("a", "c"), ("b", "c")]
+
+
+# --------------------------------------------------------------------------- pure Python
+
+
+def test_counts_of_the_hand_made_baskets():
+    counts = rules.count_itemsets(HAND_BASKETS, MIN_SUPPORT, max_len=3)
+    assert counts.n_baskets == 50 and counts.min_count == 7
+    assert counts.counts == {
+        ("bread",): 17, ("cheese",): 15, ("pasta",): 25, ("sauce",): 20, ("wine",): 7,
+        ("bread", "wine"): 7, ("cheese", "pasta"): 13, ("cheese", "sauce"): 10, ("pasta", "sauce"): 14,
+        ("cheese", "pasta", "sauce"): 10,
+    }
+
+
+def test_rules_of_the_hand_made_baskets_match_the_hand_worked_values():
+    counts = rules.count_itemsets(HAND_BASKETS, MIN_SUPPORT, max_len=3)
+    result = rules.association_rules(counts, min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE, max_len=3)
+    assert list(result.columns) == rules.RULE_COLUMNS
+    found = _as_dict(result)
+    expected = {k: v for k, v in HAND_RULES.items() if v is not None}
+    assert set(found) == set(expected)
+    for key, (count, antecedent_count, consequent_count, lift) in expected.items():
+        row = result[(result.antecedent == key[0]) & (result.consequent == key[1])].iloc[0]
+        assert (row["count"], row["antecedent_count"], row["consequent_count"]) == (
+            count, antecedent_count, consequent_count), key
+        assert row["support"] == float(Fraction(count, 50))
+        assert row["confidence"] == float(Fraction(count, antecedent_count))
+        assert row["lift"] == float(lift)
+    # the confidence exactly at the threshold passes, the one just below does not
+    assert ("pasta", "sauce") in found and found[("pasta", "sauce")][:2] == (14, 25)
+    assert ("pasta", "cheese") not in found
+    assert list(zip(result.antecedent, result.consequent)) == HAND_ORDER
+    assert result["rank"].tolist() == list(range(1, 9))
+
+
+def test_support_just_below_the_threshold_drops_the_itemset():
+    # min_support 0.16 -> 8 baskets: wine (7) and bread+wine (7) are no longer frequent
+    counts = rules.count_itemsets(HAND_BASKETS, 0.16, max_len=3)
+    assert ("wine",) not in counts.counts and ("bread", "wine") not in counts.counts
+    result = rules.association_rules(counts, min_support=0.16, min_confidence=MIN_CONFIDENCE)
+    assert ("wine", "bread") not in _as_dict(result)
+    # the same counts read with the old threshold keep it: association_rules filters by support too
+    full = rules.count_itemsets(HAND_BASKETS, MIN_SUPPORT, max_len=3)
+    assert ("wine", "bread") not in _as_dict(rules.association_rules(full, min_support=0.16,
+                                                                      min_confidence=MIN_CONFIDENCE))
+
+
+def test_max_len_two_keeps_pair_rules_only():
+    counts = rules.count_itemsets(HAND_BASKETS, MIN_SUPPORT, max_len=2)
+    assert max(len(k) for k in counts.counts) == 2
+    result = rules.association_rules(counts, min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE, max_len=2)
+    assert set(result.antecedent_size) == {1} and len(result) == 5
+
+
+def test_rules_from_hand_written_counts_without_baskets():
+    # the core only needs counts: {milk} 4, {tea} 2, {milk, tea} 2 in 8 baskets
+    counts = {("milk",): 4, ("tea",): 2, ("milk", "tea"): 2}
+    result = rules.association_rules(counts, 8, min_support=0.25, min_confidence=0.5)
+    assert _as_dict(result) == {("milk", "tea"): (2, 4, 2, 2.0), ("tea", "milk"): (2, 2, 4, 2.0)}
+    with pytest.raises(ValueError, match="lack a subset"):
+        rules.association_rules({("milk", "tea"): 2}, 8, min_support=0.25, min_confidence=0.5)
+    assert rules.association_rules({}, 8).empty
+
+
+def test_max_len_four_counts_quadruples():
+    baskets = [frozenset("abcd")] * 3 + [frozenset("abc")] * 2 + [frozenset("d")] * 5
+    counts = rules.count_itemsets(baskets, 0.3, max_len=4)
+    assert counts.counts[("a", "b", "c", "d")] == 3
+    result = rules.association_rules(counts, min_support=0.3, min_confidence=0.5, max_len=4)
+    row = result[(result.antecedent == "a + b + c") & (result.consequent == "d")].iloc[0]
+    assert (row["count"], row["antecedent_count"], row["confidence"]) == (3, 5, 0.6)
+    assert row["lift"] == float(Fraction(3 * 10, 5 * 8))
+
+
+# --------------------------------------------------------------------------- the same in PostgreSQL
+
+HAND_RUN_DATE = date(2026, 3, 31)
+DEMO_RUN_DATE = date(2026, 11, 30)  # the demo_warehouse fixture's run date
+HAND_PRODUCTS = {  # code -> (name, category)
+    "PASTA": ("Pasta", "Grocery"), "SAUCE": ("Sauce", "Grocery"), "CHEESE": ("Cheese", "Dairy"),
+    "BREAD": ("Bread", "Bakery"), "WINE": ("Wine", "Drinks"),
+}
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_hand_raw_folder(raw: Path) -> None:
+    """The 50 hand-made baskets as tickets over March 2026, plus noise that must not count:
+    a return line, a basket after the run date and one before the window."""
+    start = HAND_RUN_DATE - timedelta(days=29)
+    _write_csv(raw / "regions" / f"regions_{start - timedelta(days=400)}.csv",
+               ["region_code", "region_name", "population"], [{"region_code": "R1", "region_name": "One",
+                                                               "population": 1000}])
+    _write_csv(raw / "stores" / f"stores_{start - timedelta(days=400)}.csv",
+               ["store_code", "store_name", "banner", "city", "region_code"],
+               [{"store_code": "S1", "store_name": "Store 1", "banner": "super", "city": "Lyon",
+                 "region_code": "R1"}])
+    _write_csv(raw / "products" / f"products_{start - timedelta(days=400)}.csv",
+               ["product_code", "product_name", "category"],
+               [{"product_code": c, "product_name": n, "category": k} for c, (n, k) in HAND_PRODUCTS.items()])
+    _write_csv(raw / "customers" / f"customers_{start - timedelta(days=400)}.csv",
+               ["customer_code", "has_loyalty_card"], [{"customer_code": "C1", "has_loyalty_card": "true"}])
+    columns = ["ticket_id", "line_number", "sold_at", "store_code", "customer_code", "product_code",
+               "quantity", "unit_price"]
+    by_day: dict[date, list[dict]] = {}
+
+    def ticket(day: date, number: int, items: list[str], customer: str = "", returns: tuple[str, ...] = ()):
+        lines = by_day.setdefault(day, [])
+        for n, item in enumerate([*sorted(items), *returns], start=1):
+            lines.append({"ticket_id": f"T{day:%Y%m%d}-{number:03d}", "line_number": n,
+                          "sold_at": f"{day}T10:{number % 60:02d}:00+01:00", "store_code": "S1",
+                          "customer_code": customer, "product_code": item.upper(),
+                          "quantity": -1 if n > len(items) else 1, "unit_price": "2.00"})
+
+    for k, basket in enumerate(HAND_BASKETS):
+        day = start + timedelta(days=k % 30)
+        # every 5th basket belongs to the carded customer; one bread basket also returns a cheese
+        returns = ("cheese",) if k == len(HAND_BASKETS) - 1 else ()
+        ticket(day, k + 1, sorted(basket), "C1" if k % 5 == 0 else "", returns)
+    ticket(HAND_RUN_DATE - timedelta(days=400), 1, ["pasta", "sauce", "cheese"])   # before the window
+    ticket(HAND_RUN_DATE + timedelta(days=1), 1, ["pasta", "sauce", "cheese"])      # after the run date
+    for day, lines in by_day.items():
+        _write_csv(raw / "sales" / f"sales_{day}.csv", columns, lines)
+
+
+@pytest.fixture
+def hand_warehouse(settings, tmp_path):
+    raw = tmp_path / "hand-raw"
+    write_hand_raw_folder(raw)
+    warehouse.build_warehouse(settings, HAND_RUN_DATE + timedelta(days=1), "canonical", SourceOptions(raw=raw))
+    return settings
+
+
+def test_sql_counts_equal_the_hand_worked_counts(hand_warehouse):
+    with db.connect(hand_warehouse, autocommit=True) as conn:
+        counts = rules.count_basket_itemsets(conn, HAND_RUN_DATE, level="product", window_days=365,
+                                             min_support=MIN_SUPPORT, max_len=3)
+        result = rules.product_rules(conn, HAND_RUN_DATE, window_days=365, min_support=MIN_SUPPORT,
+                                     min_confidence=MIN_CONFIDENCE, max_len=3)
+        # non-autocommit connection with an open transaction: temp tables are cleaned anyway
+        with db.connect(hand_warehouse) as plain:
+            plain.execute("select 1")
+            again = rules.count_basket_itemsets(plain, HAND_RUN_DATE, min_support=MIN_SUPPORT)
+            again_twice = rules.count_basket_itemsets(plain, HAND_RUN_DATE, min_support=MIN_SUPPORT)
+    upper = {tuple(i.upper() for i in k): v for k, v in
+             rules.count_itemsets(HAND_BASKETS, MIN_SUPPORT, max_len=3).counts.items()}
+    assert counts.n_baskets == 50 and counts.min_count == 7
+    assert counts.counts == upper
+    assert again.counts == again_twice.counts == upper
+    found = _as_dict(result)
+    expected = {(a.upper(), c.upper()): v for (a, c), v in HAND_RULES.items() if v is not None}
+    assert {k: v[:3] for k, v in found.items()} == {k: v[:3] for k, v in expected.items()}
+    assert all(found[k][3] == float(v[3]) for k, v in expected.items())
+    assert result.loc[result.antecedent == "PASTA", "antecedent_names"].tolist() == ["Pasta"]
+    assert result.loc[result.consequent == "CHEESE", "consequent_name"].unique().tolist() == ["Cheese"]
+
+
+def test_sql_window_and_levels(hand_warehouse):
+    with db.connect(hand_warehouse, autocommit=True) as conn:
+        short = rules.count_basket_itemsets(conn, HAND_RUN_DATE, window_days=10, min_support=0.01)
+        later = rules.count_basket_itemsets(conn, HAND_RUN_DATE + timedelta(days=1), window_days=2,
+                                            min_support=0.01)
+        categories = rules.category_rules(conn, HAND_RUN_DATE, min_support=0.1, min_confidence=0.1)
+    expected_short = sum(1 for k in range(50) if k % 30 >= 20)   # baskets on the last 10 days
+    assert short.n_baskets == expected_short
+    assert later.n_baskets == sum(1 for k in range(50) if k % 30 == 29) + 1
+    # categories: pasta and sauce are both Grocery, so a basket holds Grocery once
+    pairs = {(r.antecedent, r.consequent): r.count for r in categories.itertuples()}
+    assert pairs[("Dairy", "Grocery")] == 10 + 3 + 0  # cheese with pasta or sauce
+    assert pairs[("Drinks", "Bakery")] == 7
+
+
+# --------------------------------------------------------------------------- the demo's planted affinities
+
+
+def _raw_baskets(raw_dir: Path, run_date: date, window_days: int = 365) -> list[frozenset[str]]:
+    frames = []
+    for path in sorted((raw_dir / "sales").glob("sales_*.csv")):
+        day = date.fromisoformat(path.stem.split("_")[1])
+        if run_date - timedelta(days=window_days) < day <= run_date:
+            frame = pd.read_csv(path, dtype=str, usecols=["ticket_id", "product_code", "quantity"])
+            frame["sale_date"] = day
+            frames.append(frame)
+    lines = pd.concat(frames)
+    lines = lines[lines["quantity"].astype(int) > 0]
+    return [frozenset(group) for _, group in lines.groupby(["sale_date", "ticket_id"])["product_code"]]
+
+
+def test_demo_product_rules_match_a_count_from_the_raw_files(demo_warehouse):
+
+
+    run_date = DEMO_RUN_DATE
+    baskets = _raw_baskets(demo_warehouse.raw_dir, run_date)
+    expected = rules.count_itemsets(baskets, 0.01, max_len=3)
+    with db.connect(demo_warehouse, autocommit=True) as conn:
+        counts = rules.count_basket_itemsets(conn, run_date, min_support=0.01, max_len=3)
+    assert counts.n_baskets == expected.n_baskets == len(baskets)
+    assert counts.counts == expected.counts
+
+
+def test_planted_affinities_top_the_product_rules_with_the_expected_lift(demo_warehouse):
+
+
+    from etl_helpers.sources import demo
+
+    with db.connect(demo_warehouse, autocommit=True) as conn:
+        result = rules.product_rules(conn, DEMO_RUN_DATE)
+    planted_pairs = {frozenset(p) for p in demo.PLANTED_PAIRS}
+    triple = frozenset(demo.PLANTED_TRIPLE)
+    planted_pairs |= {frozenset(p) for p in
+                      [(a, b) for i, a in enumerate(demo.PLANTED_TRIPLE) for b in demo.PLANTED_TRIPLE[i + 1:]]}
+
+    def items(row) -> frozenset[str]:
+        return frozenset(row.antecedent.split(rules.ITEM_SEPARATOR)) | {row.consequent}
+
+    singles = result[result.antecedent_size == 1]
+    top_pairs = {items(r) for r in singles.head(2 * len(planted_pairs)).itertuples()}
+    assert top_pairs == planted_pairs               # both directions of every planted pair come first
+    top3 = {items(r) for r in result.head(3).itertuples()}
+    assert top3 == {triple}                          # the three rules of the triple lead overall
+
+    # expected lift from the generator's rates: a pair bought together at rate p, each item
+    # alone at rate s: lift = p / (p + s)^2; the triple's X -> y: 1 / (t + s), t its mean rate
+    s = demo.PLANTED_SINGLE_RATE
+    season = (5 * 1.6 + 7) / 12                       # x1.6 from May to September
+    t = demo.TRIPLE_RATE * season
+    theory = {frozenset(p): r / (r + s) ** 2 for p, r in zip(demo.PLANTED_PAIRS, demo.PAIR_RATES)}
+    for row in singles.itertuples():
+        if items(row) in theory:
+            assert row.lift == pytest.approx(theory[items(row)], rel=0.3), row
+        if items(row) <= triple:
+            assert row.lift == pytest.approx(t / (t + s) ** 2, rel=0.3), row
+    for row in result[result.antecedent_size == 2].head(3).itertuples():
+        assert row.lift == pytest.approx(1 / (t + s), rel=0.3), row
+        assert row.confidence > 0.9
