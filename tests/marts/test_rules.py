@@ -268,7 +268,7 @@ def test_sql_window_and_levels(hand_warehouse):
 # --------------------------------------------------------------------------- the demo's planted affinities
 
 
-def _raw_baskets(raw_dir: Path, run_date: date, window_days: int = 365) -> list[frozenset[str]]:
+def _raw_baskets(raw_dir: Path, run_date: date, level: str, window_days: int = 365) -> list[frozenset[str]]:
     frames = []
     for path in sorted((raw_dir / "sales").glob("sales_*.csv")):
         day = date.fromisoformat(path.stem.split("_")[1])
@@ -278,19 +278,31 @@ def _raw_baskets(raw_dir: Path, run_date: date, window_days: int = 365) -> list[
             frames.append(frame)
     lines = pd.concat(frames)
     lines = lines[lines["quantity"].astype(int) > 0]
+    if level == "category":
+        products = pd.read_csv(sorted((raw_dir / "products").glob("*.csv"))[-1], dtype=str)
+        lines["product_code"] = lines["product_code"].map(products.set_index("product_code")["category"])
     return [frozenset(group) for _, group in lines.groupby(["sale_date", "ticket_id"])["product_code"]]
 
 
-def test_demo_product_rules_match_a_count_from_the_raw_files(demo_warehouse):
-
-
+@pytest.mark.parametrize("level,min_support,min_confidence", [("product", 0.01, 0.2), ("category", 0.05, 0.3)])
+def test_demo_rules_match_a_count_from_the_raw_files(demo_warehouse, level, min_support, min_confidence):
     run_date = DEMO_RUN_DATE
-    baskets = _raw_baskets(demo_warehouse.raw_dir, run_date)
-    expected = rules.count_itemsets(baskets, 0.01, max_len=3)
+    baskets = _raw_baskets(demo_warehouse.raw_dir, run_date, level)
+    expected = rules.count_itemsets(baskets, min_support, max_len=3)
     with db.connect(demo_warehouse, autocommit=True) as conn:
-        counts = rules.count_basket_itemsets(conn, run_date, min_support=0.01, max_len=3)
+        counts = rules.count_basket_itemsets(conn, run_date, level=level, min_support=min_support, max_len=3)
+        table = rules.basket_rules(conn, run_date, level=level, min_support=min_support,
+                                   min_confidence=min_confidence, max_len=3)
     assert counts.n_baskets == expected.n_baskets == len(baskets)
     assert counts.counts == expected.counts
+    assert any(len(k) == 3 for k in counts.counts)
+    want = rules.association_rules(expected, min_support=min_support, min_confidence=min_confidence, max_len=3)
+    pd.testing.assert_frame_equal(table, want)
+    # spot-check a few rules against plain set counting
+    for row in table.head(5).itertuples():
+        lhs = frozenset(row.antecedent.split(rules.ITEM_SEPARATOR))
+        both = sum(1 for b in baskets if lhs <= b and row.consequent in b)
+        assert row.count == both and row.antecedent_count == sum(1 for b in baskets if lhs <= b)
 
 
 def test_planted_affinities_top_the_product_rules_with_the_expected_lift(demo_warehouse):

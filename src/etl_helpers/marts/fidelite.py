@@ -239,6 +239,16 @@ def _plt():
     return plt, sns
 
 
+def _nothing_to_show(title: str):
+    """A small figure saying there is no data (a run date before any sale, say)."""
+    plt, _ = _plt()
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.text(0.5, 0.5, "no data as of this run date", ha="center", va="center")
+    ax.set_axis_off()
+    ax.set_title(title)
+    return fig
+
+
 def plot_segment_distribution(rfm: pd.DataFrame):
     """Bars: customers per segment, with the segment's share of the window's spend."""
     plt, sns = _plt()
@@ -262,6 +272,8 @@ def plot_segment_distribution(rfm: pd.DataFrame):
 
 def plot_segment_shares(segments: pd.DataFrame, by: str, value: str = "customer_share"):
     """Stacked bars: each group's segment mix (``by``: a label column of a segments_by_* table)."""
+    if segments.empty or segments["customers"].sum() == 0:
+        return _nothing_to_show(f"Segment mix by {_LABELS.get(by, by)}")
     plt, _ = _plt()
     wide = (segments.pivot_table(index=by, columns="segment", values=value, aggfunc="sum", fill_value=0)
             .reindex(columns=list(SEGMENTS), fill_value=0).sort_index(ascending=False))
@@ -299,6 +311,8 @@ def plot_loyalty_trend(kpis: pd.DataFrame):
 
 def plot_penetration(penetration: pd.DataFrame):
     """Bars: active members per 10,000 inhabitants by region (regions without stores left out)."""
+    if not (penetration["stores"] > 0).any():
+        return _nothing_to_show("Loyalty penetration by region")
     plt, sns = _plt()
     data = penetration[penetration["stores"] > 0].sort_values("members_per_10k_inhabitants", ascending=False)
     fig, ax = plt.subplots(figsize=(9, 0.4 * max(len(data), 2) + 1.2))
@@ -312,6 +326,8 @@ def plot_penetration(penetration: pd.DataFrame):
 
 def plot_category_correlation(correlation: pd.DataFrame):
     """Heatmap of the Spearman correlation between categories' purchase days."""
+    if correlation.empty:
+        return _nothing_to_show("Co-purchase of categories")
     plt, sns = _plt()
     matrix = correlation.pivot(index="category", columns="other_category", values="spearman_rho")
     size = 0.7 * len(matrix) + 2.5
@@ -320,7 +336,7 @@ def plot_category_correlation(correlation: pd.DataFrame):
                 cbar_kws={"label": "Spearman rho"}, ax=ax, annot_kws={"fontsize": 8})
     ax.set_xlabel("")
     ax.set_ylabel("")
-    customers = int(correlation["customers"].iloc[0]) if len(correlation) else 0
+    customers = int(correlation["customers"].iloc[0])
     ax.set_title(f"Co-purchase of categories (purchase days, {customers} customers)")
     fig.tight_layout()
     return fig
@@ -328,6 +344,8 @@ def plot_category_correlation(correlation: pd.DataFrame):
 
 def plot_segment_affinity(affinity: pd.DataFrame):
     """Heatmap of the affinity index, segment x category (100 = like everyone)."""
+    if affinity.empty:
+        return _nothing_to_show("Category affinity by segment")
     plt, sns = _plt()
     matrix = affinity.pivot(index="segment", columns="category", values="affinity_index")
     matrix = matrix.reindex([s for s in SEGMENTS if s in matrix.index])
