@@ -1,13 +1,14 @@
--- fidelite_itemset_extend: Apriori level k >= 3. Each basket occurrence of a frequent
--- (k-1)-itemset (pg_temp.rules_occurrences) is extended by every frequent item of the same
--- basket (pg_temp.rules_lines) whose id is larger than its last item's; only candidate
--- k-itemsets (pg_temp.rules_candidates: every (k-1)-subset frequent) are kept.
+-- fidelite_itemset_extend: Apriori level k >= 3. Each occurrence of a frequent (k-1)-itemset
+-- in a basket pattern (pg_temp.rules_occurrences) is extended by every item of the same
+-- pattern (pg_temp.rules_lines) whose id is larger than its last item's; only candidate
+-- k-itemsets (pg_temp.rules_candidates: every (k-1)-subset frequent) are kept. The weight
+-- is the number of baskets the pattern stands for.
 with occurrences as (
-    select basket_id, items
+    select pattern_id, items, weight
     from pg_temp.rules_occurrences
 ),
 lines as (
-    select basket_id, item
+    select pattern_id, item
     from pg_temp.rules_lines
 ),
 candidates as (
@@ -16,15 +17,16 @@ candidates as (
 ),
 extended as (
     select
-        occurrences.basket_id,
-        occurrences.items || lines.item as items
+        occurrences.pattern_id,
+        occurrences.items || lines.item as items,
+        occurrences.weight
     from occurrences
     join lines
-        on lines.basket_id = occurrences.basket_id
+        on lines.pattern_id = occurrences.pattern_id
        and lines.item > occurrences.items[cardinality(occurrences.items)]
 ),
 final as (
-    select extended.basket_id, extended.items
+    select extended.pattern_id, extended.items, extended.weight
     from extended
     join candidates on candidates.items = extended.items
 )

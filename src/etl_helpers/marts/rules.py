@@ -12,9 +12,11 @@ frequent iff ``count >= min_support * N`` and a rule passes iff
 spelling (``0.1`` is exactly one tenth, not the binary float nearest to it).
 
 Counting stays in PostgreSQL (Apriori, level by level, in temporary tables): items are
-counted per basket, pairs by a self-join of the frequent items' basket lines, and each
-larger level only extends occurrences of frequent itemsets by candidates whose every
-subset is frequent. Python only sees the counts of frequent itemsets; the pure function
+counted per basket (an array of integer item ids); each basket is then cut down to its
+frequent items and identical ones are grouped into weighted patterns (categories give a
+few hundred patterns for millions of baskets); pairs come from a self-join of the
+patterns' items, and each larger level only extends occurrences of frequent itemsets by
+candidates whose every subset is frequent. Python only sees the counts of frequent itemsets; the pure function
 :func:`association_rules` turns them into rules (and :func:`count_itemsets` counts a
 small in-memory basket list the same way, for tests and examples).
 """
@@ -43,7 +45,7 @@ RULE_COLUMNS = [
     "rank", "antecedent", "consequent", "antecedent_size", "count", "antecedent_count",
     "consequent_count", "n_baskets", "support", "confidence", "lift",
 ]
-TEMP_TABLES = ("rules_baskets", "rules_lines", "rules_next", "rules_occurrences", "rules_candidates",
+TEMP_TABLES = ("rules_baskets", "rules_patterns", "rules_lines", "rules_next", "rules_occurrences", "rules_candidates",
                "rules_frequent")
 
 Itemset = tuple[str, ...]
@@ -233,8 +235,8 @@ def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> dict[tuple[int, ...
     cur.execute("drop table if exists pg_temp.rules_frequent")
     cur.execute("create temporary table rules_frequent (items bigint[] primary key, n bigint not null)")
     cur.execute(
-        "insert into pg_temp.rules_frequent select items, count(*) from pg_temp.rules_next "
-        "group by items having count(*) >= %(n)s",
+        "insert into pg_temp.rules_frequent select items, sum(weight) from pg_temp.rules_next "
+        "group by items having sum(weight) >= %(n)s",
         {"n": threshold},
     )
     cur.execute("select items, n from pg_temp.rules_frequent")
@@ -269,16 +271,25 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "p
                     "group by item having count(*) >= %(n)s", {"n": threshold})
         by_id.update({(int(item),): int(n) for item, n in cur.fetchall()})
         log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets, len(by_id), threshold)
-        _fill(cur, "rules_lines", "basket_id bigint not null, item bigint not null",
-              sql.SQL("select basket_id, item from pg_temp.rules_baskets, unnest(items) as item "
-                      "where item = any(%(frequent)s) and cardinality(items) > 1"),
-              {"frequent": [item for (item,) in by_id]})
+        # baskets reduced to their frequent items, grouped: one pattern per distinct set, weighted
+        # by its baskets (few patterns for broad items such as categories)
+        cur.execute("create temporary table rules_patterns "
+                    "(pattern_id bigint generated always as identity, items bigint[] not null, weight bigint not null)")
+        cur.execute("insert into pg_temp.rules_patterns (items, weight) "
+                    "select kept, count(*) from (select array(select item from unnest(items) as item "
+                    "where item = any(%(frequent)s) order by item) as kept from pg_temp.rules_baskets) as reduced "
+                    "where cardinality(kept) > 1 group by kept",
+                    {"frequent": [item for (item,) in by_id]})
         cur.execute("drop table pg_temp.rules_baskets")
+        _fill(cur, "rules_lines", "pattern_id bigint not null, item bigint not null, weight bigint not null",
+              sql.SQL("select pattern_id, item, weight from pg_temp.rules_patterns, unnest(items) as item"), {})
+        cur.execute("drop table pg_temp.rules_patterns")
 
         size, frequent = 1, dict(by_id)
         while frequent and size < max_len:
             size += 1
-            cur.execute("create temporary table rules_next (basket_id bigint not null, items bigint[] not null)")
+            cur.execute("create temporary table rules_next "
+                        "(pattern_id bigint not null, items bigint[] not null, weight bigint not null)")
             if size == 2:
                 cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_pairs"))
             else:
@@ -295,8 +306,9 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "p
             by_id.update(frequent)
             log.info("%s itemsets of %d: %d frequent", level, size, len(frequent))
             if frequent and size < max_len:
-                _fill(cur, "rules_occurrences", "basket_id bigint not null, items bigint[] not null",
-                      sql.SQL("select next.basket_id, next.items from pg_temp.rules_next as next "
+                _fill(cur, "rules_occurrences", "pattern_id bigint not null, items bigint[] not null, "
+                      "weight bigint not null",
+                      sql.SQL("select next.pattern_id, next.items, next.weight from pg_temp.rules_next as next "
                               "join pg_temp.rules_frequent as frequent on frequent.items = next.items"), {})
             cur.execute("drop table pg_temp.rules_next, pg_temp.rules_frequent")
         _drop_temp_tables(cur)
