@@ -45,21 +45,29 @@ periods as (
         previous_end
     from bounds
 ),
+tickets as (
+    -- one row per ticket first (fewer rows to tag and group; tickets then count with count(*))
+    select
+        sale_date,
+        ticket_id,
+        region_code,
+        region_name,
+        banner,
+        sum(quantity) as quantity,
+        sum(amount) as amount,
+        bool_or(not is_return) as has_sale
+    from sales
+    group by sale_date, ticket_id, region_code, region_name, banner
+),
 tagged as (
     select
         periods.period,
-        sales.sale_date >= periods.current_start as is_current,
-        sales.region_code,
-        sales.region_name,
-        sales.banner,
-        sales.ticket_id,
-        sales.quantity,
-        sales.amount,
-        sales.is_return
-    from sales
+        tickets.sale_date >= periods.current_start as is_current,
+        tickets.*
+    from tickets
     join periods
-        on sales.sale_date between periods.current_start and periods.current_end
-        or sales.sale_date between periods.previous_start and periods.previous_end
+        on tickets.sale_date between periods.current_start and periods.current_end
+        or tickets.sale_date between periods.previous_start and periods.previous_end
 ),
 aggregated as (
     select
@@ -75,8 +83,8 @@ aggregated as (
         coalesce(sum(quantity) filter (where not is_current), 0) as previous_quantity,
         coalesce(sum(amount) filter (where is_current), 0) as exact_revenue,
         coalesce(sum(amount) filter (where not is_current), 0) as exact_previous_revenue,
-        count(distinct ticket_id) filter (where is_current and not is_return) as tickets,
-        count(distinct ticket_id) filter (where not is_current and not is_return) as previous_tickets
+        count(*) filter (where is_current and has_sale) as tickets,
+        count(*) filter (where not is_current and has_sale) as previous_tickets
     from tagged
     group by period, grouping sets ((region_code, region_name), (banner), ())
 ),
