@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import papermill
 
 
 def strip(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -42,6 +43,11 @@ def problems(path: Path) -> list[str]:
         lines = [line for line in parameter_cells[0].source.splitlines() if line.strip()]
         if any("#" not in line for line in lines):
             found.append("every parameter needs a comment")
+        understood = set(papermill.inspect_notebook(str(path)))
+        declared = {n.target.id for n in ast.parse(parameter_cells[0].source).body if isinstance(n, ast.AnnAssign)}
+        if declared - understood:
+            found.append(f"papermill cannot read parameter(s) {sorted(declared - understood)}: "
+                         "avoid '=' in their comments")
     return found
 
 
