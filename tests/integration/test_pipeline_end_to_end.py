@@ -54,3 +54,17 @@ def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run
     leaks = [str(p) for p in run_env.rglob("*")
              if p.is_file() and not p.is_symlink() and PASSWORD.encode() in p.read_bytes()]
     assert leaks == []
+
+
+def test_every_notebook_runs_on_the_superstore_source(make_database, seed_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", make_database())
+    monkeypatch.setenv("ETL_WORKDIR", str(tmp_path))
+    assert cli.main(["--date", RUN_DATE, "--source", "superstore"]) == 0
+    manifest = _manifest(tmp_path)
+    assert manifest["status"] == "succeeded" and manifest["source"] == "superstore"
+    rfm = tmp_path / "exports" / "fact_fidelite_mart" / RUN_DATE / "rfm_customers.csv"
+    assert sum(1 for _ in rfm.open()) - 1 == 793  # every Superstore customer earned derived points
+    loads = {load["entity"]: 0 for load in manifest["loads"]}
+    for load in manifest["loads"]:
+        loads[load["entity"]] += load["rows_loaded"]
+    assert loads["sales"] == 9_994 and loads["loyalty"] == 5_009
