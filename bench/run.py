@@ -152,11 +152,9 @@ def time_our_load(url: str, raw: Path, workdir: Path) -> tuple[float, int, dict]
 def time_seed_method(url: str, csv_path: Path) -> tuple[float, int]:
     """The seed project's way: pandas.read_csv + DataFrame.to_sql, on a slice."""
     import pandas as pd
-    import sqlalchemy
-
     names = [c.split()[0] for c in SALES_COLUMNS.split(", ")]
     frame = pd.read_csv(csv_path, names=names, nrows=SEED_SLICE_LINES)
-    engine = sqlalchemy.create_engine(db.sqlalchemy_url(url))
+    engine = db.engine(url=url)
     started = time.perf_counter()
     frame.to_sql("seed_sales", engine, index=False, if_exists="replace")
     seconds = time.perf_counter() - started

@@ -82,10 +82,8 @@ def connection(settings: Settings | None = None, *, autocommit: bool = False) ->
         conn.close()
 
 
-def sqlalchemy_url(url: str) -> str:
-    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
-
-
-def engine(settings: Settings | None = None) -> sqlalchemy.Engine:
-    """An SQLAlchemy engine for pandas (``pd.read_sql``) on the same database."""
-    return sqlalchemy.create_engine(sqlalchemy_url(database_url(settings)), pool_pre_ping=True)
+def engine(settings: Settings | None = None, *, url: str | None = None) -> sqlalchemy.Engine:
+    """An SQLAlchemy engine for pandas (``pd.read_sql``) on the same database; its
+    connections come from :func:`connect`, so a URL or a key=value string both work."""
+    url = url or database_url(settings)
+    return sqlalchemy.create_engine("postgresql+psycopg://", creator=lambda: connect(url=url), pool_pre_ping=True)
