@@ -133,9 +133,15 @@ def _screen(block: bytes, first_line: int, encoding: str) -> tuple[np.ndarray, l
 
     quotes = np.flatnonzero(data == 34)
     odd_quotes = ((np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts)) % 2) == 1
-    control = np.flatnonzero(((data < 32) & (data != 9) & (data != 10) & (data != 13)) | (data == 127))
+    carriage = np.flatnonzero(data == 13)
+    # a CR that does not end its line would split it in two for the parser: a control character too
+    bare_cr = carriage[(carriage + 1 < len(data)) & (data[np.minimum(carriage + 1, len(data) - 1)] != 10)]
+    control = np.union1d(np.flatnonzero(((data < 32) & (data != 9) & (data != 10) & (data != 13)) | (data == 127)),
+                         bare_cr)
+    control_lines, first_in_line = np.unique(np.searchsorted(ends, control), return_index=True)
     has_control = np.zeros(len(ends), dtype=bool)
-    has_control[np.searchsorted(ends, control)] = True
+    has_control[control_lines] = True
+    first_control = dict(zip(control_lines.tolist(), data[control[first_in_line]].tolist()))
     too_long = lengths > MAX_LINE_BYTES
 
     bad = (odd_quotes | has_control | too_long) & ~blank
@@ -145,8 +151,7 @@ def _screen(block: bytes, first_line: int, encoding: str) -> tuple[np.ndarray, l
         if too_long[i]:
             reason = f"line longer than {MAX_LINE_BYTES} bytes"
         elif has_control[i]:
-            byte = next(b for b in line if (b < 32 and b not in (9, 13)) or b == 127)
-            reason = f"control character 0x{byte:02x} in a field"
+            reason = f"control character 0x{first_control[i]:02x} in a field"
         else:
             reason = "unbalanced quote"
         rejects.append(Reject(int(numbers[i]), reason, _raw_text(line, encoding)))
@@ -191,6 +196,7 @@ def iter_chunks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat,
     next_line = 2
     carry = b""
     skipping_from: int | None = None  # an over-long line is being skipped
+    skipped_start = ""                # its beginning, kept as the reject's raw text
     while True:
         data = stream.read(chunk_bytes)
         eof = not data
@@ -200,7 +206,7 @@ def iter_chunks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat,
             if newline < 0 and not eof:
                 carry = b""
                 continue
-            rejects = [Reject(skipping_from, f"line longer than {MAX_LINE_BYTES} bytes", "(too long to keep)")]
+            rejects = [Reject(skipping_from, f"line longer than {MAX_LINE_BYTES} bytes", skipped_start)]
             buffer = buffer[newline + 1:] if newline >= 0 else b""
             skipping_from = None
             next_line += 1
@@ -212,6 +218,7 @@ def iter_chunks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat,
             if cut < 0:
                 if len(buffer) > MAX_LINE_BYTES:
                     skipping_from, carry = next_line, b""
+                    skipped_start = _raw_text(buffer[: 4 * RAW_TEXT_LIMIT], fmt.encoding)
                 else:
                     carry = buffer
                 continue
