@@ -1,6 +1,7 @@
 -- The star schema. Dimensions carry surrogate keys (<entity>_id) and their natural codes;
 -- dim_magasin keeps history (valid_from / valid_to); facts are partitioned by month and
--- carry the ledger file they came from, so a corrected file replaces exactly its own rows.
+-- carry the ledger file they came from, so a corrected file replaces exactly its own rows
+-- (file_id has no index on purpose: it would cost every load, and only corrections use it).
 
 create table if not exists warehouse.dim_region (
     region_id    integer generated always as identity primary key,
@@ -65,7 +66,7 @@ create table if not exists warehouse.dim_temps (
 
 create table if not exists warehouse.fact_ventes (
     sale_date    date not null,
-    ticket_id    text not null,
+    ticket_id    text collate "C" not null,  -- byte order: keys compare fast, and no locale changes them
     line_number  integer not null,
     sold_at      timestamptz not null,
     store_id     bigint not null,
@@ -80,11 +81,10 @@ create table if not exists warehouse.fact_ventes (
     primary key (sale_date, ticket_id, line_number),
     check (is_return = (quantity < 0))
 ) partition by range (sale_date);
-create index if not exists fact_ventes_file on warehouse.fact_ventes (file_id);
 
 create table if not exists warehouse.fact_fidelite (
     event_date       date not null,
-    event_id         text not null,
+    event_id         text collate "C" not null,
     occurred_at      timestamptz not null,
     customer_id      bigint not null,
     store_id         bigint not null,
@@ -94,4 +94,3 @@ create table if not exists warehouse.fact_fidelite (
     file_id          bigint not null,
     primary key (event_date, event_id)
 ) partition by range (event_date);
-create index if not exists fact_fidelite_file on warehouse.fact_fidelite (file_id);

@@ -1,7 +1,8 @@
--- Staging: transient, unlogged. <entity>_raw tables (file id, line number, then one text
--- column per contract column) are created from the contract by etl_helpers.schema; here are
--- the context of the load under way (the run's settings, the files of the batch) and the
--- checked tables: typed values plus the reason a row is rejected (null = valid).
+-- Staging: transient, unlogged. staging.<entity> (file id, line number, the problem found while
+-- typing, the raw text of such a row, then the typed contract columns) is created from the
+-- contract by etl_helpers.schema; here are the context of the load under way (the run date,
+-- the files of the batch) and the checked tables: typed values plus the reason a row is
+-- rejected (null = valid).
 
 create unlogged table if not exists staging.load_files (
     file_id        bigint primary key,
@@ -9,13 +10,7 @@ create unlogged table if not exists staging.load_files (
 );
 
 create unlogged table if not exists staging.load_context (
-    run_date         date not null,
-    decimal_mark     text not null,
-    date_format      text,
-    max_quantity     integer not null,
-    max_unit_price   numeric not null,
-    max_points       integer not null,
-    max_text_length  integer not null
+    run_date  date not null
 );
 
 create unlogged table if not exists staging.regions_checked (

@@ -1,11 +1,12 @@
--- Check staged loyalty events: types, bounded points, the timestamp policy, dates not after
--- the file's business date, known customer and store (the version valid on that date),
--- one row per event id in the file and in the warehouse.
+-- Check staged loyalty events: place local times (the timestamp policy), no date after the
+-- file's business date or the run date, a known customer and store (the version valid on
+-- that date), one row per event id across the files of the load. Types and bounds were
+-- checked while streaming (etl_helpers.loading.values). The key is event_id whatever the date.
 insert into staging.loyalty_checked
     (file_id, line_no, reason, event_date, event_id, occurred_at, customer_id, store_id, ticket_id,
      points_earned, points_redeemed)
 with source as (
-    select * from staging.loyalty_raw join staging.load_files using (file_id)
+    select * from staging.loyalty join staging.load_files using (file_id)
 ),
 context as (
     select * from staging.load_context
@@ -16,78 +17,74 @@ stores as (
 customers as (
     select customer_id, customer_code from warehouse.dim_client
 ),
-cleaned as (
+placed as (
     select
-        file_id,
-        business_date,
-        line_no,
-        nullif(btrim(event_id), '') as event_id,
-        nullif(btrim(occurred_at), '') as occurred_at,
-        nullif(btrim(customer_code), '') as customer_code,
-        nullif(btrim(store_code), '') as store_code,
-        nullif(btrim(ticket_id), '') as ticket_id,
-        nullif(btrim(points_earned), '') as points_earned,
-        nullif(btrim(points_redeemed), '') as points_redeemed,
-        etl.timestamp_problem(nullif(btrim(occurred_at), ''), date_format) as time_problem
-    from source cross join context
-),
-timed as (
-    select
-        cleaned.*,
-        case when time_problem is null then etl.to_instant(occurred_at, date_format) end as occurred_instant
-    from cleaned cross join context
+        source.*,
+        coalesce(occurred_at, etl.paris_instant(occurred_at_local)) as occurred_instant,
+        case
+            when occurred_at_local is null then null
+            when etl.paris_instant(occurred_at_local) is null
+                then 'nonexistent Europe/Paris local time (DST gap): give a UTC offset'
+            when etl.is_ambiguous_paris_time(occurred_at_local)
+                then 'ambiguous Europe/Paris local time (DST fall-back): give a UTC offset'
+        end as time_problem
+    from source
 ),
 dated as (
-    select timed.*, (occurred_instant at time zone 'Europe/Paris')::date as event_date
-    from timed
+    select placed.*, (occurred_instant at time zone 'Europe/Paris')::date as event_date
+    from placed
 ),
-ranked as (
-    select
-        dated.*,
-        first_value(file_id) over same_event as first_file,
-        first_value(line_no) over same_event as first_line
-    from dated
-    window same_event as (partition by event_id order by file_id, line_no)
+repeated_ids as (
+    select event_id
+    from source
+    where problem is null
+    group by event_id
+    having count(*) > 1
+),
+first_copies as (
+    select distinct on (event_id) event_id, file_id as first_file, line_no as first_line
+    from source
+    join repeated_ids using (event_id)
+    where problem is null
+    order by event_id, file_id, line_no
+),
+loaded_events as (
+    -- events of the batch already in the warehouse (a hashed semi-join, not a lookup per row)
+    select distinct f.event_id
+    from warehouse.fact_fidelite as f
+    where f.event_id in (select event_id from source)
 ),
 joined as (
     select
-        ranked.*,
+        dated.*,
         stores.store_id,
         customers.customer_id,
-        exists (
-            select 1 from warehouse.fact_fidelite f
-            where f.event_date = ranked.event_date and f.event_id = ranked.event_id
-        ) as already_loaded
-    from ranked
+        first_copies.first_file,
+        first_copies.first_line,
+        loaded_events.event_id is not null as already_loaded
+    from dated
     left join stores
-        on stores.store_code = ranked.store_code
-       and ranked.event_date >= stores.valid_from
-       and (stores.valid_to is null or ranked.event_date < stores.valid_to)
-    left join customers on customers.customer_code = ranked.customer_code
+        on stores.store_code = dated.store_code
+       and dated.event_date >= stores.valid_from
+       and (stores.valid_to is null or dated.event_date < stores.valid_to)
+    left join customers on customers.customer_code = dated.customer_code
+    left join first_copies on first_copies.event_id = dated.event_id
+    left join loaded_events on loaded_events.event_id = dated.event_id
 ),
 checked as (
     select
         joined.*,
-        case
-            when event_id is null then 'missing event_id'
-            when greatest(length(event_id), length(ticket_id)) > max_text_length then 'text too long'
+        coalesce(problem, case
             when time_problem is not null then time_problem
             when event_date > business_date then 'dated after its file''s business date'
             when event_date > run_date then 'dated after the run date'
-            when customer_code is null then 'missing customer_code'
             when customer_id is null then 'unknown customer_code'
-            when store_code is null then 'missing store_code'
             when store_id is null then 'unknown store_code'
-            when not etl.is_int(coalesce(points_earned, '0')) or not etl.is_int(coalesce(points_redeemed, '0'))
-                then 'invalid points'
-            when coalesce(points_earned, '0')::int not between 0 and max_points
-              or coalesce(points_redeemed, '0')::int not between 0 and max_points
-                then 'points out of bounds [0, ' || max_points || ']'
             when file_id = first_file and line_no > first_line
                 then 'duplicate event_id (first on line ' || first_line || ')'
             when file_id <> first_file then 'event also in an earlier file of this load'
             when already_loaded then 'event already loaded from another file'
-        end as reason
+        end) as reason
     from joined cross join context
 ),
 final as (
@@ -101,8 +98,8 @@ final as (
         customer_id,
         store_id,
         ticket_id,
-        case when reason is null then coalesce(points_earned, '0')::int end as points_earned,
-        case when reason is null then coalesce(points_redeemed, '0')::int end as points_redeemed
+        points_earned,
+        points_redeemed
     from checked
 )
 select * from final;

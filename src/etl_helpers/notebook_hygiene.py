@@ -43,7 +43,10 @@ def problems(path: Path) -> list[str]:
         lines = [line for line in parameter_cells[0].source.splitlines() if line.strip()]
         if any("#" not in line for line in lines):
             found.append("every parameter needs a comment")
-        understood = set(papermill.inspect_notebook(str(path)))
+        try:
+            understood = set(papermill.inspect_notebook(str(path)))
+        except ValueError as error:  # e.g. no kernelspec to tell the language
+            return found + [f"papermill cannot read the notebook: {error}"]
         declared = {n.target.id for n in ast.parse(parameter_cells[0].source).body if isinstance(n, ast.AnnAssign)}
         if declared - understood:
             found.append(f"papermill cannot read parameter(s) {sorted(declared - understood)}: "

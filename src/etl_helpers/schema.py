@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from etl_helpers.contract import ENTITIES
+from etl_helpers.loading.values import staging_columns
 from etl_helpers.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,12 @@ def apply_schema(conn: psycopg.Connection, schema_dir: Path = SCHEMA_DIR) -> lis
 
 
 def create_raw_staging_tables(conn: psycopg.Connection) -> None:
-    """``staging.<entity>_raw``: file id, line number, then one text column per contract column."""
+    """``staging.<entity>``: file id, line number, problem, raw text, then the typed contract columns."""
     for entity in ENTITIES.values():
-        columns = [sql.SQL("file_id bigint not null"), sql.SQL("line_no bigint not null")] + [
-            sql.SQL("{} text").format(sql.Identifier(name)) for name in entity.column_names
-        ]
-        conn.execute(sql.SQL("create unlogged table if not exists {} ({})").format(
-            sql.Identifier("staging", f"{entity.name}_raw"), sql.SQL(", ").join(columns)))
+        columns = [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type))
+                   for name, pg_type in staging_columns(entity)]
+        conn.execute(sql.SQL("create unlogged table {} ({})").format(
+            sql.Identifier("staging", entity.name), sql.SQL(", ").join(columns)))
 
 
 def existing_tables(conn: psycopg.Connection) -> list[tuple[str, str]]:

@@ -1,9 +1,10 @@
 """Load a raw folder into the warehouse, one file per transaction.
 
 For each contract file dated <= the run date: skip it if the ledger has it unchanged;
-otherwise stream it into ``staging.<entity>_raw`` with COPY, check it with
-``sql/staging/<entity>.sql``, quarantine what fails, merge the rest with
-``sql/warehouse/<table>.sql``, and record the counts, checking read = loaded + rejected.
+otherwise stream it (``reader``), type and check its values (``values``) and COPY them into
+``staging.<entity>``; check keys, lookups and dates with ``sql/staging/<entity>.sql``,
+quarantine what fails, merge the rest with ``sql/warehouse/<table>.sql``, and record the
+counts, checking read = loaded + rejected.
 A changed file first removes the rows its previous version loaded. Reference snapshots
 load one per transaction, the new daily files of an entity together in one: any error
 rolls that transaction back, so the warehouse is always as it was before it.
@@ -26,10 +27,10 @@ from psycopg import sql
 from tqdm.auto import tqdm
 
 from etl_helpers import db
-from etl_helpers.contract import (LOAD_ORDER, MAX_POINTS, MAX_QUANTITY, MAX_TEXT_LENGTH, MAX_UNIT_PRICE,
-                                  RawFile, RawFormat, list_raw_files)
+from etl_helpers.contract import LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
 from etl_helpers.loading import ledger
-from etl_helpers.loading.reader import FileRejected, iter_chunks, read_header
+from etl_helpers.loading.reader import iter_chunks, read_header
+from etl_helpers.loading.values import staging_columns, type_chunk
 from etl_helpers.settings import PROJECT_ROOT, Settings
 from etl_helpers.writing import atomic_path
 
@@ -40,7 +41,8 @@ TARGET_TABLE = {
     "regions": "dim_region", "stores": "dim_magasin", "products": "dim_produit",
     "customers": "dim_client", "sales": "fact_ventes", "loyalty": "fact_fidelite",
 }
-FACT_DATE_COLUMN = {"sales": "sale_date", "loyalty": "event_date"}
+FACT_DATE = {"sales": "sale_date", "loyalty": "event_date"}
+TYPING_BATCH_ROWS = 200_000
 LOAD_LOCK_KEY = 7_262_001  # transaction-level advisory lock: one load at a time
 
 
@@ -62,26 +64,61 @@ def _sql_file(*parts: str) -> str:
     return (SQL_DIR.joinpath(*parts)).read_text(encoding="utf-8")
 
 
-def _copy_file(conn: psycopg.Connection, raw: RawFile, file_id: int, fmt: RawFormat,
-               reject_spool) -> tuple[int, int]:
-    """COPY one file's parsed rows into staging; spool its malformed lines. Returns (read, rejected)."""
-    with raw.path.open("rb") as stream:
-        header = read_header(stream, raw.path, raw.entity, fmt)
-        table = sql.Identifier("staging", f"{raw.entity.name}_raw")
-        columns = sql.SQL(", ").join(map(sql.Identifier, ["file_id", "line_no", *header.loaded]))
-        read = rejected = 0
-        writer = csv.writer(reject_spool)
-        with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(table, columns)) as copy:
-            for chunk in iter_chunks(stream, raw.path, header, fmt):
-                read += chunk.lines_read
-                rejected += len(chunk.rejects)
-                writer.writerows((file_id, r.line_number, r.reason, r.raw_text) for r in chunk.rejects)
-                if chunk.table.num_rows:
-                    batch = chunk.table.add_column(0, "file_id", pa.array([file_id] * chunk.table.num_rows, pa.int64()))
-                    copy.write(_csv_bytes(batch))
-    if read == 0:
-        log.warning("%s: header only, no rows", raw.path.name)
-    return read, rejected
+class _StagingWriter:
+    """Buffers parsed chunks across files and types them in batches of about
+    ``TYPING_BATCH_ROWS`` rows (pyarrow compute calls cost per call, not per row), then
+    writes them to the open COPY of ``staging.<entity>``."""
+
+    def __init__(self, copy, entity: Entity, fmt: RawFormat):
+        self.copy, self.entity, self.fmt = copy, entity, fmt
+        self.pending: list[tuple[pa.Table, RawFile, int]] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table, raw: RawFile, file_id: int) -> None:
+        self.pending.append((table, raw, file_id))
+        self.rows += table.num_rows
+        if self.rows >= TYPING_BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        first_raw = self.pending[0][1]
+        # a batch spans several files of one entity: per-file values (file id, business date
+        # for the customers' birth-year bound) travel as columns or stay constant per batch
+        tables = [t.append_column("file_id", pa.array([fid] * t.num_rows, pa.int64())) for t, _, fid in self.pending]
+        paths = {fid: raw.path for _, raw, fid in self.pending}
+        combined = pa.concat_tables(tables, promote_options="default")
+        typed = type_chunk(combined, self.entity, self.fmt, first_raw.business_date, paths)
+        self.copy.write(_csv_bytes(typed))
+        self.pending, self.rows = [], 0
+
+
+def _stage_files(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFile, "FileResult"]],
+                 fmt: RawFormat, reject_spool, progress: bool | None) -> None:
+    """One COPY into ``staging.<entity>`` for all the batch's files: read, screen, type.
+    Fills each result's rows_read and rows_rejected (lines refused before typing)."""
+    table = sql.Identifier("staging", entity.name)
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name, _ in staging_columns(entity))
+    writer = csv.writer(reject_spool)
+    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(table, columns)
+    with conn.cursor().copy(statement) as copy:
+        staging = _StagingWriter(copy, entity, fmt)
+        for raw, result in tqdm(todo, desc=f"loading {entity.name}", unit="file",
+                                disable=None if progress is None else not progress):
+            with raw.path.open("rb") as stream:
+                header = read_header(stream, raw.path, entity, fmt)
+                for chunk in iter_chunks(stream, raw.path, header, fmt):
+                    result.rows_read += chunk.lines_read
+                    result.rows_rejected += len(chunk.rejects)
+                    writer.writerows((result.file_id, r.line_number, r.reason, r.raw_text) for r in chunk.rejects)
+                    if chunk.table.num_rows:
+                        staging.add(chunk.table, raw, result.file_id)
+            if result.rows_read == 0:
+                log.warning("%s: header only, no rows", raw.path.name)
+            if entity.kind == "reference":
+                staging.flush()  # one snapshot's business date per typing batch
+        staging.flush()
 
 
 def _csv_bytes(table: pa.Table) -> bytes:
@@ -97,23 +134,9 @@ def _copy_rejects(conn: psycopg.Connection, reject_spool) -> None:
             copy.write_row((int(file_id), int(line_number), reason, raw_text))
 
 
-def _refuse_unparseable_dates(conn: psycopg.Connection, entity: str, paths: dict[int, Path], fmt: RawFormat) -> None:
-    """A date like 03/04/2026 is never guessed: without a declared format the file is refused."""
-    column = {"sales": "sold_at", "loyalty": "occurred_at"}.get(entity)
-    if column is None or fmt.date_format:
-        return
-    row = conn.execute(sql.SQL(
-        "select file_id, line_no, {col} from {tbl} where etl.looks_like_date(btrim({col})) "
-        "and not etl.is_iso_timestamp(btrim({col})) order by file_id, line_no limit 1"
-    ).format(col=sql.Identifier(column), tbl=sql.Identifier("staging", f"{entity}_raw"))).fetchone()
-    if row:
-        raise FileRejected(paths[row[0]], f"date {row[2]!r} is not ISO 8601 and its day/month order cannot be "
-                                          "guessed: declare date_format in format.json", row[1])
-
-
 def _ensure_partitions(conn: psycopg.Connection, entity: str) -> None:
     """Monthly partitions for every month the batch's valid rows fall in."""
-    date_column = FACT_DATE_COLUMN[entity]
+    date_column = FACT_DATE[entity]
     table = TARGET_TABLE[entity]
     months = conn.execute(sql.SQL(
         "select distinct date_trunc('month', {col})::date from {checked} where reason is null"
@@ -126,22 +149,24 @@ def _ensure_partitions(conn: psycopg.Connection, entity: str) -> None:
                  parent=sql.Identifier("warehouse", table), lo=sql.Literal(month), hi=sql.Literal(next_month)))
 
 
-def _quarantine_checked(conn: psycopg.Connection, entity, fmt: RawFormat) -> None:
-    """Move the rows the SQL checks refused into etl.rejected_rows, with their raw text."""
-    raw_text = sql.SQL("concat_ws({}, {})").format(
+def _quarantine_checked(conn: psycopg.Connection, entity: Entity, fmt: RawFormat) -> None:
+    """Move the rows the checks refused into etl.rejected_rows, with their raw text (as read
+    when typing failed; rebuilt from the typed values when a relational check failed)."""
+    rebuilt = sql.SQL("concat_ws({}, {})").format(
         sql.Literal(fmt.delimiter),
-        sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c)) for c in entity.column_names))
+        sql.SQL(", ").join(sql.SQL("coalesce(s.{}::text, s.{}::text, '')").format(
+            sql.Identifier(c.name), sql.Identifier(f"{c.name}_local" if c.type == "timestamptz" else c.name))
+            for c in entity.columns))
     conn.execute(sql.SQL(
         "insert into etl.rejected_rows (file_id, line_number, reason, raw_text) "
-        "select c.file_id, c.line_no, c.reason, {raw_text} "
-        "from {checked} c join {raw} r using (file_id, line_no) where c.reason is not null"
-    ).format(raw_text=raw_text,
-             checked=sql.Identifier("staging", f"{entity.name}_checked"),
-             raw=sql.Identifier("staging", f"{entity.name}_raw")))
+        "select c.file_id, c.line_no, c.reason, coalesce(s.raw_text, {rebuilt}) "
+        "from {checked} c join {staged} s using (file_id, line_no) where c.reason is not null"
+    ).format(rebuilt=rebuilt, checked=sql.Identifier("staging", f"{entity.name}_checked"),
+             staged=sql.Identifier("staging", entity.name)))
 
 
 def _counts_by_file(conn: psycopg.Connection, entity: str) -> dict[int, tuple[int, int]]:
-    """file_id -> (rows loaded, rows rejected by the SQL checks)."""
+    """file_id -> (rows loaded, rows rejected by the checks after reading)."""
     rows = conn.execute(sql.SQL(
         "select file_id, count(*) filter (where reason is null), count(*) filter (where reason is not null) "
         "from {} group by file_id"
@@ -149,22 +174,13 @@ def _counts_by_file(conn: psycopg.Connection, entity: str) -> dict[int, tuple[in
     return {file_id: (loaded, rejected) for file_id, loaded, rejected in rows}
 
 
-def _check_facts_landed(conn: psycopg.Connection, entity: str, expected: dict[int, int]) -> None:
-    rows = conn.execute(sql.SQL("select file_id, count(*) from {} where file_id = any(%s) group by file_id").format(
-        sql.Identifier("warehouse", TARGET_TABLE[entity])), (list(expected),)).fetchall()
-    landed = dict(rows)
-    for file_id, count in expected.items():
-        if landed.get(file_id, 0) != count:
-            raise AssertionError(f"file {file_id}: {count} valid rows but {landed.get(file_id, 0)} "
-                                 f"in {TARGET_TABLE[entity]}")
-
-
 def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, run_date: date,
                run_id: int | None, progress: bool | None = None) -> list[FileResult]:
     """Load files of one entity in the caller's open transaction (the caller commits).
 
-    Unchanged files are skipped; the others are staged together and checked and merged
-    with one set-based statement each, so a batch of daily files costs little more than one.
+    Unchanged files are skipped; the others are staged together with one COPY, checked with
+    one set-based statement and merged with another, so a batch of daily files costs little
+    more than one.
     """
     if not files:
         return []
@@ -185,53 +201,49 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     if not todo:
         return results
 
-    for table in (f"{entity.name}_raw", f"{entity.name}_checked", "load_files", "load_context"):
+    for table in (entity.name, f"{entity.name}_checked", "load_files", "load_context"):
         conn.execute(sql.SQL("truncate {}").format(sql.Identifier("staging", table)))
-    paths: dict[int, Path] = {}
-    with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as reject_spool:
-        for raw, result in tqdm(todo, desc=f"staging {entity.name}", unit="file",
-                                disable=None if progress is None else not progress):
-            if result.previous:
-                ledger.retire(conn, result.previous)
-                if entity.name in FACT_DATE_COLUMN:
-                    conn.execute(sql.SQL("delete from {} where file_id = %s").format(
-                        sql.Identifier("warehouse", TARGET_TABLE[entity.name])), (result.previous.file_id,))
-                result.status = "replaced"
-            result.file_id = ledger.register(conn, raw, result.sha256, run_id)
-            paths[result.file_id] = raw.path
-            conn.execute("insert into staging.load_files values (%s, %s)", (result.file_id, raw.business_date))
-            result.rows_read, result.rows_rejected = _copy_file(conn, raw, result.file_id, fmt, reject_spool)
-        _copy_rejects(conn, reject_spool)
-    _refuse_unparseable_dates(conn, entity.name, paths, fmt)
+    for raw, result in todo:
+        if result.previous:
+            ledger.retire(conn, result.previous)
+            if entity.name in FACT_DATE:
+                conn.execute(sql.SQL("delete from {} where file_id = %s").format(
+                    sql.Identifier("warehouse", TARGET_TABLE[entity.name])), (result.previous.file_id,))
+            result.status = "replaced"
+        result.file_id = ledger.register(conn, raw, result.sha256, run_id)
+        conn.execute("insert into staging.load_files values (%s, %s)", (result.file_id, raw.business_date))
+    conn.execute("insert into staging.load_context values (%s)", (run_date,))
 
-    conn.execute(
-        "insert into staging.load_context values (%s, %s, %s, %s, %s, %s, %s)",
-        (run_date, fmt.decimal, fmt.date_format, MAX_QUANTITY, MAX_UNIT_PRICE, MAX_POINTS, MAX_TEXT_LENGTH),
-    )
-    conn.execute(sql.SQL("analyze {}").format(sql.Identifier("staging", f"{entity.name}_raw")))
+    with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as reject_spool:
+        _stage_files(conn, entity, todo, fmt, reject_spool, progress)
+        _copy_rejects(conn, reject_spool)
+    for table in (entity.name, "load_files", "load_context"):
+        conn.execute(sql.SQL("analyze {}").format(sql.Identifier("staging", table)))
     conn.execute(_sql_file("staging", f"{entity.name}.sql"))
-    _quarantine_checked(conn, entity, fmt)
-    if entity.name in FACT_DATE_COLUMN:
+    if entity.name in FACT_DATE:
         _ensure_partitions(conn, entity.name)
     conn.execute(_sql_file("warehouse", f"{TARGET_TABLE[entity.name]}.sql"))
+    _quarantine_checked(conn, entity, fmt)
 
     counts = _counts_by_file(conn, entity.name)
     for _, result in todo:
-        loaded, sql_rejected = counts.get(result.file_id, (0, 0))
+        loaded, rejected = counts.get(result.file_id, (0, 0))
         result.rows_loaded = loaded
-        result.rows_rejected += sql_rejected
+        result.rows_rejected += rejected
         ledger.finish(conn, result.file_id, result.rows_read, result.rows_loaded, result.rows_rejected)
-    if entity.name in FACT_DATE_COLUMN:
-        _check_facts_landed(conn, entity.name, {r.file_id: r.rows_loaded for _, r in todo})
     return results
 
 
 def write_rejects_file(conn: psycopg.Connection, result: FileResult, rejects_dir: Path) -> Path | None:
-    """``data/processed/<date>/rejects/<file>``: source file, line, reason, raw text."""
+    """``data/processed/<date>/rejects/<file>``: source file, line, reason, raw text.
+
+    A file loaded without rejects has none: a rejects file left by its previous version goes.
+    """
+    target = rejects_dir / Path(result.path).name
     if not result.rows_rejected or result.file_id is None:
+        target.unlink(missing_ok=True)
         return None
     rejects_dir.mkdir(parents=True, exist_ok=True)
-    target = rejects_dir / Path(result.path).name
     query = sql.SQL(
         "copy (select {src} as source_file, line_number, reason, raw_text from etl.rejected_rows "
         "where file_id = {fid} order by line_number) to stdout (format csv, header)"
@@ -255,6 +267,9 @@ def load_raw_folder(settings: Settings, raw_dir: Path, run_date: date, *, run_id
     conn = db.connect(settings)
     try:
         conn.execute("set timezone to 'UTC'")
+        conn.execute("set work_mem to '256MB'")  # duplicate checks hash a whole batch's keys in memory
+        conn.execute("set synchronous_commit to off")  # a crash may lose the last load, ledger with it: rerun
+        conn.execute("set jit = off")  # compiling the checks costs more than it saves, even on 1 M rows
         conn.commit()
         for batch in _batches(files):
             label = f"{batch[0].entity.name} ({len(batch)} file{'s' if len(batch) > 1 else ''})"
