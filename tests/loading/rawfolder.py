@@ -140,16 +140,26 @@ class RawFolder:
         self.delimiter = fmt.get("delimiter", self.delimiter)
 
 
-def build(root: Path, *, encoding: str = "utf-8", delimiter: str = ",", sales: bool = True,
+MONEY_COLUMNS = ("list_price", "unit_price", "discount", "amount")
+
+
+def with_decimal_comma(row: dict) -> dict:
+    """A row as a French export writes it: 12,50 rather than 12.50."""
+    return {k: (v.replace(".", ",") if k in MONEY_COLUMNS else v) for k, v in row.items()}
+
+
+def build(root: Path, *, encoding: str = "utf-8", delimiter: str = ",", decimal: str = ".", sales: bool = True,
           loyalty: bool = True) -> RawFolder:
-    """The minimal valid folder: reference snapshots dated REF_DAY, sales on DAY1 and DAY2, loyalty on DAY1."""
+    """The minimal valid folder: reference snapshots dated REF_DAY, sales on DAY1 and DAY2, loyalty on DAY1.
+    With ``decimal=","`` every number is written with a decimal comma (format.json says so too)."""
     folder = RawFolder(root, encoding, delimiter)
     root.mkdir(parents=True, exist_ok=True)
+    written = with_decimal_comma if decimal == "," else (lambda row: row)
     for entity, rows in (("regions", REGIONS), ("stores", STORES), ("products", PRODUCTS), ("customers", CUSTOMERS)):
-        folder.write_rows(entity, REF_DAY, rows)
+        folder.write_rows(entity, REF_DAY, [written(r) for r in rows])
     if sales:
         for day, rows in SALES.items():
-            folder.write_rows("sales", day, rows)
+            folder.write_rows("sales", day, [written(r) for r in rows])
     if loyalty:
         for day, rows in LOYALTY.items():
             folder.write_rows("loyalty", day, rows)

@@ -241,12 +241,11 @@ def test_05_utf8_bom_before_the_header_is_accepted(warehouse, folder):
 
 # --- 6: French number formats ------------------------------------------------------------
 
-def french(row: dict) -> dict:
-    return {k: (v.replace(".", ",") if k in ("unit_price", "discount", "amount") else v) for k, v in row.items()}
+french = rf.with_decimal_comma
 
 
 def test_06_decimal_comma_and_semicolon_declared_are_accepted_and_sum_to_the_control_total(warehouse, tmp_path):
-    folder = rf.build(tmp_path / "raw", delimiter=";")
+    folder = rf.build(tmp_path / "raw", delimiter=";", decimal=",")
     folder.declare(delimiter=";", decimal=",")
     sales = [french(r) for r in rf.SALES[DAY1]] + [french(sale("T0004", 1, quantity="3", unit_price="12.50",
                                                                 discount="0.05", amount="35.63"))]
@@ -259,6 +258,19 @@ def test_06_decimal_comma_and_semicolon_declared_are_accepted_and_sum_to_the_con
     assert total == rf.control_total(sales) == Decimal("44.74")
     assert rf.scalar(warehouse, "select unit_price from warehouse.fact_ventes where ticket_id = 'T0004'") == Decimal("12.50")
     assert rf.rejected(warehouse, folder.path("sales", DAY1)) == {}
+    rf.assert_reconciled(warehouse)
+
+
+def test_06_with_decimal_comma_declared_a_dotted_number_is_quarantined_never_read_as_a_fraction(warehouse, tmp_path):
+    folder = rf.build(tmp_path / "raw", delimiter=";", decimal=",")
+    folder.declare(delimiter=";", decimal=",")
+    sales = [french(r) for r in rf.SALES[DAY1]] + [dict(french(sale("T0004", 1, amount="1.20")), unit_price="1.234")]
+    path = folder.write_rows("sales", DAY1, sales)
+
+    rf.load(warehouse, folder)
+
+    rf.assert_quarantined(warehouse, path, {len(sales) + 1: "invalid unit_price"})
+    assert rf.scalar(warehouse, "select count(*) from warehouse.fact_ventes where ticket_id = 'T0004'") == 0
     rf.assert_reconciled(warehouse)
 
 

@@ -110,7 +110,9 @@ def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: _Pr
         typed = pc.cast(_only(values, valid), pa.int64())
         return _Typed({name: typed}, typed)
     if column.type == "numeric":
-        normal = pc.replace_substring(values, ",", ".") if fmt.decimal == "," else values
+        normal = values
+        if fmt.decimal == ",":  # "1.234" there is a thousands separator or a mistake: never 1.234
+            normal = pc.if_else(_matches(values, r"\."), pa.scalar("not a number"), pc.replace_substring(values, ",", "."))
         valid = _matches(normal, DECIMAL)
         problems.flag(pc.and_(present, pc.invert(valid)), f"invalid {name}")
         kept = _only(normal, valid)
