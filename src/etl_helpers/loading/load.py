@@ -1,4 +1,4 @@
-"""Load a raw folder into the warehouse, one file per transaction.
+"""Load a raw folder into the warehouse: new and changed files only, atomically.
 
 For each contract file dated <= the run date: skip it if the ledger has it unchanged;
 otherwise stream it (``reader``), type and check its values (``values``) and COPY them into
