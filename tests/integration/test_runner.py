@@ -82,7 +82,7 @@ def test_a_second_run_refuses_while_one_holds_the_lock(warehouse):
 def test_unreachable_database_fails_after_a_bounded_retry(tmp_path, monkeypatch):
     monkeypatch.setenv("ETL_WORKDIR", str(tmp_path))
     fake_password = "Sup3rSecret"  # a made-up secret the logs must not show
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://loader:{fake_password}@127.0.0.1:1/warehouse")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://loader:" + fake_password + "@127.0.0.1:1/warehouse")
     monkeypatch.setattr(db, "CONNECT_BACKOFF_SECONDS", 0.05)
     assert cli.main(["--date", "2026-11-30", "--only", "schema"]) == 1
     pipeline_dir = tmp_path / "exports" / "pipeline" / "2026-11-30"
