@@ -178,6 +178,79 @@ def run_pipeline(url: str, raw: Path, workdir: Path, run_date: date) -> tuple[di
         os.environ.update(env_backup)
 
 
+HEAVY_AGGREGATES = ("sales_by_store_month", "product_pairs", "rfm_trailing_year")
+
+
+def time_heavy_aggregates_postgres(url: str, run_date: date, runs: int) -> dict[str, list[float]]:
+    """The heaviest mart aggregates as the marts compute them, in PostgreSQL."""
+    from etl_helpers.marts import fidelite, rules, ventes
+
+    calls = {
+        "sales_by_store_month": lambda conn: ventes.sales_by_store_month(conn, run_date),
+        "product_pairs": lambda conn: rules.count_basket_itemsets(conn, run_date, level="product",
+                                                                  min_support=0.01, max_len=2),
+        "rfm_trailing_year": lambda conn: fidelite.rfm_customers(conn, run_date),
+    }
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    with psycopg.connect(url) as conn:
+        for _ in range(runs):
+            for name, call in calls.items():
+                started = time.perf_counter()
+                call(conn)
+                times[name].append(time.perf_counter() - started)
+                conn.rollback()
+    return times
+
+
+def time_heavy_aggregates_duckdb(raw: Path, run_date: date, runs: int) -> dict[str, list[float]]:
+    """The same aggregates in DuckDB over the same raw files (the sale date is the local date
+    the demo writes with its Europe/Paris offset). DuckDB is a benchmark-only dependency."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"""
+        create table sales as
+        select *, cast(left(sold_at, 10) as date) as sale_date
+        from read_csv('{raw / "sales"}/*.csv', header = true, all_varchar = false,
+                      types = {{'customer_code': 'VARCHAR', 'sold_at': 'VARCHAR'}})
+    """)
+    day = run_date.isoformat()
+    queries = {
+        "sales_by_store_month": f"""
+            select store_code, date_trunc('month', sale_date) as month, sum(quantity), sum(amount),
+                   count(distinct ticket_id) filter (where quantity > 0)
+            from sales where sale_date <= date '{day}' group by all""",
+        "product_pairs": f"""
+            with lines as (
+                select distinct ticket_id, product_code from sales
+                where sale_date > date '{day}' - 365 and sale_date <= date '{day}' and quantity > 0),
+            baskets as (select count(distinct ticket_id) as n from lines),
+            frequent as (
+                select product_code from lines group by product_code
+                having count(*) >= (select ceil(0.01 * n) from baskets)),
+            kept as (select * from lines where product_code in (select product_code from frequent))
+            select a.product_code, b.product_code, count(*) as baskets
+            from kept a join kept b on a.ticket_id = b.ticket_id and a.product_code < b.product_code
+            group by all having count(*) >= (select ceil(0.01 * n) from baskets)""",
+        "rfm_trailing_year": f"""
+            with per_customer as (
+                select customer_code, date '{day}' - max(sale_date) as recency,
+                       count(distinct ticket_id) filter (where sale_date > date '{day}' - 365) as frequency,
+                       sum(amount) filter (where sale_date > date '{day}' - 365) as monetary
+                from sales where customer_code is not null and sale_date <= date '{day}' group by all)
+            select *, ntile(5) over (order by recency desc) as r, ntile(5) over (order by frequency) as f,
+                   ntile(5) over (order by monetary) as m
+            from per_customer""",
+    }
+    times: dict[str, list[float]] = {name: [] for name in queries}
+    for _ in range(runs):
+        for name, query in queries.items():
+            started = time.perf_counter()
+            con.execute(query).fetchall()
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
 def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> dict:
     raw = demo_raw(scale)
     csv_path = all_sales_csv(raw, scale)
@@ -219,6 +292,13 @@ def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> d
             started = time.perf_counter()
             incremental_steps, incremental_memory = run_pipeline(url, raw, workdir, next_day)
             incremental = time.perf_counter() - started
+            log(f"{scale}: heavy aggregates, PostgreSQL against DuckDB")
+            ours = time_heavy_aggregates_postgres(url, RUN_DATE, runs)
+        duck = time_heavy_aggregates_duckdb(raw, RUN_DATE, runs)
+        result["heavy_aggregates"] = {
+            name: {"postgres_seconds": ours[name], "duckdb_seconds": duck[name],
+                   "ratio_ours_over_duckdb": round(statistics.median(ours[name]) / statistics.median(duck[name]), 1)}
+            for name in HEAVY_AGGREGATES}
         result["pipeline"] = {"full_seconds": round(full, 1), "full_steps": steps, "full_memory": memory,
                               "incremental_seconds": round(incremental, 1),
                               "incremental_steps": incremental_steps, "incremental_memory": incremental_memory}
@@ -240,6 +320,10 @@ def print_table(result: dict) -> None:
         for step, seconds in p["full_steps"].items():
             print(f"  {step:<30}{seconds:>8} s   incremental {p['incremental_steps'].get(step)} s")
         print(f"incremental one-day run: {p['incremental_seconds']} s")
+    for name, figures in result.get("heavy_aggregates", {}).items():
+        print(f"{name:<24} PostgreSQL {statistics.median(figures['postgres_seconds']):7.2f} s   "
+              f"DuckDB {statistics.median(figures['duckdb_seconds']):7.2f} s   "
+              f"ours / DuckDB {figures['ratio_ours_over_duckdb']}x")
 
 
 def main(argv: list[str] | None = None) -> int:
