@@ -3,13 +3,16 @@ on the (small) results. ``fidelite`` builds fact_fidelite_mart, ``ventes`` fact_
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import date
-from decimal import Decimal
 
 import pandas as pd
 import psycopg
 
 from etl_helpers.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
 
 MARTS_SQL_DIR = PROJECT_ROOT / "sql" / "marts"
 
@@ -18,18 +21,41 @@ def as_date(run_date: str | date) -> date:
     return run_date if isinstance(run_date, date) else date.fromisoformat(run_date)
 
 
+# PostgreSQL type OIDs of the columns the mart queries return.
+_NUMERIC, _FLOAT8, _FLOAT4 = 1700, 701, 700
+_INTEGERS = {20, 21, 23}
+_BOOL = 16
+
+
 def read_sql_file(conn: psycopg.Connection, name: str, **params) -> pd.DataFrame:
-    """Run ``sql/marts/<name>.sql`` with bound ``%(param)s`` values; numeric columns come back as floats."""
+    """Run ``sql/marts/<name>.sql`` with bound ``%(param)s`` values."""
     query = (MARTS_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    return read_sql(conn, query, **params)
+    started = time.perf_counter()
+    frame = read_sql(conn, query, **params)
+    log.info("%s: %d rows in %.2fs", name, len(frame), time.perf_counter() - started)
+    return frame
 
 
 def read_sql(conn: psycopg.Connection, query: str, **params) -> pd.DataFrame:
+    """A query's result as a DataFrame, columns typed from their PostgreSQL types (numeric ->
+    float64, integers -> int64 or Int64 with nulls, boolean -> bool or boolean with nulls,
+    date -> ``datetime.date``, text -> str), also when the result is empty."""
     with conn.cursor() as cur:
         cur.execute(query, params)
-        columns = [c.name for c in cur.description]
-        frame = pd.DataFrame(cur.fetchall(), columns=columns)
-    for column in frame.columns:
-        if frame[column].map(lambda v: isinstance(v, Decimal)).any():
-            frame[column] = frame[column].astype(float)
+        description = cur.description
+        rows = cur.fetchall()
+    frame = pd.DataFrame.from_records(rows, columns=[c.name for c in description])
+    for column in description:
+        frame[column.name] = _typed(frame[column.name], column.type_code)
     return frame
+
+
+def _typed(values: pd.Series, type_code: int) -> pd.Series:
+    has_nulls = bool(values.isna().any())
+    if type_code in (_NUMERIC, _FLOAT8, _FLOAT4):
+        return pd.to_numeric(values.astype(object), errors="raise").astype("float64")
+    if type_code in _INTEGERS:
+        return values.astype("Int64" if has_nulls else "int64")
+    if type_code == _BOOL:
+        return values.astype("boolean" if has_nulls else "bool")
+    return values

@@ -17,7 +17,6 @@ matplotlib Figures, not pyplot, so nothing piles up in long runs). See ``docs/ma
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from etl_helpers.exports import export_dir, save_chart, write_table
-from etl_helpers.marts import MARTS_SQL_DIR, as_date
+from etl_helpers.marts import as_date, read_sql_file
 from etl_helpers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,98 +39,61 @@ TOP_N = 20               # top_products_by_quantity
 GROUP_TOP_N = 10         # top products per category / region / year
 DAILY_DAYS = 90          # sales_daily window
 
-# PostgreSQL type OIDs of the columns the mart queries return.
-_NUMERIC, _FLOAT8, _FLOAT4 = 1700, 701, 700
-_INTEGERS = {20, 21, 23}
-_BOOL = 16
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def read_mart_sql(conn: psycopg.Connection, name: str, **params) -> pd.DataFrame:
-    """Run ``sql/marts/<name>.sql`` with bound parameters; columns typed from the result's
-    PostgreSQL types (numeric -> float64, integers -> int64 or Int64 with nulls, boolean ->
-    bool or boolean with nulls, date -> ``datetime.date``, text -> str), also when empty."""
-    query = (MARTS_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    started = time.perf_counter()
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        description = cur.description
-        rows = cur.fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=[c.name for c in description])
-    for column in description:
-        frame[column.name] = _typed(frame[column.name], column.type_code)
-    log.info("%s: %d rows in %.2fs", name, len(frame), time.perf_counter() - started)
-    return frame
-
-
-def _typed(values: pd.Series, type_code: int) -> pd.Series:
-    has_nulls = bool(values.isna().any())
-    if type_code in (_NUMERIC, _FLOAT8, _FLOAT4):
-        return pd.to_numeric(values.astype(object), errors="raise").astype("float64")
-    if type_code in _INTEGERS:
-        return values.astype("Int64" if has_nulls else "int64")
-    if type_code == _BOOL:
-        return values.astype("boolean" if has_nulls else "bool")
-    return values
-
-
 # --------------------------------------------------------------------------- the tables
 
 
 def top_products_by_quantity(conn: psycopg.Connection, run_date: str | date, top_n: int = TOP_N) -> pd.DataFrame:
     """The ``top_n`` products by net quantity over [run_date - 364, run_date], revenue beside."""
-    return read_mart_sql(conn, "vente_top_products_by_quantity", run_date=as_date(run_date), top_n=top_n)
+    return read_sql_file(conn, "vente_top_products_by_quantity", run_date=as_date(run_date), top_n=top_n)
 
 
 def top_products_by_category(conn: psycopg.Connection, run_date: str | date,
                              top_n: int = GROUP_TOP_N) -> pd.DataFrame:
     """The ``top_n`` products of each category by net quantity over the trailing year."""
-    return read_mart_sql(conn, "vente_top_products_by_category", run_date=as_date(run_date), top_n=top_n)
+    return read_sql_file(conn, "vente_top_products_by_category", run_date=as_date(run_date), top_n=top_n)
 
 
 def top_products_by_region(conn: psycopg.Connection, run_date: str | date,
                            top_n: int = GROUP_TOP_N) -> pd.DataFrame:
     """The ``top_n`` products of each region by net quantity over the trailing year."""
-    return read_mart_sql(conn, "vente_top_products_by_region", run_date=as_date(run_date), top_n=top_n)
+    return read_sql_file(conn, "vente_top_products_by_region", run_date=as_date(run_date), top_n=top_n)
 
 
 def top_products_by_year(conn: psycopg.Connection, run_date: str | date, top_n: int = GROUP_TOP_N) -> pd.DataFrame:
     """The ``top_n`` products of each calendar year up to the run date (its year partial)."""
-    return read_mart_sql(conn, "vente_top_products_by_year", run_date=as_date(run_date), top_n=top_n)
+    return read_sql_file(conn, "vente_top_products_by_year", run_date=as_date(run_date), top_n=top_n)
 
 
 def sales_by_region_month(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Net sales per region and month, every month up to the run date's (partial) month."""
-    return read_mart_sql(conn, "vente_sales_by_region_month", run_date=as_date(run_date))
+    return read_sql_file(conn, "vente_sales_by_region_month", run_date=as_date(run_date))
 
 
 def sales_by_store_month(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Net sales per store and month, every month up to the run date's (partial) month."""
-    return read_mart_sql(conn, "vente_sales_by_store_month", run_date=as_date(run_date))
+    return read_sql_file(conn, "vente_sales_by_store_month", run_date=as_date(run_date))
 
 
 def sales_by_category_month(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Net sales per product category and month, up to the run date's (partial) month."""
-    return read_mart_sql(conn, "vente_sales_by_category_month", run_date=as_date(run_date))
+    return read_sql_file(conn, "vente_sales_by_category_month", run_date=as_date(run_date))
 
 
 def sales_daily(conn: psycopg.Connection, run_date: str | date, days: int = DAILY_DAYS) -> pd.DataFrame:
     """One row per day of the ``days`` days ending on the run date, zero days included."""
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
-    return read_mart_sql(conn, "vente_sales_daily", run_date=as_date(run_date), days=days)
+    return read_sql_file(conn, "vente_sales_daily", run_date=as_date(run_date), days=days)
 
 
 def sales_by_weekday_hour(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Net sales per weekday x local hour over the trailing year (all 168 cells)."""
-    return read_mart_sql(conn, "vente_sales_by_weekday_hour", run_date=as_date(run_date))
+    return read_sql_file(conn, "vente_sales_by_weekday_hour", run_date=as_date(run_date))
 
 
 def sales_period_comparison(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Month- and year-to-date against the same period a year earlier: total, region, banner."""
-    return read_mart_sql(conn, "vente_sales_period_comparison", run_date=as_date(run_date))
+    return read_sql_file(conn, "vente_sales_period_comparison", run_date=as_date(run_date))
 
 
 @dataclass(frozen=True)
