@@ -23,6 +23,10 @@ create table if not exists etl.loaded_files (
     is_current     boolean not null default true,
     constraint counts_reconcile check (rows_read = rows_loaded + rows_rejected)
 );
+-- the event dates of the rows a daily file loaded (null for reference snapshots): what a
+-- refresh of the aggregates built on the facts has to recompute when the file comes or goes
+alter table etl.loaded_files add column if not exists first_date date;
+alter table etl.loaded_files add column if not exists last_date date;
 create unique index if not exists loaded_files_current_path on etl.loaded_files (path) where is_current;
 
 create table if not exists etl.rejected_rows (

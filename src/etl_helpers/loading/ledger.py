@@ -48,12 +48,15 @@ def register(conn: psycopg.Connection, raw: RawFile, sha256: str, run_id: int | 
     ).fetchone()[0]
 
 
-def finish(conn: psycopg.Connection, file_id: int, read: int, loaded: int, rejected: int) -> None:
+def finish(conn: psycopg.Connection, file_id: int, read: int, loaded: int, rejected: int,
+           first_date: date | None = None, last_date: date | None = None) -> None:
+    """Record the counts (read = loaded + rejected) and the event dates the loaded rows span."""
     if read != loaded + rejected:
         raise AssertionError(f"file {file_id}: rows read {read} != loaded {loaded} + rejected {rejected}")
     conn.execute(
-        "update etl.loaded_files set rows_read = %s, rows_loaded = %s, rows_rejected = %s where file_id = %s",
-        (read, loaded, rejected, file_id),
+        "update etl.loaded_files set rows_read = %s, rows_loaded = %s, rows_rejected = %s, "
+        "first_date = %s, last_date = %s where file_id = %s",
+        (read, loaded, rejected, first_date, last_date, file_id),
     )
 
 

@@ -165,13 +165,16 @@ def _quarantine_checked(conn: psycopg.Connection, entity: Entity, fmt: RawFormat
              staged=sql.Identifier("staging", entity.name)))
 
 
-def _counts_by_file(conn: psycopg.Connection, entity: str) -> dict[int, tuple[int, int]]:
-    """file_id -> (rows loaded, rows rejected by the checks after reading)."""
+def _counts_by_file(conn: psycopg.Connection, entity: str) -> dict[int, tuple]:
+    """file_id -> (rows loaded, rows rejected by the checks after reading, first and last
+    event date loaded: null for reference snapshots)."""
+    dates = (sql.SQL("min({col}) filter (where reason is null), max({col}) filter (where reason is null)")
+             .format(col=sql.Identifier(FACT_DATE[entity])) if entity in FACT_DATE else sql.SQL("null, null"))
     rows = conn.execute(sql.SQL(
-        "select file_id, count(*) filter (where reason is null), count(*) filter (where reason is not null) "
+        "select file_id, count(*) filter (where reason is null), count(*) filter (where reason is not null), {} "
         "from {} group by file_id"
-    ).format(sql.Identifier("staging", f"{entity}_checked"))).fetchall()
-    return {file_id: (loaded, rejected) for file_id, loaded, rejected in rows}
+    ).format(dates, sql.Identifier("staging", f"{entity}_checked"))).fetchall()
+    return {file_id: tuple(rest) for file_id, *rest in rows}
 
 
 def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, run_date: date,
@@ -227,10 +230,11 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
 
     counts = _counts_by_file(conn, entity.name)
     for _, result in todo:
-        loaded, rejected = counts.get(result.file_id, (0, 0))
+        loaded, rejected, first_date, last_date = counts.get(result.file_id, (0, 0, None, None))
         result.rows_loaded = loaded
         result.rows_rejected += rejected
-        ledger.finish(conn, result.file_id, result.rows_read, result.rows_loaded, result.rows_rejected)
+        ledger.finish(conn, result.file_id, result.rows_read, result.rows_loaded, result.rows_rejected,
+                      first_date, last_date)
     return results
 
 
