@@ -2,13 +2,13 @@
 -- association rules. A basket is a ticket (sale_date, ticket_id); its items are its products
 -- (level 'product') or their categories (level 'category'), each once, as ids from
 -- fidelite_rule_items. Returns are not purchases and are left out; anonymous tickets count.
+-- Reads marts.agg_baskets (each basket's product ids); categories are mapped at query time.
 --
 -- params: run_date (the as-of date), window_days (365), level ('product' | 'category')
-with lines as (
-    select sale_date, ticket_id, product_id
-    from warehouse.fact_ventes
-    where not is_return
-      and sale_date > %(run_date)s::date - %(window_days)s::int
+with baskets as (
+    select sale_date, ticket_id, product_ids
+    from marts.agg_baskets
+    where sale_date > %(run_date)s::date - %(window_days)s::int
       and sale_date <= %(run_date)s::date
 ),
 products as (
@@ -17,18 +17,23 @@ products as (
         dense_rank() over (order by category collate "C") as category_id
     from warehouse.dim_produit
 ),
-final as (
+category_baskets as (
     select
-        lines.sale_date,
-        lines.ticket_id,
-        array_agg(
-            distinct case %(level)s::text
-                when 'product' then products.product_id
-                when 'category' then products.category_id
-            end
-        ) as items
-    from lines
-    join products on products.product_id = lines.product_id
-    group by lines.sale_date, lines.ticket_id
+        baskets.sale_date,
+        baskets.ticket_id,
+        array_agg(distinct products.category_id) as items
+    from baskets
+    cross join unnest(baskets.product_ids) as item (product_id)
+    join products on products.product_id = item.product_id
+    where %(level)s::text = 'category'
+    group by baskets.sale_date, baskets.ticket_id
+),
+final as (
+    select sale_date, ticket_id, product_ids as items
+    from baskets
+    where %(level)s::text = 'product'
+    union all
+    select sale_date, ticket_id, items
+    from category_baskets
 )
 select * from final

@@ -12,21 +12,47 @@
 -- - segment: from the R x F grid below (docs/marts_fidelite.md);
 -- - main store: the store with the most net spend up to the run date (ties: smallest code),
 --   with its name, banner and region as valid on the run date.
-with lines as (
-    select sale_date, ticket_id, store_id, customer_id, amount, is_return
-    from warehouse.fact_ventes
+-- Reads marts.agg_customer_store_month for whole months before the run date's month, except
+-- the month the window starts in, and marts.agg_customer_store_day for those two months: per
+-- customer, store and period, the purchases, the net amount and the first and last purchase day.
+with months as (
+    select customer_id, store_code, first_purchase_date, last_purchase_date, purchases, amount,
+           month > %(run_date)s::date - %(window_days)s::int as is_in_window
+    from marts.agg_customer_store_month
+    where customer_id is not null
+      and month < date_trunc('month', %(run_date)s::date::timestamp)::date
+      and month <> date_trunc('month', (%(run_date)s::date - %(window_days)s::int + 1)::timestamp)::date
+),
+days as (
+    select customer_id, store_code, sale_date, purchases, amount,
+           sale_date > %(run_date)s::date - %(window_days)s::int as is_in_window
+    from marts.agg_customer_store_day
     where customer_id is not null
       and sale_date <= %(run_date)s::date
+      and (sale_date >= date_trunc('month', %(run_date)s::date::timestamp)::date
+           or sale_date between date_trunc('month', (%(run_date)s::date - %(window_days)s::int + 1)::timestamp)::date
+                            and (date_trunc('month', (%(run_date)s::date - %(window_days)s::int + 1)::timestamp)
+                                 + interval '1 month - 1 day')::date)
+),
+cells as (
+    select customer_id, store_code, first_purchase_date, last_purchase_date, purchases, amount, is_in_window
+    from months
+    union all
+    select
+        customer_id,
+        store_code,
+        case when purchases > 0 then sale_date end,
+        case when purchases > 0 then sale_date end,
+        purchases,
+        amount,
+        is_in_window
+    from days
 ),
 customers as (
     select customer_id, customer_code
     from warehouse.dim_client
     where has_loyalty_card
       and (enrolled_on is null or enrolled_on <= %(run_date)s::date)
-),
-store_versions as (
-    select store_id, store_code
-    from warehouse.dim_magasin
 ),
 stores_as_of as (
     select store_code, store_name, banner, region_code, region_name
@@ -49,35 +75,34 @@ segment_map as (
         (1, 4, 'at risk'), (1, 5, 'can''t lose')
     ) as grid (r_score, f_score, segment)
 ),
-tickets as (
+store_history as (
     select
-        lines.customer_id,
-        lines.sale_date,
-        lines.ticket_id,
-        store_versions.store_code,
-        sum(lines.amount) as amount,
-        bool_or(not lines.is_return) as is_purchase,
-        lines.sale_date > %(run_date)s::date - %(window_days)s::int as is_in_window
-    from lines
-    join customers on customers.customer_id = lines.customer_id
-    join store_versions on store_versions.store_id = lines.store_id
-    group by lines.customer_id, lines.sale_date, lines.ticket_id, store_versions.store_code
+        customer_id,
+        store_code,
+        min(first_purchase_date) as first_purchase_date,
+        max(last_purchase_date) as last_purchase_date,
+        sum(purchases) filter (where is_in_window) as frequency,
+        sum(amount) filter (where is_in_window) as monetary,
+        sum(amount) as amount
+    from cells
+    group by customer_id, store_code
 ),
 history as (
     select
         customer_id,
-        min(sale_date) filter (where is_purchase) as first_purchase_date,
-        max(sale_date) filter (where is_purchase) as last_purchase_date,
-        count(*) filter (where is_purchase and is_in_window) as frequency,
-        coalesce(sum(amount) filter (where is_in_window), 0) as monetary
-    from tickets
+        min(first_purchase_date) as first_purchase_date,
+        max(last_purchase_date) as last_purchase_date,
+        coalesce(sum(frequency), 0)::bigint as frequency,
+        coalesce(sum(monetary), 0) as monetary
+    from store_history
+    where customer_id in (select customer_id from customers)
     group by customer_id
-    having bool_or(is_purchase)
+    having max(last_purchase_date) is not null
 ),
 store_spend as (
-    select customer_id, store_code, sum(amount) as amount
-    from tickets
-    group by customer_id, store_code
+    select customer_id, store_code, amount
+    from store_history
+    where customer_id in (select customer_id from customers)
 ),
 main_store as (
     select distinct on (customer_id) customer_id, store_code

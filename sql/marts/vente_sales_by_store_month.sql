@@ -3,25 +3,45 @@
 -- (counted up to the run date). Every store with sales is listed for every month. A store is
 -- its store_code: its name, banner and region are those of its version in force on the
 -- month's period_end (a banner change mid-month shows the new banner for the whole month).
+-- Reads marts.agg_sales_store_month (the months as loaded); only a run date's month that
+-- holds later sales, in a run for a past date, is recounted from the lines.
 -- Parameters: run_date (date).
-with sales as (
-    select sale_date, store_code, ticket_id, quantity, amount, is_return
-    from marts.v_sales_lines
-    where sale_date <= %(run_date)s::date
+with aggregated as (
+    select month, store_code, last_sale_date, quantity, revenue, tickets
+    from marts.agg_sales_store_month
+    where month <= %(run_date)s::date
 ),
 stores as (
     select store_code, store_name, banner, valid_from, valid_to, region_code, region_name
     from marts.v_stores
 ),
-monthly as (
+late_stores as (
+    -- stores whose run-date month holds sales after the run date (an as-of run in the past)
+    select store_code
+    from aggregated
+    where last_sale_date > %(run_date)s::date
+),
+recounted as (
+    -- their month recounted from the lines up to the run date
     select
         date_trunc('month', sale_date)::date as month,
         store_code,
         sum(quantity) as quantity,
         sum(amount) as revenue,
         count(distinct ticket_id) filter (where not is_return) as tickets
-    from sales
+    from marts.v_sales_lines
+    where sale_date >= date_trunc('month', %(run_date)s::date::timestamp)::date
+      and sale_date <= %(run_date)s::date
+      and store_code in (select store_code from late_stores)
     group by 1, store_code
+),
+monthly as (
+    select month, store_code, quantity, revenue, tickets
+    from aggregated
+    where last_sale_date <= %(run_date)s::date
+    union all
+    select month, store_code, quantity, revenue, tickets
+    from recounted
 ),
 months as (
     select
@@ -29,7 +49,7 @@ months as (
         least((month + interval '1 month - 1 day')::date, %(run_date)s::date) as period_end
     from generate_series(
         (select min(month) from monthly)::timestamp,
-        date_trunc('month', %(run_date)s::date)::timestamp,
+        date_trunc('month', %(run_date)s::date::timestamp)::timestamp,
         interval '1 month'
     ) as month
 ),

@@ -12,7 +12,7 @@ from datetime import date
 import pandas as pd
 from psycopg import sql
 
-from etl_helpers import calendar, db, schema, views
+from etl_helpers import aggregates, calendar, db, schema, views
 from etl_helpers.contract import LOAD_ORDER, list_raw_files
 from etl_helpers.data_tests import run_data_tests
 from etl_helpers.loading import ledger
@@ -84,11 +84,16 @@ def _count(conn, schema_name: str, relation: str) -> int:
 
 
 def create_views(settings: Settings | None = None) -> pd.DataFrame:
-    """Create the named views of sql/olap_queries.sql; returns each with its row count."""
+    """Create the named views of sql/olap_queries.sql and refresh the aggregates the marts read
+    (once per run, incrementally: see etl_helpers.aggregates); returns each view with its row
+    count, then each aggregate with its row count, how it was refreshed and the dates it
+    recomputed (none: all)."""
     with db.connection(settings) as conn:
         names = views.create_views(conn)
-        rows = [(n, _count(conn, "marts", n)) for n in names]
-    return pd.DataFrame(rows, columns=["view", "rows"])
+        rows = [(n, "view", _count(conn, "marts", n), None, None) for n in names]
+        refreshed = aggregates.refresh(conn)
+    rows += [(r.aggregate, "aggregate", r.rows, r.refresh, r.dates) for r in refreshed.itertuples()]
+    return pd.DataFrame(rows, columns=["relation", "kind", "rows", "refresh", "dates"])
 
 
 def build_warehouse(settings: Settings, run_date: date, source: str = "demo",

@@ -1,4 +1,4 @@
-"""Least privilege: an analyst reads the marts views and can neither write nor drop anything."""
+"""Least privilege: an analyst reads the marts views and aggregates and can neither write nor drop anything."""
 
 import uuid
 
@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from etl_helpers import db, schema, views
+from etl_helpers import aggregates, db, schema, views
 from etl_helpers.settings import Settings
 
 
@@ -30,6 +30,7 @@ def analyst_url(warehouse):
     with db.connection(warehouse) as conn:
         views.create_views(conn)
         schema.apply_schema(conn)  # grants again now that the views exist (idempotent)
+        aggregates.refresh(conn)   # created after the grants, as in a run: default privileges apply
         conn.execute(sql.SQL("create role {} login in role etl_analyst").format(sql.Identifier(name)))
     yield conninfo.make_conninfo(warehouse.database_url, user=name)
     with db.connection(warehouse) as conn:
@@ -46,6 +47,8 @@ FORBIDDEN = [
     "create table marts.sneaky (id int)",
     "create or replace view marts.v_stores as select 1 as x",
     "truncate warehouse.fact_ventes",
+    "delete from marts.agg_baskets",
+    "select count(*) from etl.aggregate_refreshes",
 ]
 
 
@@ -53,6 +56,12 @@ def test_analyst_reads_views(analyst_url):
     with psycopg.connect(analyst_url) as conn:
         for view in ("v_sales_lines", "v_customer_orders", "v_loyalty_events", "v_stores"):
             conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("marts", view))).fetchone()
+
+
+def test_analyst_reads_the_aggregates(analyst_url):
+    with psycopg.connect(analyst_url) as conn:
+        for aggregate in aggregates.AGGREGATES:
+            conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("marts", aggregate.name))).fetchone()
 
 
 @pytest.mark.parametrize("statement", FORBIDDEN)

@@ -30,7 +30,7 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from etl_helpers import calendar, db, schema, views
+from etl_helpers import aggregates, calendar, db, schema, views
 from etl_helpers.contract import FILE_NAME, RawFormat
 from etl_helpers.loading.load import load_raw_folder
 from etl_helpers.marts import ventes
@@ -192,6 +192,7 @@ def tiny_case(server_url, tmp_path_factory) -> Case:
         with db.connection(settings) as conn:
             calendar.build_dim_temps(conn, TINY_FIRST_DAY, TINY_LOAD_DATE)
             views.create_views(conn)
+            aggregates.refresh(conn)
         yield Case(settings, raw_dir, TINY_LOAD_DATE, TINY_RUN_DATE, TINY_EARLY_DATE)
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
@@ -704,6 +705,7 @@ def test_as_of_ignores_rows_after_the_run_date(conn, case):
 def test_empty_warehouse_gives_empty_tables(warehouse):
     with db.connect(warehouse, autocommit=True) as connection:
         views.create_views(connection)
+        aggregates.refresh(connection)
         for name, table in ventes.TABLES.items():
             frame = table.compute(connection, "2026-11-30")
             if name == "sales_daily":

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
+from etl_helpers import aggregates
 from etl_helpers.exports import write_table
 from etl_helpers.marts import as_date, read_sql_file
 
@@ -97,6 +98,7 @@ def _params(run_date, **extra) -> dict:
 def rfm_customers(conn: psycopg.Connection, run_date, *, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
     """``rfm_customers``: recency, frequency, monetary, R/F/M scores, segment and main store
     of every carded customer with at least one purchase up to ``run_date``."""
+    aggregates.check_current(conn, ("agg_customer_store_day", "agg_customer_store_month"))
     frame = read_sql_file(conn, "fidelite_rfm_customers", **_params(run_date, window_days=window_days))
     log.info("rfm_customers as of %s: %d customers", run_date, len(frame))
     return frame

@@ -35,6 +35,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from etl_helpers import aggregates
 from etl_helpers.marts import MARTS_SQL_DIR, as_date, read_sql_file
 
 log = logging.getLogger(__name__)
@@ -256,6 +257,7 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "p
     _check_max_len(max_len)
     if not isinstance(window_days, int) or window_days < 1:
         raise ValueError(f"window_days must be a positive integer, got {window_days!r}")
+    aggregates.check_current(conn, ("agg_baskets",))
     params = {"run_date": as_date(run_date), "window_days": window_days, "level": level}
     by_id: dict[tuple[int, ...], int] = {}
     with conn.transaction(), conn.cursor() as cur:

@@ -28,6 +28,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from etl_helpers import aggregates
 from etl_helpers.exports import export_dir, save_chart, write_table
 from etl_helpers.marts import as_date, read_sql_file
 from etl_helpers.settings import Settings
@@ -71,6 +72,7 @@ def sales_by_region_month(conn: psycopg.Connection, run_date: str | date) -> pd.
 
 def sales_by_store_month(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Net sales per store and month, every month up to the run date's (partial) month."""
+    aggregates.check_current(conn, ("agg_sales_store_month",))
     return read_sql_file(conn, "vente_sales_by_store_month", run_date=as_date(run_date))
 
 

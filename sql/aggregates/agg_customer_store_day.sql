@@ -1,0 +1,30 @@
+-- agg_customer_store_day: per sale date, customer (null: anonymous tickets) and store, the net
+-- amount and the purchases: distinct tickets holding at least one sale line (returns alone
+-- are not purchases). Additive across days and stores, because a purchase is counted per
+-- (customer, date, ticket, store), as fidelite_rfm_customers counts it. Read by the RFM table.
+-- Keys that cannot change under it: customer_id (card and enrolment are joined at query time)
+-- and store_code (a new store version re-points facts to another store_id of the same code).
+-- Refreshed by etl_helpers.aggregates, by sale date.
+-- params: dates (date[]: the sale dates to aggregate; null = all)
+with lines as (
+    select sale_date, store_id, customer_id, ticket_id, amount, is_return
+    from warehouse.fact_ventes
+    where %(dates)s::date[] is null
+       or sale_date = any(%(dates)s::date[])
+),
+store_versions as (
+    select store_id, store_code
+    from warehouse.dim_magasin
+),
+final as (
+    select
+        lines.sale_date,
+        lines.customer_id,
+        store_versions.store_code,
+        sum(lines.amount) as amount,
+        (count(distinct lines.ticket_id) filter (where not lines.is_return))::int as purchases
+    from lines
+    join store_versions on store_versions.store_id = lines.store_id
+    group by lines.sale_date, lines.customer_id, store_versions.store_code
+)
+select * from final

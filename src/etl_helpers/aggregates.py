@@ -1,0 +1,185 @@
+"""Pre-aggregated facts the heavy marts read (``marts.agg_*``), refreshed incrementally once per
+run (step 30_views), so a mart no longer scans the whole history of ``fact_ventes``.
+
+Each aggregate is one query, ``sql/aggregates/<name>.sql``, over the facts of the sale dates
+bound to ``%(dates)s`` (null: every date). :func:`refresh` keeps each table equal to its query
+over all the facts:
+
+- on the first refresh, or when the query file changed (its sha256 differs from the one
+  recorded in ``etl.aggregate_refreshes``), the table is dropped, created from the query and
+  filled from every fact;
+- otherwise only the dates touched since the last refresh are deleted and recomputed: the
+  event dates ``[first_date, last_date]`` of each daily file registered in the ledger since
+  then (``file_id`` above the recorded watermark), and of every earlier version of those files
+  (a corrected file deleted their rows). A month-grain aggregate recomputes whole months.
+
+Dimension changes need no refresh: aggregates are keyed by what cannot change under them.
+A store is its ``store_code`` (a new store version re-points facts to another ``store_id`` of
+the same code), a product its ``product_id`` and a customer its ``customer_id``; attributes a
+snapshot may overwrite (category, card, a store's name, banner or region) are joined by the
+marts at query time.
+
+The refresh takes the loader's advisory lock: a load and a refresh never interleave, so no
+file registered below the watermark can commit after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from etl_helpers.loading.load import LOAD_LOCK_KEY
+from etl_helpers.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+AGGREGATES_SQL_DIR = PROJECT_ROOT / "sql" / "aggregates"
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    name: str                # table marts.<name>, defined by sql/aggregates/<name>.sql
+    entity: str              # the ledger entity whose daily files feed it
+    date_column: str         # the column rows are deleted and recomputed by
+    monthly: bool = False    # the date column holds the first day of a whole calendar month
+
+    def query(self) -> str:
+        return (AGGREGATES_SQL_DIR / f"{self.name}.sql").read_text(encoding="utf-8")
+
+
+AGGREGATES = (
+    Aggregate("agg_sales_store_month", "sales", "month", monthly=True),
+    Aggregate("agg_customer_store_day", "sales", "sale_date"),
+    Aggregate("agg_customer_store_month", "sales", "month", monthly=True),  # rolls up the day one
+    Aggregate("agg_baskets", "sales", "sale_date"),
+)
+
+
+DIMENSIONS = ("dim_region", "dim_magasin", "dim_produit", "dim_client", "dim_temps")
+
+
+class StaleAggregates(RuntimeError):
+    """Facts were loaded after the last refresh: the aggregates would miss them."""
+
+
+def refresh(conn: psycopg.Connection) -> pd.DataFrame:
+    """Bring every aggregate up to date, in one transaction (a savepoint of the caller's); returns, per aggregate,
+    how it was refreshed ('rebuilt', 'incremental' or 'current'), the dates recomputed
+    (null: all), its row count and the seconds it took."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+        conn.execute("set local work_mem to '256MB'")  # a rebuild hashes and sorts the whole history
+        for table in DIMENSIONS:  # the marts join them: give the planner their statistics
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", table)))
+        watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
+        rows = [_refresh_one(conn, aggregate, watermark) for aggregate in AGGREGATES]
+    return pd.DataFrame(rows, columns=["aggregate", "refresh", "dates", "rows", "seconds"])
+
+
+def check_current(conn: psycopg.Connection, names: tuple[str, ...] | None = None) -> None:
+    """Raise :class:`StaleAggregates` unless the aggregates (all, or ``names``) were refreshed
+    with every file of the ledger and from their current query."""
+    wanted = [a for a in AGGREGATES if names is None or a.name in names]
+    recorded = dict(((name, (digest, last)) for name, digest, last in conn.execute(
+        "select aggregate, definition_sha256, last_file_id from etl.aggregate_refreshes").fetchall()))
+    watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
+    stale = [a.name for a in wanted if recorded.get(a.name) != (_digest(a.query()), watermark)]
+    if stale:
+        raise StaleAggregates(f"aggregates not refreshed since the last load: {', '.join(stale)}; "
+                              "run step 30_views (etl_helpers.warehouse.create_views)")
+
+
+def _digest(query: str) -> str:
+    return hashlib.sha256(query.encode("utf-8")).hexdigest()
+
+
+def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int) -> tuple:
+    started = time.perf_counter()
+    query = aggregate.query()
+    digest = _digest(query)
+    table = sql.Identifier("marts", aggregate.name)
+    state = conn.execute(
+        "select definition_sha256, last_file_id from etl.aggregate_refreshes where aggregate = %s",
+        (aggregate.name,)).fetchone()
+    exists = conn.execute("select to_regclass(%s) is not null",
+                          (f"marts.{aggregate.name}",)).fetchone()[0]
+    dates: list[date] | None
+    if state is None or state[0] != digest or not exists:
+        mode, dates = "rebuilt", None
+        _create(conn, aggregate, query)
+    elif state[1] == watermark:
+        mode, dates = "current", []
+    else:
+        mode, dates = "incremental", _touched_dates(conn, aggregate, since=state[1])
+        if dates:
+            keys = sorted({d.replace(day=1) for d in dates}) if aggregate.monthly else dates
+            conn.execute(sql.SQL("delete from {} where {} = any(%s)").format(
+                table, sql.Identifier(aggregate.date_column)), (keys,))
+    if dates is None or dates:
+        conn.execute(sql.SQL("insert into {} ").format(table) + sql.SQL(query), {"dates": dates})  # type: ignore[arg-type]
+        conn.execute(sql.SQL("analyze {}").format(table))
+    conn.execute(
+        """
+        insert into etl.aggregate_refreshes (aggregate, definition_sha256, last_file_id, refreshed_at)
+        values (%s, %s, %s, now())
+        on conflict (aggregate) do update
+            set definition_sha256 = excluded.definition_sha256,
+                last_file_id = excluded.last_file_id,
+                refreshed_at = excluded.refreshed_at
+        """,
+        (aggregate.name, digest, watermark))
+    rows = conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
+    seconds = round(time.perf_counter() - started, 3)
+    log.info("%s: %s (%s dates), %d rows in %.2fs", aggregate.name, mode,
+             "all" if dates is None else len(dates), rows, seconds)
+    return aggregate.name, mode, None if dates is None else len(dates), rows, seconds
+
+
+def _create(conn: psycopg.Connection, aggregate: Aggregate, query: str) -> None:
+    """Drop and create the table with the query's columns (a utility statement takes no bound
+    parameters, so the null ``dates`` is merged client-side), indexed by its date column."""
+    table = sql.Identifier("marts", aggregate.name)
+    conn.execute(sql.SQL("drop table if exists {}").format(table))
+    with psycopg.ClientCursor(conn) as cur:
+        cur.execute(sql.SQL("create table {} as ").format(table) + sql.SQL(query)  # type: ignore[arg-type]
+                    + sql.SQL(" with no data"), {"dates": None})
+    conn.execute(sql.SQL("create index on {} ({})").format(table, sql.Identifier(aggregate.date_column)))
+
+
+def _touched_dates(conn: psycopg.Connection, aggregate: Aggregate, since: int) -> list[date]:
+    """The event dates of the aggregate's files registered after ``since`` and of their
+    earlier versions, every day of their months for a month-grain aggregate."""
+    rows = conn.execute(
+        """
+        with new_files as (
+            select path
+            from etl.loaded_files
+            where entity = %(entity)s and file_id > %(since)s
+        ),
+        spans as (
+            select first_date, last_date
+            from etl.loaded_files
+            where path in (select path from new_files)
+              and first_date is not null
+        ),
+        bounds as (
+            select
+                case when %(monthly)s then date_trunc('month', first_date) else first_date end as first_day,
+                case when %(monthly)s then date_trunc('month', last_date) + interval '1 month - 1 day'
+                     else last_date end as last_day
+            from spans
+        )
+        select distinct day::date
+        from bounds, generate_series(first_day, last_day, interval '1 day') as day
+        order by 1
+        """,
+        {"entity": aggregate.entity, "since": since, "monthly": aggregate.monthly},
+    ).fetchall()
+    return [day for (day,) in rows]

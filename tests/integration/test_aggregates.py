@@ -1,0 +1,164 @@
+"""The aggregates the marts read (etl_helpers.aggregates) stay equal to a recomputation from the
+facts, and the marts equal what a full rebuild gives, through the incremental refreshes of a
+pipeline's life: a new day, a late correction (a replaced file), a late store version that
+re-points facts to a new store_id."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import date, timedelta
+
+import pandas as pd
+import psycopg
+import pytest
+from psycopg import sql
+
+from etl_helpers import aggregates, db, warehouse
+from etl_helpers.marts import fidelite, rules, ventes
+from etl_helpers.sources import SourceOptions, demo
+
+FIRST_RUN = date(2026, 6, 3)     # three days after the demo's banner change (2026-06-01)
+HISTORY_DAYS = 75                # from 2026-03-21
+WINDOW_DAYS = 40                 # a window that starts mid-month, inside the history
+CHANGE_DAY = demo.BANNER_CHANGE.on
+
+
+def _differences(conn: psycopg.Connection, aggregate: aggregates.Aggregate) -> int:
+    """Rows in the table and not in a recomputation of its query over every fact, or the reverse."""
+    table = sql.Identifier("marts", aggregate.name)
+    query = sql.SQL(aggregate.query())  # type: ignore[arg-type]
+    both = (sql.SQL("select count(*) from ((select * from ") + table + sql.SQL(" except all (") + query
+            + sql.SQL(")) union all ((") + query + sql.SQL(") except all select * from ") + table + sql.SQL(")) as d"))
+    return conn.execute(both, {"dates": None}).fetchone()[0]
+
+
+def _marts(conn: psycopg.Connection, run_date: date) -> dict[str, pd.DataFrame]:
+    counts = rules.count_basket_itemsets(conn, run_date, level="product", window_days=WINDOW_DAYS,
+                                         min_support=0.02, max_len=3)
+    return {
+        "sales_by_store_month": ventes.sales_by_store_month(conn, run_date),
+        "rfm_customers": fidelite.rfm_customers(conn, run_date),
+        "rfm_customers_short_window": fidelite.rfm_customers(conn, run_date, window_days=WINDOW_DAYS),
+        "category_rules": rules.category_rules(conn, run_date),
+        "product_itemsets": pd.DataFrame(sorted(counts.counts.items()), columns=["items", "count"]),
+    }
+
+
+def _assert_current_and_exact(settings, refreshes: pd.DataFrame, expected_mode: str) -> None:
+    assert set(refreshes["refresh"]) == {expected_mode}, refreshes
+    with db.connect(settings) as conn:
+        for aggregate in aggregates.AGGREGATES:
+            assert _differences(conn, aggregate) == 0, aggregate.name
+        aggregates.check_current(conn)
+        incremental = {run_date: _marts(conn, run_date) for run_date in (FIRST_RUN, FIRST_RUN - timedelta(days=20))}
+        conn.execute("truncate etl.aggregate_refreshes")  # forget the state: the next refresh rebuilds
+        assert set(aggregates.refresh(conn)["refresh"]) == {"rebuilt"}
+        for run_date, frames in incremental.items():
+            for name, frame in _marts(conn, run_date).items():
+                pd.testing.assert_frame_equal(frames[name], frame, obj=f"{name} as of {run_date}")
+        conn.rollback()  # keep the incremental state for the next step
+
+
+def _views_step(settings) -> pd.DataFrame:
+    frame = warehouse.create_views(settings)
+    return frame[frame["kind"] == "aggregate"].rename(columns={"relation": "aggregate"})
+
+
+@pytest.fixture(scope="module")
+def pipeline(server_url, tmp_path_factory):
+    """A database and a demo small raw folder up to FIRST_RUN whose banner change snapshot is
+held back (it arrives late, after the facts it re-points)."""
+    import uuid
+
+    from psycopg import conninfo
+
+    from etl_helpers.settings import Settings
+
+    name = f"etl_aggregates_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    raw = tmp_path_factory.mktemp("aggregates-raw")
+    demo.generate(raw, FIRST_RUN, scale="small", seed=42, history_days=HISTORY_DAYS)
+    change = raw / "stores" / f"stores_{CHANGE_DAY}.csv"
+    held_back = tmp_path_factory.mktemp("held-back") / change.name
+    shutil.move(change, held_back)
+    settings = Settings(database_url=conninfo.make_conninfo(server_url, dbname=name),
+                        workdir=tmp_path_factory.mktemp("aggregates-work"))
+    yield settings, raw, held_back
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def _load(settings, raw, run_date: date) -> None:
+    warehouse.create_schema(settings)
+    warehouse.load_dimensions(run_date, "canonical", SourceOptions(raw=raw), settings)
+    warehouse.load_facts(run_date, "canonical", SourceOptions(raw=raw), settings)
+
+
+# The steps run in the order of a pipeline's life, each on the state the previous one left
+# (one database for the module): first load, late store version, new day, late correction.
+
+def test_first_refresh_builds_every_aggregate(pipeline):
+    settings, raw, _ = pipeline
+    _load(settings, raw, FIRST_RUN)
+    _assert_current_and_exact(settings, _views_step(settings), "rebuilt")
+
+
+def test_a_late_store_version_needs_no_recomputation(pipeline):
+    settings, raw, held_back = pipeline
+    shutil.copy(held_back, raw / "stores" / held_back.name)
+    with db.connect(settings) as conn:
+        before = conn.execute("select count(distinct store_id) from warehouse.fact_ventes").fetchone()[0]
+    _load(settings, raw, FIRST_RUN + timedelta(days=1))
+    with db.connect(settings) as conn:
+        after = conn.execute("select count(distinct store_id) from warehouse.fact_ventes").fetchone()[0]
+    assert after == before + 1  # facts from the change day on point to the new version
+    refreshes = _views_step(settings)
+    assert (refreshes["dates"] == 0).all()
+    _assert_current_and_exact(settings, refreshes, "incremental")  # a stores file, no sale date
+    with db.connect(settings) as conn:
+        stores = ventes.sales_by_store_month(conn, FIRST_RUN)
+    june = stores[(stores["month"] == CHANGE_DAY) & (stores["store_code"] == demo.BANNER_CHANGE.store_code)]
+    assert june["banner"].tolist() == [demo.BANNER_CHANGE.new_banner]
+
+
+def test_a_new_day_refreshes_its_dates_only(pipeline):
+    settings, raw, _ = pipeline
+    next_day = FIRST_RUN + timedelta(days=1)
+    demo.generate(raw, next_day, scale="small", seed=42, history_days=HISTORY_DAYS + 1)
+    _load(settings, raw, next_day)
+    with db.connect(settings) as conn, pytest.raises(aggregates.StaleAggregates):
+        ventes.sales_by_store_month(conn, next_day)  # loaded, not refreshed: the marts refuse
+    refreshes = _views_step(settings).set_index("aggregate")
+    assert refreshes.loc["agg_customer_store_day", "dates"] == 1
+    assert refreshes.loc["agg_sales_store_month", "dates"] == 30  # the whole of June
+    _assert_current_and_exact(settings, refreshes.reset_index(), "incremental")
+
+
+def test_a_late_correction_replaces_its_rows_in_the_aggregates(pipeline):
+    settings, raw, _ = pipeline
+    corrected = raw / "sales" / "sales_2026-05-20.csv"
+    with corrected.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    header = list(rows[0])
+    rows = [r for r in rows if r["ticket_id"] != rows[0]["ticket_id"]]  # a ticket withdrawn
+    rows[0] |= {"quantity": "-1", "amount": ""}                           # a sale becomes a return
+    with corrected.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    _load(settings, raw, FIRST_RUN + timedelta(days=1))
+    refreshes = _views_step(settings).set_index("aggregate")
+    assert refreshes.loc["agg_baskets", "dates"] == 1
+    _assert_current_and_exact(settings, refreshes.reset_index(), "incremental")
+
+
+def test_a_changed_query_rebuilds_its_aggregate(pipeline):
+    settings, _, _ = pipeline
+    with db.connect(settings) as conn:
+        conn.execute("update etl.aggregate_refreshes set definition_sha256 = 'an older query' "
+                     "where aggregate = 'agg_baskets'")
+        refreshes = aggregates.refresh(conn).set_index("aggregate")["refresh"]
+    assert refreshes.to_dict() == {a.name: "rebuilt" if a.name == "agg_baskets" else "current"
+                                   for a in aggregates.AGGREGATES}
