@@ -202,6 +202,31 @@ def time_heavy_aggregates_postgres(url: str, run_date: date, runs: int) -> dict[
     return times
 
 
+def time_aggregate_refresh(url: str, runs: int) -> dict[str, list[float]]:
+    """The refresh the heavy aggregates cost the pipeline (etl_helpers.aggregates, step 30_views):
+    a full rebuild (as on a first run), and an incremental refresh of the last day loaded (its
+    files' dates recomputed, as in a daily run). Each run leaves the aggregates current."""
+    from etl_helpers import aggregates
+
+    times: dict[str, list[float]] = {"full": [], "one_day": []}
+    with psycopg.connect(url) as conn:
+        for _ in range(runs):
+            conn.execute("truncate etl.aggregate_refreshes")
+            started = time.perf_counter()
+            aggregates.refresh(conn)
+            conn.commit()
+            times["full"].append(time.perf_counter() - started)
+            conn.execute("""
+                update etl.aggregate_refreshes set last_file_id = (
+                    select min(file_id) - 1 from etl.loaded_files
+                    where business_date = (select max(business_date) from etl.loaded_files))""")
+            started = time.perf_counter()
+            aggregates.refresh(conn)
+            conn.commit()
+            times["one_day"].append(time.perf_counter() - started)
+    return times
+
+
 def time_heavy_aggregates_duckdb(raw: Path, run_date: date, runs: int) -> dict[str, list[float]]:
     """The same aggregates in DuckDB over the same raw files (the sale date is the local date
     the demo writes with its Europe/Paris offset). DuckDB is a benchmark-only dependency."""
@@ -294,11 +319,14 @@ def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> d
             incremental = time.perf_counter() - started
             log(f"{scale}: heavy aggregates, PostgreSQL against DuckDB")
             ours = time_heavy_aggregates_postgres(url, RUN_DATE, runs)
+            log(f"{scale}: aggregate refresh, full and one day")
+            refresh = time_aggregate_refresh(url, runs)
         duck = time_heavy_aggregates_duckdb(raw, RUN_DATE, runs)
         result["heavy_aggregates"] = {
             name: {"postgres_seconds": ours[name], "duckdb_seconds": duck[name],
                    "ratio_ours_over_duckdb": round(statistics.median(ours[name]) / statistics.median(duck[name]), 1)}
             for name in HEAVY_AGGREGATES}
+        result["aggregate_refresh_seconds"] = refresh
         result["pipeline"] = {"full_seconds": round(full, 1), "full_steps": steps, "full_memory": memory,
                               "incremental_seconds": round(incremental, 1),
                               "incremental_steps": incremental_steps, "incremental_memory": incremental_memory}
@@ -324,6 +352,8 @@ def print_table(result: dict) -> None:
         print(f"{name:<24} PostgreSQL {statistics.median(figures['postgres_seconds']):7.2f} s   "
               f"DuckDB {statistics.median(figures['duckdb_seconds']):7.2f} s   "
               f"ours / DuckDB {figures['ratio_ours_over_duckdb']}x")
+    for kind, seconds in result.get("aggregate_refresh_seconds", {}).items():
+        print(f"aggregate refresh, {kind:<11} {statistics.median(seconds):7.2f} s   (step 30_views, once per run)")
 
 
 def main(argv: list[str] | None = None) -> int:
