@@ -1,16 +1,12 @@
--- Staging: transient, unlogged. staging.<entity> (file id, line number, the problem found while
--- typing, the raw text of such a row, then the typed contract columns) is created from the
--- contract by etl_helpers.schema; here are the context of the load under way (the run date,
--- the files of the batch) and the checked tables: typed values plus the reason a row is
--- rejected (null = valid).
+-- Staging: transient, unlogged. staging.<entity> of a reference entity (file id, line number,
+-- the problem found while typing, the row's raw text, then the typed contract columns) is
+-- created from the contract by etl_helpers.schema; here are the checked tables: typed values
+-- plus the reason a row is rejected (null = valid). Daily facts only pass through theirs
+-- when a key repeats: the fact row, its line number and raw text.
 
 create unlogged table if not exists staging.load_files (
     file_id        bigint primary key,
     business_date  date not null
-);
-
-create unlogged table if not exists staging.load_context (
-    run_date  date not null
 );
 
 create unlogged table if not exists staging.regions_checked (
@@ -37,15 +33,11 @@ create unlogged table if not exists staging.customers_checked (
 );
 
 create unlogged table if not exists staging.sales_checked (
-    file_id bigint, line_no bigint, reason text,
-    sale_date date, ticket_id text, line_number integer, sold_at timestamptz,
-    store_id bigint, customer_id bigint, product_id bigint,
-    quantity integer, unit_price numeric(12, 2), discount numeric(5, 4), amount numeric(14, 4)
+    line_no bigint, reason text, raw_text text,
+    like warehouse.fact_ventes
 );
 
 create unlogged table if not exists staging.loyalty_checked (
-    file_id bigint, line_no bigint, reason text,
-    event_date date, event_id text, occurred_at timestamptz,
-    customer_id bigint, store_id bigint, ticket_id text,
-    points_earned integer, points_redeemed integer
+    line_no bigint, reason text, raw_text text,
+    like warehouse.fact_fidelite
 );

@@ -42,8 +42,9 @@ def apply_schema(conn: psycopg.Connection, schema_dir: Path = SCHEMA_DIR) -> lis
 
 
 def create_raw_staging_tables(conn: psycopg.Connection) -> None:
-    """``staging.<entity>``: file id, line number, problem, raw text, then the typed contract columns."""
-    for entity in ENTITIES.values():
+    """``staging.<entity>`` of each reference entity: file id, line number, problem, raw text,
+    then the typed contract columns."""
+    for entity in (e for e in ENTITIES.values() if e.kind == "reference"):
         columns = [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type))
                    for name, pg_type in staging_columns(entity)]
         conn.execute(sql.SQL("create unlogged table {} ({})").format(

@@ -78,7 +78,7 @@ def test_loader_role_can_write_the_warehouse(warehouse):
     try:
         with psycopg.connect(conninfo.make_conninfo(warehouse.database_url, user=name)) as conn:
             conn.execute("insert into warehouse.dim_region (region_code, region_name, population) values ('T', 'T', 1)")
-            conn.execute("truncate staging.sales")
+            conn.execute("truncate staging.sales_checked")
             assert conn.execute("select count(*) from warehouse.dim_region where region_code = 'T'").fetchone() == (1,)
             conn.rollback()
     finally:

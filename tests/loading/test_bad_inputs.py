@@ -322,21 +322,25 @@ def test_07_duplicate_ticket_line_quarantines_every_copy_after_the_first(warehou
 
 
 def test_07_ticket_line_already_loaded_from_another_file_is_quarantined(warehouse, loaded):
-    """The key is (ticket_id, line_number), whatever the sale date: a line loaded before is
-    refused from a later file, on the same day or another one."""
+    """The key is the fact table's primary key, the day included: a line loaded before is
+    refused from a later file; the same ticket and line number on another day is another
+    ticket (tills number their tickets day by day), and so is an event id."""
     day3 = date(2026, 3, 4)
     same_day = dict(rf.SALES[DAY2][0])                                          # loaded with DAY2, same sale day
-    other_day = dict(rf.SALES[DAY1][0], sold_at="2026-03-04T11:00:00+01:00")   # loaded with DAY1, sold again?
-    loyalty_again = dict(rf.LOYALTY[DAY1][0], occurred_at="2026-03-04T11:00:00+01:00")
+    other_day = dict(rf.SALES[DAY1][0], sold_at="2026-03-04T11:00:00+01:00")   # DAY1's number, another day
+    loyalty_again = dict(rf.LOYALTY[DAY1][0])
+    loyalty_other_day = dict(rf.LOYALTY[DAY1][1], occurred_at="2026-03-04T11:00:00+01:00")
     path = loaded.write_rows("sales", day3, [same_day, other_day,
                                              sale("T0005", 1, "2026-03-04T09:00:00+01:00", amount="1.20")])
-    loyalty = loaded.write_rows("loyalty", day3, [loyalty_again, event("E0005", "2026-03-04T09:00:00+01:00")])
+    loyalty = loaded.write_rows("loyalty", day3, [loyalty_again, loyalty_other_day,
+                                                  event("E0005", "2026-03-04T09:00:00+01:00")])
 
     rf.load(warehouse, loaded)
 
-    rf.assert_quarantined(warehouse, path, {2: "already loaded from another file", 3: "already loaded from another file"})
-    rf.assert_quarantined(warehouse, loyalty, {2: "already loaded from another file"})
-    assert rf.counts(warehouse)["fact_ventes"] == 6 and rf.counts(warehouse)["fact_fidelite"] == 3
+    rf.assert_quarantined(warehouse, path, {2: "ticket line already loaded from another file"})
+    rf.assert_quarantined(warehouse, loyalty, {2: "event already loaded from another file"})
+    assert rf.counts(warehouse)["fact_ventes"] == 7 and rf.counts(warehouse)["fact_fidelite"] == 4
+    assert rf.scalar(warehouse, "select count(*) from warehouse.fact_ventes where sale_date = %s", (day3,)) == 2
     rf.assert_reconciled(warehouse)
     rf.assert_data_tests_pass(warehouse)
 
@@ -842,15 +846,18 @@ KILL_SCRIPT = textwrap.dedent("""
     from etl_helpers.loading import load
     from etl_helpers.settings import Settings
 
-    real_iter_chunks = load.iter_chunks
+    def slow_copy(conn, table, columns, data):
+        # the rows trickle in, so the COPY stays open long enough to be killed in
+        def pieces():
+            for start in range(0, len(data), 4096):
+                time.sleep(0.01)
+                yield data[start:start + 4096]
+        with conn.cursor().copy(load.sql.SQL("copy {} ({}) from stdin (format csv)").format(
+                table, load.sql.SQL(", ").join(map(load.sql.Identifier, columns)))) as copy:
+            for piece in pieces():
+                copy.write(piece)
 
-    def slow_chunks(stream, path, header, fmt, chunk_bytes=None):
-        # small chunks, each followed by a pause: the COPY stays open long enough to be killed in
-        for chunk in real_iter_chunks(stream, path, header, fmt, chunk_bytes=64 * 1024):
-            yield chunk
-            time.sleep(0.05)
-
-    load.iter_chunks = slow_chunks
+    load._copy = slow_copy
     settings = Settings(database_url=sys.argv[1], workdir=Path(sys.argv[2]))
     load.load_raw_folder(settings, Path(sys.argv[3]), date.fromisoformat(sys.argv[4]), progress=False)
     print("finished")
@@ -879,7 +886,7 @@ def test_25_sigkill_in_the_middle_of_a_fact_copy_leaves_the_database_as_before(w
             while copying is None and time.monotonic() < deadline and child.poll() is None:
                 copying = watcher.execute(
                     "select p.pid from pg_stat_progress_copy p join pg_stat_activity a using (pid) "
-                    "where p.datname = current_database() and p.relid::regclass::text like 'staging.sales%%' "
+                    "where p.datname = current_database() and p.relid::regclass::text like 'warehouse.fact_ventes%%' "
                     "and p.tuples_processed > 0 and a.query ilike 'copy%%'").fetchone()
                 time.sleep(0.01)
             assert copying, f"the load never reached the COPY: {child.communicate()[1].decode()[-2000:]}"

@@ -1,10 +1,19 @@
 """Load a raw folder into the warehouse: new and changed files only, atomically.
 
 For each contract file dated <= the run date: skip it if the ledger has it unchanged;
-otherwise stream it (``reader``), type and check its values (``values``) and COPY them into
-``staging.<entity>``; check keys, lookups and dates with ``sql/staging/<entity>.sql``,
-quarantine what fails, merge the rest with ``sql/warehouse/<table>.sql``, and record the
-counts, checking read = loaded + rejected.
+otherwise stream it (``reader``) and type and check its values (``values``), then:
+
+- a reference snapshot is COPYed into ``staging.<entity>``, checked against the other
+  dimensions with ``sql/staging/<entity>.sql`` and merged with ``sql/warehouse/<table>.sql``;
+- daily ticket lines and loyalty events are checked against the calendar and the dimensions
+  in pyarrow (``events``) and COPYed straight into the fact table, while the next batch is
+  being read: a month the fact table has no partition for yet goes to a table of its own,
+  indexed once and attached at the end. Keys are the database's: if a line repeats one of
+  the load or of the warehouse (a unique violation), the batch starts again through
+  ``staging.<entity>_checked``, where ``sql/staging/repeated_keys.sql`` refuses every copy
+  after the first.
+
+What fails is quarantined; the counts are recorded, checking read = loaded + rejected.
 A changed file first removes the rows its previous version loaded. Reference snapshots
 load one per transaction, the new daily files of an entity together in one: any error
 rolls that transaction back, so the warehouse is always as it was before it.
@@ -14,14 +23,17 @@ from __future__ import annotations
 
 import csv
 import logging
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 from tqdm.auto import tqdm
@@ -29,7 +41,8 @@ from tqdm.auto import tqdm
 from etl_helpers import db
 from etl_helpers.contract import LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
 from etl_helpers.loading import ledger
-from etl_helpers.loading.reader import iter_chunks, read_header
+from etl_helpers.loading.events import FACT_COLUMNS, Dimensions, check_events
+from etl_helpers.loading.reader import CHUNK_BYTES, Block, Header, Reject, iter_blocks, parse_blocks, read_header
 from etl_helpers.loading.values import staging_columns, type_chunk
 from etl_helpers.settings import PROJECT_ROOT, Settings
 from etl_helpers.writing import atomic_path
@@ -57,6 +70,8 @@ class FileResult:
     rows_rejected: int = 0
     file_id: int | None = None
     sha256: str = ""
+    first_date: date | None = None   # event dates of the rows loaded (daily files)
+    last_date: date | None = None
     previous: ledger.LedgerEntry | None = field(default=None, repr=False)
 
 
@@ -64,67 +79,120 @@ def _sql_file(*parts: str) -> str:
     return (SQL_DIR.joinpath(*parts)).read_text(encoding="utf-8")
 
 
-class _StagingWriter:
-    """Buffers parsed chunks across files and types them in batches of about
-    ``TYPING_BATCH_ROWS`` rows (pyarrow compute calls cost per call, not per row), then
-    writes them to the open COPY of ``staging.<entity>``."""
-
-    def __init__(self, copy, entity: Entity, fmt: RawFormat):
-        self.copy, self.entity, self.fmt = copy, entity, fmt
-        self.pending: list[tuple[pa.Table, RawFile, int]] = []
-        self.rows = 0
-
-    def add(self, table: pa.Table, raw: RawFile, file_id: int) -> None:
-        self.pending.append((table, raw, file_id))
-        self.rows += table.num_rows
-        if self.rows >= TYPING_BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        first_raw = self.pending[0][1]
-        # a batch spans several files of one entity: per-file values (file id, business date
-        # for the customers' birth-year bound) travel as columns or stay constant per batch
-        tables = [t.append_column("file_id", pa.array([fid] * t.num_rows, pa.int64())) for t, _, fid in self.pending]
-        paths = {fid: raw.path for _, raw, fid in self.pending}
-        combined = pa.concat_tables(tables, promote_options="default")
-        typed = type_chunk(combined, self.entity, self.fmt, first_raw.business_date, paths)
-        self.copy.write(_csv_bytes(typed))
-        self.pending, self.rows = [], 0
-
-
-def _stage_files(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFile, "FileResult"]],
-                 fmt: RawFormat, reject_spool, progress: bool | None) -> None:
-    """One COPY into ``staging.<entity>`` for all the batch's files: read, screen, type.
-    Fills each result's rows_read and rows_rejected (lines refused before typing)."""
-    table = sql.Identifier("staging", entity.name)
-    columns = sql.SQL(", ").join(sql.Identifier(name) for name, _ in staging_columns(entity))
+def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject_spool,
+                   progress: bool | None) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Read, screen and type the files: (rows as read, typed rows) of about ``TYPING_BATCH_ROWS`` rows,
+    several daily files each (pyarrow calls cost per call, not per row), one per reference
+    snapshot (its business date bounds the customers' birth years). Counts each file's
+    lines read and spools the lines refused before typing."""
+    entity = todo[0][0].entity
+    results = {result.file_id: result for _, result in todo}
     writer = csv.writer(reject_spool)
-    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(table, columns)
-    with conn.cursor().copy(statement) as copy:
-        staging = _StagingWriter(copy, entity, fmt)
-        for raw, result in tqdm(todo, desc=f"loading {entity.name}", unit="file",
-                                disable=None if progress is None else not progress):
-            with raw.path.open("rb") as stream:
-                header = read_header(stream, raw.path, entity, fmt)
-                for chunk in iter_chunks(stream, raw.path, header, fmt):
-                    result.rows_read += chunk.lines_read
-                    result.rows_rejected += len(chunk.rejects)
-                    writer.writerows((result.file_id, r.line_number, r.reason, r.raw_text) for r in chunk.rejects)
-                    if chunk.table.num_rows:
-                        staging.add(chunk.table, raw, result.file_id)
-            if result.rows_read == 0:
-                log.warning("%s: header only, no rows", raw.path.name)
-            if entity.kind == "reference":
-                staging.flush()  # one snapshot's business date per typing batch
-        staging.flush()
+    blocks: list[Block] = []           # screened, waiting to be parsed together
+    block_header: Header | None = None
+    parsed: list[pa.Table] = []        # parsed, waiting to be typed together
+    rows = 0
+
+    def refuse(file_id: int, rejects: list[Reject]) -> None:
+        results[file_id].rows_rejected += len(rejects)
+        writer.writerows((file_id, r.line_number, r.reason, r.raw_text) for r in rejects)
+
+    def parse() -> None:
+        nonlocal blocks, rows
+        if blocks:
+            table, rejects = parse_blocks(blocks, block_header, fmt)
+            for file_id, reject in rejects:
+                refuse(file_id, [reject])
+            parsed.append(table)
+            rows += table.num_rows
+            blocks = []
+
+    def typed() -> tuple[pa.Table, pa.Table]:
+        nonlocal parsed, rows
+        combined = pa.concat_tables(parsed, promote_options="default")
+        paths = {file_id: Path(results[file_id].path) for file_id in set(combined["file_id"].to_pylist())}
+        first_file = results[combined["file_id"][0].as_py()]
+        parsed, rows = [], 0
+        return combined, type_chunk(combined, entity, fmt, date.fromisoformat(first_file.business_date), paths)
+
+    for raw, result in tqdm(todo, desc=f"loading {entity.name}", unit="file",
+                            disable=None if progress is None else not progress):
+        with raw.path.open("rb") as stream:
+            header = read_header(stream, raw.path, entity, fmt)
+            if block_header is not None and header.columns != block_header.columns:
+                parse()
+            block_header = header
+            for block in iter_blocks(stream, raw.path, header, fmt, result.file_id):
+                result.rows_read += block.lines_read
+                refuse(result.file_id, block.rejects)
+                if len(block.numbers):
+                    blocks.append(block)
+                    if sum(len(b.kept) for b in blocks) >= CHUNK_BYTES:
+                        parse()
+        if result.rows_read == 0:
+            log.warning("%s: header only, no rows", raw.path.name)
+        if entity.kind == "reference":
+            parse()  # one snapshot per typing batch: its business date bounds birth years
+        if rows >= TYPING_BATCH_ROWS or (entity.kind == "reference" and rows):
+            yield typed()
+    parse()
+    if rows:
+        yield typed()
+
+
+T = TypeVar("T")
+
+
+def _in_background(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Produce ``items`` in a thread, ``depth`` ahead of the consumer: reading and checking
+    the next batch (pyarrow, numpy: off the GIL) overlaps the database's COPY of this one."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                ready.put(item)
+        except BaseException as error:  # handed to the consumer, raised there
+            ready.put(error)
+        ready.put(done)
+
+    thread = threading.Thread(target=produce, name="load-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ready.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        thread.join()
 
 
 def _csv_bytes(table: pa.Table) -> bytes:
+    """CSV for COPY. Instants are written as UTC wall times, which the load's session (time
+    zone UTC) reads back exactly: pyarrow writes those twenty times faster than with a zone."""
+    for i, column in enumerate(table.columns):
+        if pa.types.is_timestamp(column.type) and column.type.tz:
+            table = table.set_column(i, table.field(i).name, pc.cast(column, pa.timestamp(column.type.unit)))
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
     return sink.getvalue().to_pybytes()
+
+
+def _copy(conn: psycopg.Connection, table: sql.Composable, columns: list[str], data: bytes) -> None:
+    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with conn.cursor().copy(statement) as copy:
+        copy.write(data)
 
 
 def _copy_rejects(conn: psycopg.Connection, reject_spool) -> None:
@@ -134,56 +202,222 @@ def _copy_rejects(conn: psycopg.Connection, reject_spool) -> None:
             copy.write_row((int(file_id), int(line_number), reason, raw_text))
 
 
-def _ensure_partitions(conn: psycopg.Connection, entity: str) -> None:
-    """Monthly partitions for every month the batch's valid rows fall in."""
-    date_column = FACT_DATE[entity]
-    table = TARGET_TABLE[entity]
-    months = conn.execute(sql.SQL(
-        "select distinct date_trunc('month', {col})::date from {checked} where reason is null"
-    ).format(col=sql.Identifier(date_column), checked=sql.Identifier("staging", f"{entity}_checked"))).fetchall()
-    for (month,) in months:
-        next_month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-        conn.execute(sql.SQL(
-            "create table if not exists {part} partition of {parent} for values from ({lo}) to ({hi})"
-        ).format(part=sql.Identifier("warehouse", f"{table}_{month:%Y_%m}"),
-                 parent=sql.Identifier("warehouse", table), lo=sql.Literal(month), hi=sql.Literal(next_month)))
+# --- reference snapshots: staged, checked and merged in SQL -----------------------------------
+
+def _load_reference(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFile, FileResult]],
+                    fmt: RawFormat, reject_spool, progress: bool | None) -> None:
+    columns = [name for name, _ in staging_columns(entity)]
+    for _, typed in _typed_batches(todo, fmt, reject_spool, progress):
+        _copy(conn, sql.Identifier("staging", entity.name), columns, _csv_bytes(typed))
+    for table in (entity.name, "load_files"):
+        conn.execute(sql.SQL("analyze {}").format(sql.Identifier("staging", table)))
+    conn.execute(_sql_file("staging", f"{entity.name}.sql"))
+    conn.execute(_sql_file("warehouse", f"{TARGET_TABLE[entity.name]}.sql"))
+    _quarantine_checked(conn, entity, fmt)
+    counts = _counts_by_file(conn, entity.name)
+    for _, result in todo:
+        loaded, rejected = counts.get(result.file_id, (0, 0))
+        result.rows_loaded, result.rows_rejected = loaded, result.rows_rejected + rejected
 
 
 def _quarantine_checked(conn: psycopg.Connection, entity: Entity, fmt: RawFormat) -> None:
-    """Move the rows the checks refused into etl.rejected_rows, with their raw text (as read
-    when typing failed; rebuilt from the typed values when a relational check failed)."""
-    rebuilt = sql.SQL("concat_ws({}, {})").format(
-        sql.Literal(fmt.delimiter),
-        sql.SQL(", ").join(sql.SQL("coalesce(s.{}::text, s.{}::text, '')").format(
-            sql.Identifier(c.name), sql.Identifier(f"{c.name}_local" if c.type == "timestamptz" else c.name))
-            for c in entity.columns))
+    """Move the rows the checks refused into etl.rejected_rows, with their raw text."""
     conn.execute(sql.SQL(
         "insert into etl.rejected_rows (file_id, line_number, reason, raw_text) "
-        "select c.file_id, c.line_no, c.reason, coalesce(s.raw_text, {rebuilt}) "
+        "select c.file_id, c.line_no, c.reason, s.raw_text "
         "from {checked} c join {staged} s using (file_id, line_no) where c.reason is not null"
-    ).format(rebuilt=rebuilt, checked=sql.Identifier("staging", f"{entity.name}_checked"),
+    ).format(checked=sql.Identifier("staging", f"{entity.name}_checked"),
              staged=sql.Identifier("staging", entity.name)))
 
 
-def _counts_by_file(conn: psycopg.Connection, entity: str) -> dict[int, tuple]:
-    """file_id -> (rows loaded, rows rejected by the checks after reading, first and last
-    event date loaded: null for reference snapshots)."""
-    dates = (sql.SQL("min({col}) filter (where reason is null), max({col}) filter (where reason is null)")
-             .format(col=sql.Identifier(FACT_DATE[entity])) if entity in FACT_DATE else sql.SQL("null, null"))
+def _counts_by_file(conn: psycopg.Connection, entity: str) -> dict[int, tuple[int, int]]:
+    """file_id -> (rows loaded, rows rejected by the checks after reading)."""
     rows = conn.execute(sql.SQL(
-        "select file_id, count(*) filter (where reason is null), count(*) filter (where reason is not null), {} "
+        "select file_id, count(*) filter (where reason is null), count(*) filter (where reason is not null) "
         "from {} group by file_id"
-    ).format(dates, sql.Identifier("staging", f"{entity}_checked"))).fetchall()
-    return {file_id: tuple(rest) for file_id, *rest in rows}
+    ).format(sql.Identifier("staging", f"{entity}_checked"))).fetchall()
+    return {file_id: (loaded, rejected) for file_id, loaded, rejected in rows}
+
+
+# --- daily facts: checked in pyarrow, COPYed into the fact table ---------------------------------
+
+def _month_start(month_number: int) -> date:
+    return date(month_number // 12, month_number % 12 + 1, 1)
+
+
+class _FactWriter:
+    """COPY checked rows into a fact table, month by month: through the partitioned table
+    for months it has a partition for, into a new table of the month's otherwise, which
+    :meth:`finish` indexes (one sort instead of an index kept up to date row by row) and
+    attaches as the month's partition."""
+
+    def __init__(self, conn: psycopg.Connection, entity: str):
+        self.conn, self.entity, self.table = conn, entity, TARGET_TABLE[entity]
+        self.columns = FACT_COLUMNS[entity]
+        names = conn.execute(
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+            "where i.inhparent = %s::regclass", (f"warehouse.{self.table}",)).fetchall()
+        self.attached = {name for (name,) in names}
+        self.new: dict[str, int] = {}
+
+    def partition(self, month_number: int) -> str:
+        return f"{self.table}_{_month_start(month_number):%Y_%m}"
+
+    def write(self, months: list[tuple[int, bytes]]) -> None:
+        for month_number, data in months:
+            name = self.partition(month_number)
+            if name in self.attached:
+                target = sql.Identifier("warehouse", self.table)
+            else:
+                if name not in self.new:
+                    self._create_detached(name, month_number)
+                target = sql.Identifier("warehouse", name)
+            _copy(self.conn, target, self.columns, data)
+
+    def _create_detached(self, name: str, month_number: int) -> None:
+        column = sql.Identifier(FACT_DATE[self.entity])
+        self.conn.execute(sql.SQL(
+            "create table {part} (like {parent} including defaults including constraints, "
+            "constraint {range} check ({col} >= {lo} and {col} < {hi}))"
+        ).format(part=sql.Identifier("warehouse", name), parent=sql.Identifier("warehouse", self.table),
+                 range=sql.Identifier(f"{name}_range"), col=column,
+                 lo=sql.Literal(_month_start(month_number)), hi=sql.Literal(_month_start(month_number + 1))))
+        self.new[name] = month_number
+
+    def finish(self) -> None:
+        """Attach the new months: PostgreSQL builds each one's primary key (a repeated key
+        fails here) and trusts the range constraint instead of scanning the rows."""
+        for name, month_number in self.new.items():
+            self.conn.execute(sql.SQL("alter table {parent} attach partition {part} for values from ({lo}) to ({hi})")
+                              .format(parent=sql.Identifier("warehouse", self.table),
+                                      part=sql.Identifier("warehouse", name),
+                                      lo=sql.Literal(_month_start(month_number)),
+                                      hi=sql.Literal(_month_start(month_number + 1))))
+
+
+def _by_month(checked: pa.Table, entity: str) -> list[tuple[int, bytes]]:
+    """The fact rows of a checked batch as CSV, one block per calendar month."""
+    day = checked[FACT_DATE[entity]]
+    month_numbers = pc.add(pc.multiply(pc.year(day), 12), pc.subtract(pc.month(day), 1))
+    facts = checked.select(FACT_COLUMNS[entity])
+    return [(m, _csv_bytes(facts.filter(pc.equal(month_numbers, m))))
+            for m in sorted(pc.unique(month_numbers).to_pylist())]
+
+
+def _checked_batches(dims: Dimensions, entity: Entity, todo: list[tuple[RawFile, FileResult]],
+                     fmt: RawFormat, run_date: date, reject_spool, progress: bool | None,
+                     shape: Callable[[pa.Table], T], with_raw_text: bool = False) -> Iterator[T]:
+    """Each batch's valid rows, shaped for the database by ``shape``; the refused rows go to
+    the spool; each file's counts and event dates are kept up to date."""
+    business_dates = {result.file_id: raw.business_date for raw, result in todo}
+    results = {result.file_id: result for _, result in todo}
+    writer = csv.writer(reject_spool)
+    date_column = FACT_DATE[entity.name]
+    for raw, typed in _typed_batches(todo, fmt, reject_spool, progress):
+        checked, refused = check_events(typed, raw, entity, fmt, dims, business_dates, run_date, with_raw_text)
+        writer.writerows(zip(*(refused[c].to_pylist() for c in ("file_id", "line_no", "reason", "raw_text"))))
+        for file_id in refused["file_id"].to_pylist():
+            results[file_id].rows_rejected += 1
+        per_file = checked.group_by("file_id").aggregate(
+            [(date_column, "count"), (date_column, "min"), (date_column, "max")]).to_pylist()
+        for row in per_file:
+            result = results[row["file_id"]]
+            result.rows_loaded += row[f"{date_column}_count"]
+            result.first_date = min(filter(None, (result.first_date, row[f"{date_column}_min"])))
+            result.last_date = max(filter(None, (result.last_date, row[f"{date_column}_max"])))
+        yield shape(checked)
+
+
+def _load_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFile, FileResult]],
+                 fmt: RawFormat, run_date: date, reject_spool, progress: bool | None) -> None:
+    """Straight into the fact table; through staging if a key repeats (see the module's doc)."""
+    dims = Dimensions.read(conn)
+
+    def batches(shape, with_raw_text=False):
+        return _in_background(_checked_batches(dims, entity, todo, fmt, run_date, reject_spool, progress, shape,
+                                               with_raw_text))
+
+    try:
+        with conn.transaction():  # a savepoint: a repeated key undoes the direct load only
+            writer = _FactWriter(conn, entity.name)
+            for months in batches(lambda checked: _by_month(checked, entity.name)):
+                writer.write(months)
+            writer.finish()
+        return
+    except psycopg.errors.UniqueViolation as error:
+        log.info("%s: %s; checking keys through staging", entity.name, str(error).splitlines()[0])
+    for _, result in todo:
+        result.rows_read = result.rows_rejected = result.rows_loaded = 0
+        result.first_date = result.last_date = None
+    reject_spool.seek(0)
+    reject_spool.truncate()
+
+    checked_table = sql.Identifier("staging", f"{entity.name}_checked")
+    columns = ["line_no", "raw_text", *FACT_COLUMNS[entity.name]]
+    for data in batches(lambda checked: _csv_bytes(checked.select(columns)), with_raw_text=True):
+        _copy(conn, checked_table, columns, data)
+    conn.execute(sql.SQL("analyze {}").format(checked_table))
+    _refuse_repeated_keys(conn, entity)
+    _ensure_partitions(conn, entity.name)
+    fact_columns = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS[entity.name]))
+    conn.execute(sql.SQL("insert into {fact} ({cols}) select {cols} from {checked} where reason is null").format(
+        fact=sql.Identifier("warehouse", TARGET_TABLE[entity.name]), cols=fact_columns, checked=checked_table))
+    conn.execute(sql.SQL(
+        "insert into etl.rejected_rows (file_id, line_number, reason, raw_text) "
+        "select file_id, line_no, reason, raw_text from {} where reason is not null").format(checked_table))
+    refused = conn.execute(sql.SQL("select file_id, count(*) from {} where reason is not null group by file_id")
+                           .format(checked_table)).fetchall()
+    for file_id, count in refused:
+        result = next(r for _, r in todo if r.file_id == file_id)
+        result.rows_loaded -= count
+        result.rows_rejected += count
+
+
+def _ensure_partitions(conn: psycopg.Connection, entity: str) -> None:
+    """Monthly partitions for every month the staged valid rows fall in."""
+    table = TARGET_TABLE[entity]
+    months = conn.execute(sql.SQL(
+        "select distinct (extract(year from {col}) * 12 + extract(month from {col}) - 1)::int "
+        "from {checked} where reason is null"
+    ).format(col=sql.Identifier(FACT_DATE[entity]),
+             checked=sql.Identifier("staging", f"{entity}_checked"))).fetchall()
+    for (month_number,) in months:
+        lo, hi = _month_start(month_number), _month_start(month_number + 1)
+        conn.execute(sql.SQL(
+            "create table if not exists {part} partition of {parent} for values from ({lo}) to ({hi})"
+        ).format(part=sql.Identifier("warehouse", f"{table}_{lo:%Y_%m}"),
+                 parent=sql.Identifier("warehouse", table), lo=sql.Literal(lo), hi=sql.Literal(hi)))
+
+
+KEY_MESSAGES = {
+    "sales": ("duplicate ticket line (first on line {})", "ticket line also in an earlier file of this load",
+              "ticket line already loaded from another file"),
+    "loyalty": ("duplicate event_id (first on line {})", "event also in an earlier file of this load",
+                "event already loaded from another file"),
+}
+
+
+def _refuse_repeated_keys(conn: psycopg.Connection, entity: Entity) -> None:
+    """Give ``sql/staging/repeated_keys.sql``'s reason to every copy of a key after the first
+    (by file, then line) and to every row whose key the warehouse already holds."""
+    key = [FACT_DATE[entity.name], *entity.key]
+    repeated_in_file, repeated_in_load, already_loaded = KEY_MESSAGES[entity.name]
+    before, after = repeated_in_file.split("{}")
+    statement = sql.SQL(_sql_file("staging", "repeated_keys.sql")).format(
+        checked=sql.Identifier("staging", f"{entity.name}_checked"),
+        fact=sql.Identifier("warehouse", TARGET_TABLE[entity.name]),
+        key=sql.SQL(", ").join(map(sql.Identifier, key)),
+        key_match=sql.SQL(" and ").join(sql.SQL("f.{c} = c.{c}").format(c=sql.Identifier(c)) for c in key))
+    conn.execute(statement, {"in_file_before": before, "in_file_after": after, "in_load": repeated_in_load,
+                             "already_loaded": already_loaded})
 
 
 def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, run_date: date,
                run_id: int | None, progress: bool | None = None) -> list[FileResult]:
     """Load files of one entity in the caller's open transaction (the caller commits).
 
-    Unchanged files are skipped; the others are staged together with one COPY, checked with
-    one set-based statement and merged with another, so a batch of daily files costs little
-    more than one.
+    Unchanged files are skipped; the others are read in one stream and checked and written
+    set by set, so a batch of daily files costs little more than one.
     """
     if not files:
         return []
@@ -204,8 +438,8 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     if not todo:
         return results
 
-    for table in (entity.name, f"{entity.name}_checked", "load_files", "load_context"):
-        conn.execute(sql.SQL("truncate {}").format(sql.Identifier("staging", table)))
+    staged = ["load_files", f"{entity.name}_checked"] + ([entity.name] if entity.kind == "reference" else [])
+    conn.execute(sql.SQL("truncate {}").format(sql.SQL(", ").join(sql.Identifier("staging", t) for t in staged)))
     for raw, result in todo:
         if result.previous:
             ledger.retire(conn, result.previous)
@@ -215,26 +449,16 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
             result.status = "replaced"
         result.file_id = ledger.register(conn, raw, result.sha256, run_id)
         conn.execute("insert into staging.load_files values (%s, %s)", (result.file_id, raw.business_date))
-    conn.execute("insert into staging.load_context values (%s)", (run_date,))
 
     with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as reject_spool:
-        _stage_files(conn, entity, todo, fmt, reject_spool, progress)
+        if entity.kind == "event":
+            _load_events(conn, entity, todo, fmt, run_date, reject_spool, progress)
+        else:
+            _load_reference(conn, entity, todo, fmt, reject_spool, progress)
         _copy_rejects(conn, reject_spool)
-    for table in (entity.name, "load_files", "load_context"):
-        conn.execute(sql.SQL("analyze {}").format(sql.Identifier("staging", table)))
-    conn.execute(_sql_file("staging", f"{entity.name}.sql"))
-    if entity.name in FACT_DATE:
-        _ensure_partitions(conn, entity.name)
-    conn.execute(_sql_file("warehouse", f"{TARGET_TABLE[entity.name]}.sql"))
-    _quarantine_checked(conn, entity, fmt)
-
-    counts = _counts_by_file(conn, entity.name)
     for _, result in todo:
-        loaded, rejected, first_date, last_date = counts.get(result.file_id, (0, 0, None, None))
-        result.rows_loaded = loaded
-        result.rows_rejected += rejected
         ledger.finish(conn, result.file_id, result.rows_read, result.rows_loaded, result.rows_rejected,
-                      first_date, last_date)
+                      result.first_date, result.last_date)
     return results
 
 

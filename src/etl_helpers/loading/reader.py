@@ -1,11 +1,12 @@
-"""Stream a raw CSV file as batches of text columns, quarantining malformed lines.
+"""Stream raw CSV files as batches of text columns, quarantining malformed lines.
 
-The file is read in fixed-size chunks of whole lines, so memory stays bounded whatever
-the file's size. Each chunk is screened with numpy before parsing: a line with an odd
+A file is read in fixed-size blocks of whole lines, so memory stays bounded whatever
+the file's size. Each block is screened with numpy before parsing: a line with an odd
 number of quote characters (values hold no line breaks, so its quote is unbalanced), a
 control character, or more than ``MAX_LINE_BYTES`` bytes is quarantined on its own and
-cannot swallow its neighbours. pyarrow then parses the rest; a line with too many or too
-few fields is quarantined too. Every kept row carries its line number in the file.
+cannot swallow its neighbours. pyarrow then parses the rest, several blocks at once when
+files are small (a parser call costs more than a thousand lines); a line with too many or
+too few fields is quarantined too. Every kept row carries its file and line number.
 """
 
 from __future__ import annotations
@@ -60,6 +61,16 @@ class Header:
 class Chunk:
     table: pa.Table                 # ``line_no`` then the loaded columns, as strings
     rejects: list[Reject]
+    lines_read: int
+
+
+@dataclass
+class Block:
+    """Screened lines of one file, to parse: the kept lines' bytes and line numbers."""
+    file_id: int
+    kept: bytes
+    numbers: np.ndarray
+    rejects: list[Reject]           # lines refused by the screen
     lines_read: int
 
 
@@ -163,14 +174,22 @@ def _screen(block: bytes, first_line: int, encoding: str) -> tuple[np.ndarray, l
     return numbers[keep], rejects, kept
 
 
-def _parse(kept: bytes, numbers: np.ndarray, header: Header, fmt: RawFormat) -> tuple[pa.Table, list[Reject]]:
-    rejects: list[Reject] = []
+def parse_blocks(blocks: list[Block], header: Header, fmt: RawFormat) -> tuple[pa.Table, list[tuple[int, Reject]]]:
+    """One pyarrow parse of blocks sharing ``header``: a table of ``line_no``, ``file_id`` and
+    the loaded columns as strings, and the (file id, reject) of each line with too many or
+    too few fields."""
+    rejects: list[tuple[int, Reject]] = []
+    refused_rows: list[int] = []
     expected = len(header.columns)
+    numbers = np.concatenate([b.numbers for b in blocks])
+    file_ids = np.repeat([b.file_id for b in blocks], [len(b.numbers) for b in blocks])
+    kept = b"".join(b.kept for b in blocks)
 
     def on_invalid_row(row) -> str:
-        line = int(numbers[row.number - 1])
-        rejects.append(Reject(line, f"expected {expected} fields, found {row.actual_columns}",
-                              row.text[:RAW_TEXT_LIMIT]))
+        index = row.number - 1  # the row's line in ``kept``
+        refused_rows.append(index)
+        rejects.append((int(file_ids[index]), Reject(int(numbers[index]), f"expected {expected} fields, "
+                                                     f"found {row.actual_columns}", row.text[:RAW_TEXT_LIMIT])))
         return "skip"
 
     table = pacsv.read_csv(
@@ -183,20 +202,22 @@ def _parse(kept: bytes, numbers: np.ndarray, header: Header, fmt: RawFormat) -> 
             column_types={c: pa.string() for c in header.columns},
             include_columns=header.loaded, strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
-    if rejects:
-        dropped = np.array(sorted(r.line_number for r in rejects))
-        numbers = numbers[~np.isin(numbers, dropped)]
+    if refused_rows:
+        kept_rows = np.ones(len(numbers), dtype=bool)
+        kept_rows[refused_rows] = False
+        numbers, file_ids = numbers[kept_rows], file_ids[kept_rows]
     table = table.add_column(0, "line_no", pa.array(numbers, type=pa.int64()))
-    return table, rejects
+    return table.add_column(1, "file_id", pa.array(file_ids, type=pa.int64())), rejects
 
 
-def iter_chunks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat,
-                chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """Yield parsed chunks of the data lines that follow the header (line 2 onwards)."""
+def iter_blocks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat, file_id: int = 0,
+                chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block]:
+    """Yield screened blocks of the data lines that follow the header (line 2 onwards)."""
     next_line = 2
     carry = b""
     skipping_from: int | None = None  # an over-long line is being skipped
     skipped_start = ""                # its beginning, kept as the reject's raw text
+    no_lines = np.array([], dtype=np.int64)
     while True:
         data = stream.read(chunk_bytes)
         eof = not data
@@ -210,7 +231,7 @@ def iter_chunks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat,
             buffer = buffer[newline + 1:] if newline >= 0 else b""
             skipping_from = None
             next_line += 1
-            yield Chunk(pa.table({"line_no": pa.array([], pa.int64())}), rejects, 1)
+            yield Block(file_id, b"", no_lines, rejects, 1)
         if eof:
             block, carry = buffer, b""
         else:
@@ -226,12 +247,19 @@ def iter_chunks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat,
         if block:
             utf8 = _decode_to_utf8(block, path, fmt, next_line)
             numbers, rejects, kept = _screen(utf8, next_line, "utf-8")
-            lines_in_block = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-            lines_read = len(numbers) + len(rejects)
-            table, parse_rejects = _parse(kept, numbers, header, fmt) if len(numbers) else (None, [])
-            if table is None:
-                table = pa.table({"line_no": pa.array([], pa.int64())})
-            next_line += lines_in_block
-            yield Chunk(table, rejects + parse_rejects, lines_read)
+            next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            yield Block(file_id, kept if len(numbers) else b"", numbers, rejects, len(numbers) + len(rejects))
         if eof:
             return
+
+
+def iter_chunks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat,
+                chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """Yield parsed chunks of one file, block by block."""
+    for block in iter_blocks(stream, path, header, fmt, chunk_bytes=chunk_bytes):
+        if len(block.numbers):
+            table, parse_rejects = parse_blocks([block], header, fmt)
+            table = table.drop_columns(["file_id"])
+        else:
+            table, parse_rejects = pa.table({"line_no": pa.array([], pa.int64())}), []
+        yield Chunk(table, block.rejects + [r for _, r in parse_rejects], block.lines_read)

@@ -28,6 +28,8 @@ from etl_helpers.loading.reader import FileRejected
 
 INT = r"^[+-]?\d{1,9}$"
 DECIMAL = r"^[+-]?(\d{1,12}(\.\d{0,6})?|\.\d{1,6})$"
+INT_LIMIT = 999_999_999     # what INT accepts: nine digits
+DECIMAL_LIMIT = 10 ** 12    # what DECIMAL accepts: twelve digits before the point
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-](0\d|1[0-4])(:?[0-5]\d)?)?$"
 UTC_OFFSET = r"(Z|[+-]\d\d(:?\d\d)?)$"
@@ -85,6 +87,15 @@ def _matches(values: pa.Array, pattern: str) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(values, pattern), False)
 
 
+def _strict_cast(values: pa.Array, target: pa.DataType) -> pa.Array | None:
+    """``values`` as ``target`` if every present value converts, else None (then each value
+    is checked on its own, to name the bad ones)."""
+    try:
+        return pc.cast(values, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def _only(values: pa.Array, mask: pa.Array) -> pa.Array:
     return pc.if_else(mask, values, pa.scalar(None, values.type))
 
@@ -105,6 +116,9 @@ def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: _Pr
         problems.flag(pc.greater(pc.utf8_length(values), MAX_TEXT_LENGTH), f"{name}: text too long")
         return _Typed({name: values})
     if column.type == "int":
+        typed = _strict_cast(values, pa.int64())
+        if typed is not None and (pc.max(pc.abs(typed)).as_py() or 0) <= INT_LIMIT:
+            return _Typed({name: typed}, typed)
         valid = _matches(values, INT)
         problems.flag(pc.and_(present, pc.invert(valid)), f"invalid {name}")
         typed = pc.cast(_only(values, valid), pa.int64())
@@ -113,6 +127,10 @@ def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: _Pr
         normal = values
         if fmt.decimal == ",":  # "1.234" there is a thousands separator or a mistake: never 1.234
             normal = pc.if_else(_matches(values, r"\."), pa.scalar("not a number"), pc.replace_substring(values, ",", "."))
+        number = _strict_cast(normal, pa.decimal128(18, 6))
+        if (number is not None and (pc.max(pc.abs(number)).as_py() or 0) < DECIMAL_LIMIT
+                and not pc.any(pc.match_substring(normal, "e", ignore_case=True)).as_py()):
+            return _Typed({name: normal}, pc.cast(number, pa.float64()))
         valid = _matches(normal, DECIMAL)
         problems.flag(pc.and_(present, pc.invert(valid)), f"invalid {name}")
         kept = _only(normal, valid)
@@ -137,6 +155,9 @@ def _type_timestamp(name: str, values: pa.Array, present: pa.Array, fmt: RawForm
         local = pc.strptime(values, strptime_format(fmt.date_format), "us", error_is_null=True)
         problems.flag(pc.and_(present, pc.is_null(local)), f"{name}: timestamp does not match the declared date_format")
         return _Typed({name: pa.nulls(len(values), pa.string()), f"{name}_local": local})
+    exact = _strict_cast(values, pa.timestamp("us", tz="UTC"))
+    if exact is not None:  # every value ISO 8601 with its UTC offset: the usual case, typed at once
+        return _Typed({name: exact, f"{name}_local": pa.nulls(len(values), pa.timestamp("us"))})
     iso = _matches(values, ISO_TIMESTAMP)
     ambiguous_format = pc.and_(pc.and_(present, pc.invert(iso)), _matches(values, LOOKS_LIKE_DATE))
     if pc.any(ambiguous_format).as_py():
@@ -211,6 +232,17 @@ UPPER_CASE = {("customers", "gender")}
 _Where = Callable[[int], tuple[Path, int]]
 
 
+def raw_text(chunk: pa.Table, entity: Entity, fmt: RawFormat, rows: pa.Array | None = None) -> pa.Array:
+    """Each row's contract fields as read, joined by the delimiter (null outside ``rows``,
+    a boolean mask; all rows when None): the text a quarantined row keeps."""
+    if rows is not None and not pc.any(rows).as_py():
+        return pa.nulls(chunk.num_rows, pa.string())
+    fields = [pc.fill_null(chunk[c.name].combine_chunks(), "") if c.name in chunk.column_names
+              else pa.array([""] * chunk.num_rows, pa.string()) for c in entity.columns]
+    joined = pc.binary_join_element_wise(*fields, fmt.delimiter)
+    return joined if rows is None else _only(joined, rows)
+
+
 def type_chunk(chunk: pa.Table, entity: Entity, fmt: RawFormat, business_date: date,
                paths: dict[int, Path]) -> pa.Table:
     """Typed rows of parsed chunks (``file_id``, ``line_no`` and the text columns), in
@@ -223,11 +255,9 @@ def type_chunk(chunk: pa.Table, entity: Entity, fmt: RawFormat, business_date: d
         return paths[file_ids[row].as_py()], line_numbers[row].as_py()
 
     problems = _Problems(rows)
-    raw_columns = []
     typed: dict[str, _Typed] = {}
     for column in entity.columns:
         raw = chunk[column.name].combine_chunks() if column.name in chunk.column_names else pa.nulls(rows, pa.string())
-        raw_columns.append(pc.fill_null(raw, ""))
         values = _clean(raw)
         if (entity.name, column.name) in DEFAULTS:
             values = pc.fill_null(values, DEFAULTS[(entity.name, column.name)])
@@ -240,9 +270,8 @@ def type_chunk(chunk: pa.Table, entity: Entity, fmt: RawFormat, business_date: d
         problems.flag(mask, reason)
 
     has_problem = pc.is_valid(problems.reason)
-    raw_text = pc.binary_join_element_wise(*raw_columns, fmt.delimiter) if raw_columns else pa.nulls(rows, pa.string())
-    arrays = {"file_id": file_ids, "line_no": line_numbers,
-              "problem": problems.reason, "raw_text": _only(raw_text, has_problem)}
+    arrays = {"file_id": file_ids, "line_no": line_numbers, "problem": problems.reason,
+              "raw_text": raw_text(chunk, entity, fmt, has_problem)}
     for t in typed.values():
         arrays.update(t.arrays)
     return pa.table([arrays[name] for name, _ in staging_columns(entity)],
