@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 
 from etl_helpers.contract import RawFile
-from etl_helpers.writing import sha256_of as file_sha256
+from etl_helpers.writing import sha256_of as file_sha256  # noqa: F401  (the ledger's file hash)
 
 
 @dataclass(frozen=True)
@@ -22,41 +22,66 @@ def ledger_key(path: Path) -> str:
     return str(path.resolve())
 
 
-def current_entry(conn: psycopg.Connection, path: Path) -> LedgerEntry | None:
-    row = conn.execute(
-        "select file_id, sha256 from etl.loaded_files where path = %s and is_current",
-        (ledger_key(path),),
-    ).fetchone()
-    return LedgerEntry(*row) if row else None
+def current_entries(conn: psycopg.Connection, paths: list[Path]) -> dict[str, LedgerEntry]:
+    """The current ledger entry of each path that has one, by ledger key."""
+    rows = conn.execute(
+        "select path, file_id, sha256 from etl.loaded_files where path = any(%s) and is_current",
+        ([ledger_key(p) for p in paths],),
+    ).fetchall()
+    return {path: LedgerEntry(file_id, sha256) for path, file_id, sha256 in rows}
 
 
-def retire(conn: psycopg.Connection, entry: LedgerEntry) -> None:
-    """A changed file replaces its previous version: that version is no longer current."""
-    conn.execute("update etl.loaded_files set is_current = false where file_id = %s", (entry.file_id,))
+def retire(conn: psycopg.Connection, entries: list[LedgerEntry]) -> None:
+    """Changed files replace their previous versions: those are no longer current."""
+    conn.execute("update etl.loaded_files set is_current = false where file_id = any(%s)",
+                 ([e.file_id for e in entries],))
 
 
-def register(conn: psycopg.Connection, raw: RawFile, sha256: str, run_id: int | None) -> int:
-    """Record the file as being loaded (counts are filled in by :func:`finish`)."""
-    return conn.execute(
+def register(conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id: int | None) -> list[int]:
+    """Record the files (with their sha256) as being loaded; returns their file ids, in order
+    (counts are filled in by :func:`finish`)."""
+    rows = conn.execute(
         """
         insert into etl.loaded_files
             (run_id, path, entity, business_date, sha256, rows_read, rows_loaded, rows_rejected)
-        values (%s, %s, %s, %s, %s, 0, 0, 0)
+        select %s, path, entity, business_date, sha256, 0, 0, 0
+        from unnest(%s::text[], %s::text[], %s::date[], %s::text[]) with ordinality
+            as f (path, entity, business_date, sha256, position)
+        order by position
         returning file_id
         """,
-        (run_id, ledger_key(raw.path), raw.entity.name, raw.business_date, sha256),
-    ).fetchone()[0]
+        (run_id, [ledger_key(raw.path) for raw, _ in files], [raw.entity.name for raw, _ in files],
+         [raw.business_date for raw, _ in files], [sha for _, sha in files]),
+    ).fetchall()
+    return [file_id for (file_id,) in rows]
 
 
-def finish(conn: psycopg.Connection, file_id: int, read: int, loaded: int, rejected: int,
-           first_date: date | None = None, last_date: date | None = None) -> None:
-    """Record the counts (read = loaded + rejected) and the event dates the loaded rows span."""
-    if read != loaded + rejected:
-        raise AssertionError(f"file {file_id}: rows read {read} != loaded {loaded} + rejected {rejected}")
+@dataclass(frozen=True)
+class FileCounts:
+    file_id: int
+    read: int
+    loaded: int
+    rejected: int
+    first_date: date | None = None   # the event dates the loaded rows span (daily files)
+    last_date: date | None = None
+
+
+def finish(conn: psycopg.Connection, counts: list[FileCounts]) -> None:
+    """Record each file's counts (read = loaded + rejected) and event dates."""
+    for c in counts:
+        if c.read != c.loaded + c.rejected:
+            raise AssertionError(f"file {c.file_id}: rows read {c.read} != loaded {c.loaded} + rejected {c.rejected}")
+    columns = list(zip(*((c.file_id, c.read, c.loaded, c.rejected, c.first_date, c.last_date) for c in counts)))
     conn.execute(
-        "update etl.loaded_files set rows_read = %s, rows_loaded = %s, rows_rejected = %s, "
-        "first_date = %s, last_date = %s where file_id = %s",
-        (read, loaded, rejected, first_date, last_date, file_id),
+        """
+        update etl.loaded_files as l
+        set rows_read = c.read, rows_loaded = c.loaded, rows_rejected = c.rejected,
+            first_date = c.first_date, last_date = c.last_date
+        from unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::date[], %s::date[])
+            as c (file_id, read, loaded, rejected, first_date, last_date)
+        where l.file_id = c.file_id
+        """,
+        [list(column) for column in columns],
     )
 
 

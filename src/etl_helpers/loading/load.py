@@ -42,7 +42,7 @@ from etl_helpers import db
 from etl_helpers.contract import LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
 from etl_helpers.loading import ledger
 from etl_helpers.loading.events import FACT_COLUMNS, Dimensions, check_events
-from etl_helpers.loading.reader import CHUNK_BYTES, Block, Header, Reject, iter_blocks, parse_blocks, read_header
+from etl_helpers.loading.reader import Block, Header, Reject, iter_blocks, parse_blocks, read_header
 from etl_helpers.loading.values import staging_columns, type_chunk
 from etl_helpers.settings import PROJECT_ROOT, Settings
 from etl_helpers.writing import atomic_path
@@ -55,7 +55,8 @@ TARGET_TABLE = {
     "customers": "dim_client", "sales": "fact_ventes", "loyalty": "fact_fidelite",
 }
 FACT_DATE = {"sales": "sale_date", "loyalty": "event_date"}
-TYPING_BATCH_ROWS = 200_000
+TYPING_BATCH_ROWS = 50_000  # small enough that the first COPY starts early, large enough per call
+PARSE_BYTES = 4 * 1024 * 1024  # small files are parsed together, up to this much
 LOAD_LOCK_KEY = 7_262_001  # transaction-level advisory lock: one load at a time
 
 
@@ -127,7 +128,7 @@ def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, rejec
                 refuse(result.file_id, block.rejects)
                 if len(block.numbers):
                     blocks.append(block)
-                    if sum(len(b.kept) for b in blocks) >= CHUNK_BYTES:
+                    if sum(len(b.kept) for b in blocks) >= PARSE_BYTES:
                         parse()
         if result.rows_read == 0:
             log.warning("%s: header only, no rows", raw.path.name)
@@ -425,10 +426,11 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
     results: list[FileResult] = []
     todo: list[tuple[RawFile, FileResult]] = []
+    current = ledger.current_entries(conn, [raw.path for raw in files])
     for raw in files:
         result = FileResult(str(raw.path), entity.name, raw.business_date.isoformat(), "loaded")
         result.sha256 = ledger.file_sha256(raw.path)
-        previous = ledger.current_entry(conn, raw.path)
+        previous = current.get(ledger.ledger_key(raw.path))
         if previous and previous.sha256 == result.sha256:
             result.status, result.file_id = "unchanged", previous.file_id
         else:
@@ -440,15 +442,19 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
 
     staged = ["load_files", f"{entity.name}_checked"] + ([entity.name] if entity.kind == "reference" else [])
     conn.execute(sql.SQL("truncate {}").format(sql.SQL(", ").join(sql.Identifier("staging", t) for t in staged)))
-    for raw, result in todo:
-        if result.previous:
-            ledger.retire(conn, result.previous)
-            if entity.name in FACT_DATE:
-                conn.execute(sql.SQL("delete from {} where file_id = %s").format(
-                    sql.Identifier("warehouse", TARGET_TABLE[entity.name])), (result.previous.file_id,))
-            result.status = "replaced"
-        result.file_id = ledger.register(conn, raw, result.sha256, run_id)
-        conn.execute("insert into staging.load_files values (%s, %s)", (result.file_id, raw.business_date))
+    replaced = [result.previous for _, result in todo if result.previous]
+    if replaced:
+        ledger.retire(conn, replaced)
+        if entity.name in FACT_DATE:
+            conn.execute(sql.SQL("delete from {} where file_id = any(%s)").format(
+                sql.Identifier("warehouse", TARGET_TABLE[entity.name])), ([p.file_id for p in replaced],))
+    file_ids = ledger.register(conn, [(raw, result.sha256) for raw, result in todo], run_id)
+    for (raw, result), file_id in zip(todo, file_ids):
+        result.file_id = file_id
+        result.status = "replaced" if result.previous else "loaded"
+    with conn.cursor().copy("copy staging.load_files (file_id, business_date) from stdin") as copy:
+        for raw, result in todo:
+            copy.write_row((result.file_id, raw.business_date))
 
     with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as reject_spool:
         if entity.kind == "event":
@@ -456,9 +462,8 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
         else:
             _load_reference(conn, entity, todo, fmt, reject_spool, progress)
         _copy_rejects(conn, reject_spool)
-    for _, result in todo:
-        ledger.finish(conn, result.file_id, result.rows_read, result.rows_loaded, result.rows_rejected,
-                      result.first_date, result.last_date)
+    ledger.finish(conn, [ledger.FileCounts(r.file_id, r.rows_read, r.rows_loaded, r.rows_rejected,
+                                           r.first_date, r.last_date) for _, r in todo])
     return results
 
 
