@@ -1,0 +1,24 @@
+-- agg_items_month: per calendar month and product, the baskets holding it (a basket is a ticket
+-- on its sale date, so counts add up across months). With agg_item_pairs_month, the product
+-- association rules read whole months from here and the days of a window's partial edge months
+-- from agg_baskets (sql/marts/fidelite_itemset_product_*.sql).
+-- Refreshed by etl_helpers.aggregates after agg_baskets, whole months at a time.
+-- params: dates (date[]: the sale dates to aggregate, every day of the months; null = all)
+with baskets as (
+    select sale_date, product_ids
+    from marts.agg_baskets
+    where %(dates)s::date[] is null
+       or sale_date = any(%(dates)s::date[])
+),
+items as (
+    select
+        date_trunc('month', sale_date)::date as month,
+        unnest(product_ids) as product_id
+    from baskets
+),
+final as (
+    select month, product_id, count(*)::int as baskets
+    from items
+    group by month, product_id
+)
+select * from final
