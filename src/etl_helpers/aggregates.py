@@ -59,6 +59,8 @@ AGGREGATES = (
     Aggregate("agg_customer_store_day", "sales", "sale_date"),
     Aggregate("agg_customer_store_month", "sales", "month", monthly=True),  # rolls up the day one
     Aggregate("agg_baskets", "sales", "sale_date"),
+    Aggregate("agg_items_month", "sales", "month", monthly=True),       # rolls up agg_baskets
+    Aggregate("agg_item_pairs_month", "sales", "month", monthly=True),  # rolls up agg_baskets
 )
 
 
