@@ -61,6 +61,7 @@ AGGREGATES = (
     Aggregate("agg_baskets", "sales", "sale_date"),
     Aggregate("agg_items_month", "sales", "month", monthly=True),       # rolls up agg_baskets
     Aggregate("agg_item_pairs_month", "sales", "month", monthly=True),  # rolls up agg_baskets
+    Aggregate("agg_sales_store_day", "sales", "sale_date"),
 )
 
 

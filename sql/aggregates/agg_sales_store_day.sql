@@ -1,0 +1,30 @@
+-- agg_sales_store_day: per sale date and store, net quantity, net revenue and tickets (distinct
+-- tickets holding a sale line that day). Additive across stores (a ticket is one store) and,
+-- for the marts that count a ticket once per sale date, across days. Read by sales_daily and
+-- sales_period_comparison.
+-- A store is its store_code: its version on the sale date (name, banner, region) is joined at
+-- query time, so a new store version re-pointing facts needs no refresh.
+-- Refreshed by etl_helpers.aggregates, by sale date.
+-- params: dates (date[]: the sale dates to aggregate; null = all)
+with lines as (
+    select sale_date, store_id, ticket_id, quantity, amount, is_return
+    from warehouse.fact_ventes
+    where %(dates)s::date[] is null
+       or sale_date = any(%(dates)s::date[])
+),
+store_versions as (
+    select store_id, store_code
+    from warehouse.dim_magasin
+),
+final as (
+    select
+        lines.sale_date,
+        store_versions.store_code,
+        sum(lines.quantity) as quantity,
+        sum(lines.amount) as revenue,
+        count(distinct lines.ticket_id) filter (where not lines.is_return) as tickets
+    from lines
+    join store_versions on store_versions.store_id = lines.store_id
+    group by lines.sale_date, store_versions.store_code
+)
+select * from final
