@@ -3,10 +3,12 @@
 -- quantity, net revenue, tickets, average basket and the trailing 7-day average of net
 -- revenue (the day and the 6 before it, days without sales counting as zero). Calendar flags
 -- come from dim_temps (is_holiday is null for a day dim_temps does not hold).
+-- Reads marts.agg_sales_store_day: a ticket is one store, so a day's tickets are the sum of its
+-- stores' tickets.
 -- Parameters: run_date (date), days (int).
-with sales as (
-    select sale_date, ticket_id, quantity, amount, is_return
-    from marts.v_sales_lines
+with store_days as (
+    select sale_date, quantity, revenue, tickets
+    from marts.agg_sales_store_day
     where sale_date between %(run_date)s::date - (%(days)s::int + 5) and %(run_date)s::date
 ),
 calendar as (
@@ -24,10 +26,10 @@ days as (
 daily as (
     select
         sale_date,
-        sum(quantity) as quantity,
-        sum(amount) as revenue,
-        count(distinct ticket_id) filter (where not is_return) as tickets
-    from sales
+        sum(quantity)::bigint as quantity,
+        sum(revenue) as revenue,
+        sum(tickets)::bigint as tickets
+    from store_days
     group by sale_date
 ),
 series as (

@@ -10,12 +10,17 @@
 -- for February: a run on 29 February compares with 28 February (whole February against whole
 -- February), and a run on 28 February of a common year compares with the leap February up to
 -- its 29th. current_days and previous_days show the lengths so an extra day is visible.
+-- Reads marts.agg_sales_store_day (a ticket counts once per sale date, as it did from the lines).
 -- Parameters: run_date (date).
-with sales as (
-    select sale_date, region_code, region_name, banner, ticket_id, quantity, amount, is_return
-    from marts.v_sales_lines
+with store_days as (
+    select sale_date, store_code, quantity, revenue, tickets
+    from marts.agg_sales_store_day
     where sale_date between (date_trunc('year', %(run_date)s::date) - interval '1 year')::date
                         and %(run_date)s::date
+),
+stores as (
+    select store_code, banner, valid_from, valid_to, region_code, region_name
+    from marts.v_stores
 ),
 bounds as (
     select
@@ -45,29 +50,31 @@ periods as (
         previous_end
     from bounds
 ),
-tickets as (
-    -- one row per ticket first (fewer rows to tag and group; tickets then count with count(*))
+sales as (
+    -- each store-day with the store's version on that date (its region and banner then)
     select
-        sale_date,
-        ticket_id,
-        region_code,
-        region_name,
-        banner,
-        sum(quantity) as quantity,
-        sum(amount) as amount,
-        bool_or(not is_return) as has_sale
-    from sales
-    group by sale_date, ticket_id, region_code, region_name, banner
+        store_days.sale_date,
+        stores.region_code,
+        stores.region_name,
+        stores.banner,
+        store_days.quantity,
+        store_days.revenue as amount,
+        store_days.tickets
+    from store_days
+    join stores
+        on stores.store_code = store_days.store_code
+       and stores.valid_from <= store_days.sale_date
+       and (stores.valid_to is null or store_days.sale_date < stores.valid_to)
 ),
 tagged as (
     select
         periods.period,
-        tickets.sale_date >= periods.current_start as is_current,
-        tickets.*
-    from tickets
+        sales.sale_date >= periods.current_start as is_current,
+        sales.*
+    from sales
     join periods
-        on tickets.sale_date between periods.current_start and periods.current_end
-        or tickets.sale_date between periods.previous_start and periods.previous_end
+        on sales.sale_date between periods.current_start and periods.current_end
+        or sales.sale_date between periods.previous_start and periods.previous_end
 ),
 aggregated as (
     select
@@ -83,8 +90,8 @@ aggregated as (
         coalesce(sum(quantity) filter (where not is_current), 0) as previous_quantity,
         coalesce(sum(amount) filter (where is_current), 0) as exact_revenue,
         coalesce(sum(amount) filter (where not is_current), 0) as exact_previous_revenue,
-        count(*) filter (where is_current and has_sale) as tickets,
-        count(*) filter (where not is_current and has_sale) as previous_tickets
+        coalesce(sum(tickets) filter (where is_current), 0)::bigint as tickets,
+        coalesce(sum(tickets) filter (where not is_current), 0)::bigint as previous_tickets
     from tagged
     group by period, grouping sets ((region_code, region_name), (banner), ())
 ),

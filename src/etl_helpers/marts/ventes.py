@@ -1,7 +1,8 @@
 """fact_vente_mart: sales tables computed *as of* a run date, with their charts.
 
 Every table is one set-based query, ``sql/marts/vente_<table>.sql``, over the named view
-``marts.v_sales_lines``: nothing dated after the run date counts and every window ends on
+``marts.v_sales_lines`` or the exact pre-aggregates built from it (``marts.agg_*``, see
+``etl_helpers.aggregates``): nothing dated after the run date counts and every window ends on
 it. Figures are net of returns (return lines carry negative quantities and amounts):
 
 - ``quantity`` = net units, ``revenue`` = net amount rounded to the cent;
@@ -67,6 +68,7 @@ def top_products_by_year(conn: psycopg.Connection, run_date: str | date, top_n: 
 
 def sales_by_region_month(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Net sales per region and month, every month up to the run date's (partial) month."""
+    aggregates.check_current(conn, ("agg_sales_store_month",))
     return read_sql_file(conn, "vente_sales_by_region_month", run_date=as_date(run_date))
 
 
@@ -85,6 +87,7 @@ def sales_daily(conn: psycopg.Connection, run_date: str | date, days: int = DAIL
     """One row per day of the ``days`` days ending on the run date, zero days included."""
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
+    aggregates.check_current(conn, ("agg_sales_store_day",))
     return read_sql_file(conn, "vente_sales_daily", run_date=as_date(run_date), days=days)
 
 
@@ -95,6 +98,7 @@ def sales_by_weekday_hour(conn: psycopg.Connection, run_date: str | date) -> pd.
 
 def sales_period_comparison(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Month- and year-to-date against the same period a year earlier: total, region, banner."""
+    aggregates.check_current(conn, ("agg_sales_store_day",))
     return read_sql_file(conn, "vente_sales_period_comparison", run_date=as_date(run_date))
 
 
