@@ -10,15 +10,17 @@
 -- - carded_share: carded net sales / all net sales of the store that month;
 -- - points earned / redeemed: loyalty events of the store that month;
 -- - redemption_rate: points redeemed / points earned (null when nothing was earned).
+-- Sales read marts.agg_customer_store_day (a purchase: a ticket with a sale line).
 with bounds as (
     select
         (date_trunc('month', %(run_date)s::date)
             - make_interval(months => %(months)s::int - 1))::date as first_day,
         %(run_date)s::date as last_day
 ),
-lines as (
-    select sale_date, ticket_id, store_id, customer_id, amount, is_return
-    from warehouse.fact_ventes
+cells as (
+    -- marts.agg_customer_store_day: per sale date, customer and store, net amount and purchases
+    select sale_date, store_code, customer_id, amount, purchases
+    from marts.agg_customer_store_day
     where sale_date >= (select first_day from bounds)
       and sale_date <= (select last_day from bounds)
 ),
@@ -47,30 +49,29 @@ months as (
     from bounds,
         generate_series(bounds.first_day, bounds.last_day, interval '1 month') as month_start
 ),
-carded_lines as (
+carded_cells as (
     select
-        store_versions.store_code,
-        date_trunc('month', lines.sale_date)::date as month_start,
-        lines.customer_id,
-        lines.amount,
-        lines.is_return,
+        cells.store_code,
+        date_trunc('month', cells.sale_date)::date as month_start,
+        cells.customer_id,
+        cells.amount,
+        cells.purchases,
         coalesce(
             customers.has_loyalty_card
-                and (customers.enrolled_on is null or customers.enrolled_on <= lines.sale_date),
+                and (customers.enrolled_on is null or customers.enrolled_on <= cells.sale_date),
             false
         ) as is_carded
-    from lines
-    join store_versions on store_versions.store_id = lines.store_id
-    left join customers on customers.customer_id = lines.customer_id
+    from cells
+    left join customers on customers.customer_id = cells.customer_id
 ),
 sales as (
     select
         store_code,
         month_start,
-        count(distinct customer_id) filter (where is_carded and not is_return) as active_members,
+        count(distinct customer_id) filter (where is_carded and purchases > 0) as active_members,
         sum(amount) as net_sales,
         coalesce(sum(amount) filter (where is_carded), 0) as carded_sales
-    from carded_lines
+    from carded_cells
     group by store_code, month_start
 ),
 points as (

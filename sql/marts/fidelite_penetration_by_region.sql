@@ -8,10 +8,13 @@
 -- - a member counts in the region of every store where they bought (store region as valid on
 --   the run date), so the national figure is not the sum of the regions;
 -- - every region is listed, with the stores it has on the run date (0 when none).
-with lines as (
-    select sale_date, store_id, customer_id, amount, is_return
-    from warehouse.fact_ventes
-    where sale_date > %(run_date)s::date - %(window_days)s::int
+-- Sales read marts.agg_customer_store_day (a purchase: a ticket with a sale line).
+with cells as (
+    -- marts.agg_customer_store_day: per sale date, customer and store, net amount and purchases
+    select sale_date, store_code, customer_id, amount, purchases
+    from marts.agg_customer_store_day
+    where customer_id is not null
+      and sale_date > %(run_date)s::date - %(window_days)s::int
       and sale_date <= %(run_date)s::date
 ),
 customers as (
@@ -22,35 +25,30 @@ regions as (
     select region_code, region_name, population
     from warehouse.dim_region
 ),
-store_versions as (
-    select store_id, store_code
-    from warehouse.dim_magasin
-),
 stores_as_of as (
     select store_code, region_code
     from marts.v_stores
     where valid_from <= %(run_date)s::date
       and (valid_to is null or valid_to > %(run_date)s::date)
 ),
-member_lines as (
+member_cells as (
     select
         stores_as_of.region_code,
-        lines.customer_id,
-        lines.amount,
-        lines.is_return
-    from lines
-    join customers on customers.customer_id = lines.customer_id
-    join store_versions on store_versions.store_id = lines.store_id
-    join stores_as_of on stores_as_of.store_code = store_versions.store_code
+        cells.customer_id,
+        cells.amount,
+        cells.purchases
+    from cells
+    join customers on customers.customer_id = cells.customer_id
+    join stores_as_of on stores_as_of.store_code = cells.store_code
     where customers.has_loyalty_card
-      and (customers.enrolled_on is null or customers.enrolled_on <= lines.sale_date)
+      and (customers.enrolled_on is null or customers.enrolled_on <= cells.sale_date)
 ),
 members as (
     select
         region_code,
-        count(distinct customer_id) filter (where not is_return) as active_members,
+        count(distinct customer_id) filter (where purchases > 0) as active_members,
         sum(amount) as carded_sales
-    from member_lines
+    from member_cells
     group by region_code
 ),
 store_counts as (

@@ -7,9 +7,11 @@
 -- - carded_share: carded net sales / all net sales of the store in the window;
 -- - points: loyalty events of the store in the window;
 -- - rank: 1 = most active members; ties by carded sales (higher first), then store code.
-with lines as (
-    select sale_date, store_id, customer_id, amount, is_return
-    from warehouse.fact_ventes
+-- Sales read marts.agg_customer_store_day (a purchase: a ticket with a sale line).
+with cells as (
+    -- marts.agg_customer_store_day: per sale date, customer and store, net amount and purchases
+    select sale_date, store_code, customer_id, amount, purchases
+    from marts.agg_customer_store_day
     where sale_date > %(run_date)s::date - %(window_days)s::int
       and sale_date <= %(run_date)s::date
 ),
@@ -35,23 +37,22 @@ stores_as_of as (
 ),
 flagged as (
     select
-        store_versions.store_code,
-        lines.customer_id,
-        lines.amount,
-        lines.is_return,
+        cells.store_code,
+        cells.customer_id,
+        cells.amount,
+        cells.purchases,
         coalesce(
             customers.has_loyalty_card
-                and (customers.enrolled_on is null or customers.enrolled_on <= lines.sale_date),
+                and (customers.enrolled_on is null or customers.enrolled_on <= cells.sale_date),
             false
         ) as is_carded
-    from lines
-    join store_versions on store_versions.store_id = lines.store_id
-    left join customers on customers.customer_id = lines.customer_id
+    from cells
+    left join customers on customers.customer_id = cells.customer_id
 ),
 sales as (
     select
         store_code,
-        count(distinct customer_id) filter (where is_carded and not is_return) as active_members,
+        count(distinct customer_id) filter (where is_carded and purchases > 0) as active_members,
         sum(amount) as net_sales,
         coalesce(sum(amount) filter (where is_carded), 0) as carded_sales
     from flagged

@@ -151,6 +151,7 @@ def segments_by_brand(rfm: pd.DataFrame) -> pd.DataFrame:
 def loyalty_kpis(conn: psycopg.Connection, run_date, *, months: int = 12) -> pd.DataFrame:
     """``loyalty_kpis``: per store and month (the ``months`` months up to ``run_date``): active
     members, net and carded sales, carded share, points earned and redeemed, redemption rate."""
+    aggregates.check_current(conn, ("agg_customer_store_day",))
     return read_sql_file(conn, "fidelite_loyalty_kpis", **_params(run_date, months=months))
 
 
@@ -171,6 +172,7 @@ def loyalty_monthly_totals(kpis: pd.DataFrame) -> pd.DataFrame:
 
 def penetration_by_region(conn: psycopg.Connection, run_date, *, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
     """``penetration_by_region``: active members (trailing window) per 10,000 inhabitants."""
+    aggregates.check_current(conn, ("agg_customer_store_day",))
     return read_sql_file(conn, "fidelite_penetration_by_region", **_params(run_date, window_days=window_days))
 
 
@@ -184,6 +186,7 @@ def top_loyal_clients_by_store(conn: psycopg.Connection, run_date, *, window_day
 def top_stores_by_loyal_customers(conn: psycopg.Connection, run_date, *,
                                   window_days: int = WINDOW_DAYS) -> pd.DataFrame:
     """``top_stores_by_loyal_customers``: every store ranked by its active loyalty members."""
+    aggregates.check_current(conn, ("agg_customer_store_day",))
     return read_sql_file(conn, "fidelite_top_stores_by_loyal_customers",
                          **_params(run_date, window_days=window_days))
 
