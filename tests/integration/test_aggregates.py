@@ -45,12 +45,54 @@ def _marts(conn: psycopg.Connection, run_date: date) -> dict[str, pd.DataFrame]:
     }
 
 
+def _product_counts_from_facts(conn: psycopg.Connection, run_date: date, window_days: int) -> rules.ItemsetCounts:
+    """Every product and product pair of the window's baskets (tickets on their sale date, sale
+    lines only) with the baskets holding it, counted from the facts without any aggregate."""
+    lines = """
+        select distinct fact.sale_date, fact.ticket_id, product.product_code
+        from warehouse.fact_ventes as fact
+        join warehouse.dim_produit as product on product.product_id = fact.product_id
+        where not fact.is_return and fact.sale_date > %(run_date)s::date - %(days)s and fact.sale_date <= %(run_date)s
+    """
+    params = {"run_date": run_date, "days": window_days}
+    n_baskets = conn.execute(f"select count(distinct (sale_date, ticket_id)) from ({lines}) as lines",
+                             params).fetchone()[0]
+    items = conn.execute(f"select array[product_code], count(*) from ({lines}) as lines group by product_code",
+                         params).fetchall()
+    pairs = conn.execute(f"""
+        with lines as ({lines})
+        select array[a.product_code, b.product_code], count(*)
+        from lines as a
+        join lines as b on b.sale_date = a.sale_date and b.ticket_id = a.ticket_id
+                       and b.product_code collate "C" > a.product_code collate "C"
+        group by a.product_code, b.product_code
+    """, params).fetchall()
+    return rules.ItemsetCounts(n_baskets, {tuple(k): n for k, n in items + pairs}, 1, 2)
+
+
+def _assert_product_counts_equal_the_facts(conn: psycopg.Connection, run_date: date) -> None:
+    """Product and pair counts read from the monthly aggregates equal a count from the facts, for
+    windows with and without whole months, starting and ending mid-month."""
+    for window_days in (WINDOW_DAYS, WINDOW_DAYS + 20, 10):
+        first_day = run_date - timedelta(days=window_days - 1)
+        assert first_day.day != 1 and (run_date + timedelta(days=1)).day != 1  # edges on both sides
+        counts = rules.count_basket_itemsets(conn, run_date, level="product", window_days=window_days,
+                                             min_support=0, max_len=2)
+        expected = _product_counts_from_facts(conn, run_date, window_days)
+        assert counts.n_baskets == expected.n_baskets > 0
+        assert counts.counts == expected.counts, f"{window_days} days to {run_date}"
+        assert any(len(items) == 2 for items in counts.counts)
+
+
 def _assert_current_and_exact(settings, refreshes: pd.DataFrame, expected_mode: str) -> None:
     assert set(refreshes["refresh"]) == {expected_mode}, refreshes
     with db.connect(settings) as conn:
         for aggregate in aggregates.AGGREGATES:
             assert _differences(conn, aggregate) == 0, aggregate.name
         aggregates.check_current(conn)
+        last_day = conn.execute("select max(sale_date) from warehouse.fact_ventes").fetchone()[0]
+        for run_date in sorted({FIRST_RUN, FIRST_RUN - timedelta(days=20), last_day}):
+            _assert_product_counts_equal_the_facts(conn, run_date)
         incremental = {run_date: _marts(conn, run_date) for run_date in (FIRST_RUN, FIRST_RUN - timedelta(days=20))}
         conn.execute("truncate etl.aggregate_refreshes")  # forget the state: the next refresh rebuilds
         assert set(aggregates.refresh(conn)["refresh"]) == {"rebuilt"}

@@ -11,12 +11,15 @@ frequent iff ``count >= min_support * N`` and a rule passes iff
 ``count(X + y) >= min_confidence * count(X)``, the thresholds being read from their decimal
 spelling (``0.1`` is exactly one tenth, not the binary float nearest to it).
 
-Counting stays in PostgreSQL (Apriori, level by level, in temporary tables): items are
-counted per basket (an array of integer item ids); each basket is then cut down to its
-frequent items and identical ones are grouped into weighted patterns (categories give a
-few hundred patterns for millions of baskets); pairs come from a self-join of the
-patterns' items, and each larger level only extends occurrences of frequent itemsets by
-candidates whose every subset is frequent. Python only sees the counts of frequent itemsets; the pure function
+Counting stays in PostgreSQL (Apriori, level by level, in temporary tables). Products and
+product pairs are sums of the monthly aggregates (``marts.agg_items_month``,
+``marts.agg_item_pairs_month``) over the window's whole calendar months, plus the baskets of
+its partial edge months (``marts.agg_baskets``). Otherwise (categories, itemsets of three
+items or more) items are counted per basket (an array of integer item ids); each basket is
+cut down to the items that can still be frequent and identical ones are grouped into
+weighted patterns (categories give a few hundred patterns for millions of baskets); pairs
+come from a self-join of the patterns' items, and each larger level only extends
+occurrences of frequent itemsets by candidates whose every subset is frequent. Python only sees the counts of frequent itemsets; the pure function
 :func:`association_rules` turns them into rules (and :func:`count_itemsets` counts a
 small in-memory basket list the same way, for tests and examples).
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from itertools import combinations
@@ -46,6 +50,7 @@ RULE_COLUMNS = [
     "rank", "antecedent", "consequent", "antecedent_size", "count", "antecedent_count",
     "consequent_count", "n_baskets", "support", "confidence", "lift",
 ]
+PRODUCT_AGGREGATES = ("agg_baskets", "agg_items_month", "agg_item_pairs_month")
 TEMP_TABLES = ("rules_baskets", "rules_patterns", "rules_lines", "rules_next", "rules_occurrences", "rules_candidates",
                "rules_frequent")
 
@@ -244,6 +249,16 @@ def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> dict[tuple[int, ...
     return {tuple(items): int(n) for items, n in cur.fetchall()}
 
 
+def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
+    """``[start, end)``: the whole calendar months inside the days ``[first_day, last_day]``, which
+    monthly aggregates count; the days outside it are the window's partial edge months. Without a
+    whole month, ``start == end == last_day + 1`` (every day is an edge day)."""
+    start = first_day if first_day.day == 1 else (first_day.replace(day=1) + timedelta(days=31)).replace(day=1)
+    after = last_day + timedelta(days=1)
+    end = after.replace(day=1)
+    return (start, end) if start < end else (after, after)
+
+
 def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "product", window_days: int = 365,
                           min_support=0.01, max_len: int = 3) -> ItemsetCounts:
     """Frequent itemsets of the window's baskets, counted in PostgreSQL (Apriori).
@@ -251,73 +266,118 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "p
     Baskets are the tickets of (run_date - window_days, run_date]; items are product codes or
     categories (``level``). The database works on integer item ids; only the counts of
     frequent itemsets leave it, keyed by item codes in code-point order.
+
+    Products and product pairs are counted from the monthly aggregates (whole months of the
+    window) plus the baskets of its partial edge months; larger itemsets, and every level of
+    categories, by Apriori over the window's baskets cut down to the items that can still be in
+    a frequent itemset.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
     _check_max_len(max_len)
     if not isinstance(window_days, int) or window_days < 1:
         raise ValueError(f"window_days must be a positive integer, got {window_days!r}")
-    aggregates.check_current(conn, ("agg_baskets",))
+    aggregates.check_current(conn, PRODUCT_AGGREGATES if level == "product" else ("agg_baskets",))
     params = {"run_date": as_date(run_date), "window_days": window_days, "level": level}
-    by_id: dict[tuple[int, ...], int] = {}
     with conn.transaction(), conn.cursor() as cur:
         _drop_temp_tables(cur)
-        cur.execute("create temporary table rules_baskets "
-                    "(basket_id bigint generated always as identity, items bigint[] not null)")
-        cur.execute(sql.SQL("insert into pg_temp.rules_baskets (items) select items from (")
-                    + _sql_text("fidelite_baskets") + sql.SQL(") as baskets"), params)
-        cur.execute("select count(*) from pg_temp.rules_baskets")
-        n_baskets = int(cur.fetchone()[0])
-        threshold = min_count(min_support, n_baskets)
-        cur.execute("select item, count(*) from pg_temp.rules_baskets, unnest(items) as item "
-                    "group by item having count(*) >= %(n)s", {"n": threshold})
-        by_id.update({(int(item),): int(n) for item, n in cur.fetchall()})
-        log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets, len(by_id), threshold)
-        # baskets reduced to their frequent items, grouped: one pattern per distinct set, weighted
-        # by its baskets (few patterns for broad items such as categories)
-        cur.execute("create temporary table rules_patterns "
-                    "(pattern_id bigint generated always as identity, items bigint[] not null, weight bigint not null)")
-        cur.execute("insert into pg_temp.rules_patterns (items, weight) "
-                    "select kept, count(*) from (select array(select item from unnest(items) as item "
-                    "where item = any(%(frequent)s) order by item) as kept from pg_temp.rules_baskets) as reduced "
-                    "where cardinality(kept) > 1 group by kept",
-                    {"frequent": [item for (item,) in by_id]})
-        cur.execute("drop table pg_temp.rules_baskets")
-        _fill(cur, "rules_lines", "pattern_id bigint not null, item bigint not null, weight bigint not null",
-              sql.SQL("select pattern_id, item, weight from pg_temp.rules_patterns, unnest(items) as item"), {})
-        cur.execute("drop table pg_temp.rules_patterns")
-
-        size, frequent = 1, dict(by_id)
-        while frequent and size < max_len:
-            size += 1
-            cur.execute("create temporary table rules_next "
-                        "(pattern_id bigint not null, items bigint[] not null, weight bigint not null)")
-            if size == 2:
-                cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_pairs"))
-            else:
-                candidates = apriori_candidates(frequent)
-                cur.execute("create temporary table rules_candidates (items bigint[] primary key)")
-                with cur.copy("copy pg_temp.rules_candidates (items) from stdin") as copy:
-                    copy.set_types(["int8[]"])
-                    for candidate in candidates:
-                        copy.write_row([list(candidate)])
-                cur.execute("analyze pg_temp.rules_candidates")
-                cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_extend"))
-                cur.execute("drop table pg_temp.rules_candidates, pg_temp.rules_occurrences")
-            frequent = _frequent_counts(cur, threshold)
-            by_id.update(frequent)
-            log.info("%s itemsets of %d: %d frequent", level, size, len(frequent))
-            if frequent and size < max_len:
-                _fill(cur, "rules_occurrences", "pattern_id bigint not null, items bigint[] not null, "
-                      "weight bigint not null",
-                      sql.SQL("select next.pattern_id, next.items, next.weight from pg_temp.rules_next as next "
-                              "join pg_temp.rules_frequent as frequent on frequent.items = next.items"), {})
-            cur.execute("drop table pg_temp.rules_next, pg_temp.rules_frequent")
+        if level == "product":
+            n_baskets, threshold, by_id = _product_counts(cur, params, min_support)
+            kept = sorted({item for ids in by_id if len(ids) == 2 for item in ids}) if max_len > 2 else []
+            if kept:
+                _fill_baskets(cur, params)
+        else:
+            n_baskets = _fill_baskets(cur, params)
+            threshold = min_count(min_support, n_baskets)
+            cur.execute("select item, count(*) from pg_temp.rules_baskets, unnest(items) as item "
+                        "group by item having count(*) >= %(n)s", {"n": threshold})
+            by_id = {(int(item),): int(n) for item, n in cur.fetchall()}
+            kept = sorted(item for (item,) in by_id)
+        log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets,
+                 sum(len(ids) == 1 for ids in by_id), threshold)
+        if kept:
+            by_id.update(_apriori_over_baskets(cur, kept, threshold, max_len))
         _drop_temp_tables(cur)
         labels = dict(read_sql_file(conn, "fidelite_rule_items", level=level)[["item_id", "item"]]
                       .itertuples(index=False, name=None))
     counts = {tuple(sorted(labels[i] for i in ids)): n for ids, n in by_id.items()}
     return ItemsetCounts(n_baskets, dict(sorted(counts.items())), threshold, max_len)
+
+
+def _product_counts(cur: psycopg.Cursor, params: dict, min_support) -> tuple[int, int, dict[tuple[int, ...], int]]:
+    """The window's baskets, its threshold and its frequent products and product pairs, read
+    from the monthly aggregates (whole months) and agg_baskets (edge days)."""
+    cur.execute(sql.SQL("select count(*) from (") + _sql_text("fidelite_baskets") + sql.SQL(") as baskets"), params)
+    n_baskets = int(cur.fetchone()[0])
+    threshold = min_count(min_support, n_baskets)
+    last_day = params["run_date"]
+    first_day = last_day - timedelta(days=params["window_days"] - 1)
+    months_start, months_end = whole_months(first_day, last_day)
+    window = {"first_day": first_day, "last_day": last_day, "months_start": months_start,
+              "months_end": months_end, "min_count": threshold}
+    cur.execute(_sql_text("fidelite_itemset_product_items"), window)
+    by_id = {(int(item),): int(n) for item, n in cur.fetchall()}
+    if len(by_id) > 1:
+        cur.execute(_sql_text("fidelite_itemset_product_pairs"), window | {"items": [i for (i,) in by_id]})
+        by_id.update({tuple(int(i) for i in items): int(n) for items, n in cur.fetchall()})
+    return n_baskets, threshold, by_id
+
+
+def _fill_baskets(cur: psycopg.Cursor, params: dict) -> int:
+    """``rules_baskets``: the window's baskets (fidelite_baskets); returns how many."""
+    cur.execute("create temporary table rules_baskets "
+                "(basket_id bigint generated always as identity, items bigint[] not null)")
+    cur.execute(sql.SQL("insert into pg_temp.rules_baskets (items) select items from (")
+                + _sql_text("fidelite_baskets") + sql.SQL(") as baskets"), params)
+    return cur.rowcount
+
+
+def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
+                          max_len: int) -> dict[tuple[int, ...], int]:
+    """Frequent itemsets of 2 to ``max_len`` items of ``rules_baskets``, made of ``kept`` items
+    (every item of a frequent itemset must be among them)."""
+    # baskets reduced to the kept items, grouped: one pattern per distinct set, weighted by its
+    # baskets (few patterns for broad items such as categories)
+    cur.execute("create temporary table rules_patterns "
+                "(pattern_id bigint generated always as identity, items bigint[] not null, weight bigint not null)")
+    cur.execute("insert into pg_temp.rules_patterns (items, weight) "
+                "select kept, count(*) from (select array(select item from unnest(items) as item "
+                "where item = any(%(kept)s) order by item) as kept from pg_temp.rules_baskets) as reduced "
+                "where cardinality(kept) > 1 group by kept",
+                {"kept": kept})
+    cur.execute("drop table pg_temp.rules_baskets")
+    _fill(cur, "rules_lines", "pattern_id bigint not null, item bigint not null, weight bigint not null",
+          sql.SQL("select pattern_id, item, weight from pg_temp.rules_patterns, unnest(items) as item"), {})
+    cur.execute("drop table pg_temp.rules_patterns")
+
+    by_id: dict[tuple[int, ...], int] = {}
+    size, frequent = 1, {(item,): 0 for item in kept}
+    while frequent and size < max_len:
+        size += 1
+        cur.execute("create temporary table rules_next "
+                    "(pattern_id bigint not null, items bigint[] not null, weight bigint not null)")
+        if size == 2:
+            cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_pairs"))
+        else:
+            candidates = apriori_candidates(frequent)
+            cur.execute("create temporary table rules_candidates (items bigint[] primary key)")
+            with cur.copy("copy pg_temp.rules_candidates (items) from stdin") as copy:
+                copy.set_types(["int8[]"])
+                for candidate in candidates:
+                    copy.write_row([list(candidate)])
+            cur.execute("analyze pg_temp.rules_candidates")
+            cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_extend"))
+            cur.execute("drop table pg_temp.rules_candidates, pg_temp.rules_occurrences")
+        frequent = _frequent_counts(cur, threshold)
+        by_id.update(frequent)
+        log.info("itemsets of %d: %d frequent", size, len(frequent))
+        if frequent and size < max_len:
+            _fill(cur, "rules_occurrences", "pattern_id bigint not null, items bigint[] not null, "
+                  "weight bigint not null",
+                  sql.SQL("select next.pattern_id, next.items, next.weight from pg_temp.rules_next as next "
+                          "join pg_temp.rules_frequent as frequent on frequent.items = next.items"), {})
+        cur.execute("drop table pg_temp.rules_next, pg_temp.rules_frequent")
+    return by_id
 
 
 # --------------------------------------------------------------------------- the mart tables
