@@ -36,3 +36,10 @@ create table if not exists etl.rejected_rows (
     raw_text     text not null,
     primary key (file_id, line_number)
 );
+
+-- Each passing run of the data tests, with the last ledger file it covered: the next run
+-- checks the facts of the dates loaded since (every date when a dimension changed).
+create table if not exists etl.data_test_runs (
+    checked_at     timestamptz not null default now(),
+    up_to_file_id  bigint not null
+);

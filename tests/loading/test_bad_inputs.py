@@ -30,8 +30,9 @@ import pytest
 from psycopg import conninfo, sql
 
 import rawfolder as rf
-from etl_helpers import db, schema
+from etl_helpers import calendar, db, schema
 from etl_helpers.contract import MAX_LINE_BYTES, MAX_POINTS, MAX_QUANTITY, MAX_TEXT_LENGTH, MAX_UNIT_PRICE
+from etl_helpers.data_tests import DataTestFailure, run_data_tests
 from etl_helpers.loading.load import LOAD_LOCK_KEY
 from etl_helpers.loading.reader import CHUNK_BYTES, FileRejected
 from etl_helpers.settings import Settings
@@ -846,14 +847,15 @@ KILL_SCRIPT = textwrap.dedent("""
     from etl_helpers.loading import load
     from etl_helpers.settings import Settings
 
-    def slow_copy(conn, table, columns, data):
+    def slow_copy(conn, table, columns, data, freeze=False):
         # the rows trickle in, so the COPY stays open long enough to be killed in
         def pieces():
             for start in range(0, len(data), 4096):
                 time.sleep(0.01)
                 yield data[start:start + 4096]
-        with conn.cursor().copy(load.sql.SQL("copy {} ({}) from stdin (format csv)").format(
-                table, load.sql.SQL(", ").join(map(load.sql.Identifier, columns)))) as copy:
+        with conn.cursor().copy(load.sql.SQL("copy {} ({}) from stdin (format csv{})").format(
+                table, load.sql.SQL(", ").join(map(load.sql.Identifier, columns)),
+                load.sql.SQL(", freeze" if freeze else ""))) as copy:
             for piece in pieces():
                 copy.write(piece)
 
@@ -1033,3 +1035,48 @@ def test_30_store_moving_region_in_a_late_snapshot_repoints_later_facts(warehous
 
     assert_store_history(warehouse)
     rf.assert_reconciled(warehouse)
+
+
+# --- data tests: the days loaded since their last passing run ---------------------------------
+
+def test_data_tests_check_the_days_loaded_since_their_last_passing_run(warehouse, loaded):
+    day3 = date(2026, 3, 4)
+    with db.connection(warehouse) as conn:
+        calendar.build_dim_temps(conn, rf.REF_DAY, RUN_DATE)
+        assert set(run_data_tests(conn)["dates"]) == {"all"}                    # the first run: every date
+    loaded.write_rows("sales", day3, [sale("T0005", 1, "2026-03-04T09:00:00+01:00", amount="1.20")])
+    rf.load(warehouse, loaded)
+    with db.connection(warehouse) as conn:
+        conn.execute("update warehouse.fact_ventes set product_id = -1 where sale_date = %s", (DAY1,))
+        results = run_data_tests(conn)                                          # an old day is not re-read
+        assert set(results["dates"]) == {"2026-03-04 .. 2026-03-04"} and results["passed"].all()
+        conn.rollback()
+
+
+def test_data_tests_fail_on_a_bad_row_of_a_new_day_and_record_no_pass(warehouse, loaded):
+    day3 = date(2026, 3, 4)
+    with db.connection(warehouse) as conn:
+        calendar.build_dim_temps(conn, rf.REF_DAY, RUN_DATE)
+        run_data_tests(conn)
+    loaded.write_rows("sales", day3, [sale("T0005", 1, "2026-03-04T09:00:00+01:00", amount="1.20")])
+    rf.load(warehouse, loaded)
+    with db.connection(warehouse) as conn:
+        runs = rf.scalar(warehouse, "select count(*) from etl.data_test_runs")
+        conn.execute("update warehouse.fact_ventes set product_id = -1 where sale_date = %s", (day3,))
+        with pytest.raises(DataTestFailure, match="product joins dim_produit"):
+            run_data_tests(conn)
+        assert conn.execute("select count(*) from etl.data_test_runs").fetchone()[0] == runs
+        conn.rollback()
+
+
+def test_a_dimension_snapshot_widens_the_data_tests_to_every_date(warehouse, loaded):
+    with db.connection(warehouse) as conn:
+        calendar.build_dim_temps(conn, rf.REF_DAY, RUN_DATE)
+        run_data_tests(conn)
+    loaded.write_rows("products", date(2026, 3, 4), rf.PRODUCTS)
+    rf.load(warehouse, loaded)
+    with db.connection(warehouse) as conn:
+        conn.execute("update warehouse.fact_ventes set product_id = -1 where sale_date = %s", (DAY1,))
+        with pytest.raises(DataTestFailure, match="product joins dim_produit"):
+            run_data_tests(conn)
+        conn.rollback()

@@ -189,9 +189,13 @@ def _csv_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _copy(conn: psycopg.Connection, table: sql.Composable, columns: list[str], data: bytes) -> None:
-    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+def _copy(conn: psycopg.Connection, table: sql.Composable, columns: list[str], data: bytes,
+          freeze: bool = False) -> None:
+    """COPY CSV ``data`` into ``table``; ``freeze``, for a table created in this transaction,
+    writes the rows already frozen and visible to all, so no later reader or vacuum has to
+    rewrite every page to say so."""
+    statement = sql.SQL("copy {} ({}) from stdin (format csv{})").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", freeze" if freeze else ""))
     with conn.cursor().copy(statement) as copy:
         copy.write(data)
 
@@ -255,10 +259,7 @@ class _FactWriter:
     def __init__(self, conn: psycopg.Connection, entity: str):
         self.conn, self.entity, self.table = conn, entity, TARGET_TABLE[entity]
         self.columns = FACT_COLUMNS[entity]
-        names = conn.execute(
-            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
-            "where i.inhparent = %s::regclass", (f"warehouse.{self.table}",)).fetchall()
-        self.attached = {name for (name,) in names}
+        self.attached = _partitions(conn, entity)
         self.new: dict[str, int] = {}
 
     def partition(self, month_number: int) -> str:
@@ -268,12 +269,11 @@ class _FactWriter:
         for month_number, data in months:
             name = self.partition(month_number)
             if name in self.attached:
-                target = sql.Identifier("warehouse", self.table)
+                _copy(self.conn, sql.Identifier("warehouse", self.table), self.columns, data)
             else:
                 if name not in self.new:
                     self._create_detached(name, month_number)
-                target = sql.Identifier("warehouse", name)
-            _copy(self.conn, target, self.columns, data)
+                _copy(self.conn, sql.Identifier("warehouse", name), self.columns, data, freeze=True)
 
     def _create_detached(self, name: str, month_number: int) -> None:
         column = sql.Identifier(FACT_DATE[self.entity])
@@ -294,6 +294,28 @@ class _FactWriter:
                                       part=sql.Identifier("warehouse", name),
                                       lo=sql.Literal(_month_start(month_number)),
                                       hi=sql.Literal(_month_start(month_number + 1))))
+
+
+def _partitions(conn: psycopg.Connection, entity: str) -> set[str]:
+    rows = conn.execute("select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                        "where i.inhparent = %s::regclass", (f"warehouse.{TARGET_TABLE[entity]}",)).fetchall()
+    return {name for (name,) in rows}
+
+
+def _analyze(conn: psycopg.Connection, entity: str, results: list[FileResult], partitions_before: set[str]) -> None:
+    """Statistics for what the load changed: the partitions of the months it wrote, and the
+    whole table (all its partitions) only when a month was added, as analysing every
+    partition of a long history costs seconds."""
+    table = TARGET_TABLE[entity]
+    partitions = _partitions(conn, entity)
+    if partitions - partitions_before:
+        conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", table)))
+        return
+    months = {f"{table}_{_month_start(m):%Y_%m}" for r in results if r.first_date
+              for m in range(r.first_date.year * 12 + r.first_date.month - 1,
+                             r.last_date.year * 12 + r.last_date.month)}
+    for name in sorted(months & partitions):
+        conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", name)))
 
 
 def _by_month(checked: pa.Table, entity: str) -> list[tuple[int, bytes]]:
@@ -332,6 +354,13 @@ def _checked_batches(dims: Dimensions, entity: Entity, todo: list[tuple[RawFile,
 def _load_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFile, FileResult]],
                  fmt: RawFormat, run_date: date, reject_spool, progress: bool | None) -> None:
     """Straight into the fact table; through staging if a key repeats (see the module's doc)."""
+    partitions_before = _partitions(conn, entity.name)
+    _write_events(conn, entity, todo, fmt, run_date, reject_spool, progress)
+    _analyze(conn, entity.name, [result for _, result in todo], partitions_before)
+
+
+def _write_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFile, FileResult]],
+                  fmt: RawFormat, run_date: date, reject_spool, progress: bool | None) -> None:
     dims = Dimensions.read(conn)
 
     def batches(shape, with_raw_text=False):
