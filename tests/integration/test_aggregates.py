@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 
 from etl_helpers import aggregates, db, warehouse
-from etl_helpers.marts import fidelite, rules, ventes
+from etl_helpers.marts import fidelite, read_sql, rules, ventes
 from etl_helpers.sources import SourceOptions, demo
 
 FIRST_RUN = date(2026, 6, 3)     # three days after the demo's banner change (2026-06-01)
@@ -38,6 +38,14 @@ def _marts(conn: psycopg.Connection, run_date: date) -> dict[str, pd.DataFrame]:
                                          min_support=0.02, max_len=3)
     return {
         "sales_by_store_month": ventes.sales_by_store_month(conn, run_date),
+        "sales_by_region_month": ventes.sales_by_region_month(conn, run_date),
+        "sales_daily": ventes.sales_daily(conn, run_date),
+        "sales_period_comparison": ventes.sales_period_comparison(conn, run_date),
+        "loyalty_kpis": fidelite.loyalty_kpis(conn, run_date),
+        "penetration_by_region": fidelite.penetration_by_region(conn, run_date),
+        "penetration_by_region_short_window": fidelite.penetration_by_region(conn, run_date,
+                                                                             window_days=WINDOW_DAYS),
+        "top_stores_by_loyal_customers": fidelite.top_stores_by_loyal_customers(conn, run_date),
         "rfm_customers": fidelite.rfm_customers(conn, run_date),
         "rfm_customers_short_window": fidelite.rfm_customers(conn, run_date, window_days=WINDOW_DAYS),
         "category_rules": rules.category_rules(conn, run_date),
@@ -204,3 +212,50 @@ def test_a_changed_query_rebuilds_its_aggregate(pipeline):
         refreshes = aggregates.refresh(conn).set_index("aggregate")["refresh"]
     assert refreshes.to_dict() == {a.name: "rebuilt" if a.name == "agg_baskets" else "current"
                                    for a in aggregates.AGGREGATES}
+
+
+REGION_MONTH_FROM_LINES = """
+    select date_trunc('month', sale_date)::date as month, region_code,
+           sum(quantity) as quantity, round(sum(amount), 2) as revenue,
+           count(distinct ticket_id) filter (where not is_return) as tickets
+    from marts.v_sales_lines
+    where sale_date <= %(run_date)s::date
+    group by 1, region_code
+"""
+
+
+def test_region_months_follow_a_store_that_moves_region_mid_month(pipeline):
+    """A store version in another region from mid-May re-points the facts as the loader does:
+    sales_by_region_month (store months of agg_sales_store_month, that one recounted from the
+    lines) equals the regions' months counted from the lines, as of a past date too."""
+    settings, _, _ = pipeline
+    moved_on = date(2026, 5, 14)
+    with db.connect(settings) as conn:
+        store_id, code = conn.execute(
+            "select store_id, store_code from warehouse.dim_magasin where is_current order by store_code limit 1"
+        ).fetchone()
+        conn.execute("update warehouse.dim_magasin set valid_to = %s, is_current = false where store_id = %s",
+                     (moved_on, store_id))
+        new_id = conn.execute(
+            """
+            insert into warehouse.dim_magasin
+                (store_code, store_name, banner, city, postal_code, region_id, opened_on, valid_from, valid_to, is_current)
+            select store_code, store_name, banner, city, postal_code,
+                   (select min(region_id) from warehouse.dim_region r where r.region_id <> m.region_id),
+                   opened_on, %s, null, true
+            from warehouse.dim_magasin m where store_id = %s
+            returning store_id
+            """, (moved_on, store_id)).fetchone()[0]
+        moved = conn.execute("update warehouse.fact_ventes set store_id = %s where store_id = %s and sale_date >= %s",
+                             (new_id, store_id, moved_on)).rowcount
+        assert moved > 0
+        aggregates.check_current(conn)  # a store version needs no refresh
+        for run_date in (FIRST_RUN, moved_on + timedelta(days=3)):
+            got = ventes.sales_by_region_month(conn, run_date)
+            got = got[got["quantity"] != 0].sort_values(["month", "region_code"]).reset_index(drop=True)
+            expected = read_sql(conn, REGION_MONTH_FROM_LINES, run_date=run_date).sort_values(
+                ["month", "region_code"]).reset_index(drop=True)
+            pd.testing.assert_frame_equal(got[list(expected.columns)], expected, obj=f"regions as of {run_date}")
+            may = got[got["month"] == date(2026, 5, 1)]
+            assert may["region_code"].nunique() >= 2, code
+        conn.rollback()
