@@ -11,12 +11,14 @@ import re
 import time
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import psycopg
-import sqlalchemy
 
 from etl_helpers.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import sqlalchemy
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,10 @@ def connection(settings: Settings | None = None, *, autocommit: bool = False) ->
 
 def engine(settings: Settings | None = None, *, url: str | None = None) -> sqlalchemy.Engine:
     """An SQLAlchemy engine for pandas (``pd.read_sql``) on the same database; its
-    connections come from :func:`connect`, so a URL or a key=value string both work."""
+    connections come from :func:`connect`, so a URL or a key=value string both work.
+    (SQLAlchemy is imported here: most notebooks never need it, and it costs every kernel
+    half a second to import.)"""
+    import sqlalchemy
+
     url = url or database_url(settings)
     return sqlalchemy.create_engine("postgresql+psycopg://", creator=lambda: connect(url=url), pool_pre_ping=True)
