@@ -49,9 +49,14 @@ class Aggregate:
     entity: str              # the ledger entity whose daily files feed it
     date_column: str         # the column rows are deleted and recomputed by
     monthly: bool = False    # the date column holds the first day of a whole calendar month
+    lookup: tuple[str, ...] = ()  # columns of a second index, for marts that look rows up by them
 
     def query(self) -> str:
         return (AGGREGATES_SQL_DIR / f"{self.name}.sql").read_text(encoding="utf-8")
+
+    def definition(self) -> str:
+        """The query, and the lookup index if any: a change to either rebuilds the table."""
+        return self.query() + (f"\n-- lookup index: {', '.join(self.lookup)}\n" if self.lookup else "")
 
 
 AGGREGATES = (
@@ -60,7 +65,8 @@ AGGREGATES = (
     Aggregate("agg_customer_store_month", "sales", "month", monthly=True),  # rolls up the day one
     Aggregate("agg_baskets", "sales", "sale_date"),
     Aggregate("agg_items_month", "sales", "month", monthly=True),       # rolls up agg_baskets
-    Aggregate("agg_item_pairs_month", "sales", "month", monthly=True),  # rolls up agg_baskets
+    Aggregate("agg_item_pairs_month", "sales", "month", monthly=True,  # rolls up agg_baskets
+              lookup=("product_id", "paired_product_id", "month")),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
 )
 
@@ -93,7 +99,7 @@ def check_current(conn: psycopg.Connection, names: tuple[str, ...] | None = None
     recorded = dict(((name, (digest, last)) for name, digest, last in conn.execute(
         "select aggregate, definition_sha256, last_file_id from etl.aggregate_refreshes").fetchall()))
     watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
-    stale = [a.name for a in wanted if recorded.get(a.name) != (_digest(a.query()), watermark)]
+    stale = [a.name for a in wanted if recorded.get(a.name) != (_digest(a.definition()), watermark)]
     if stale:
         raise StaleAggregates(f"aggregates not refreshed since the last load: {', '.join(stale)}; "
                               "run step 30_views (etl_helpers.warehouse.create_views)")
@@ -106,7 +112,7 @@ def _digest(query: str) -> str:
 def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int) -> tuple:
     started = time.perf_counter()
     query = aggregate.query()
-    digest = _digest(query)
+    digest = _digest(aggregate.definition())
     table = sql.Identifier("marts", aggregate.name)
     state = conn.execute(
         "select definition_sha256, last_file_id from etl.aggregate_refreshes where aggregate = %s",
@@ -154,6 +160,9 @@ def _create(conn: psycopg.Connection, aggregate: Aggregate, query: str) -> None:
         cur.execute(sql.SQL("create table {} as ").format(table) + sql.SQL(query)  # type: ignore[arg-type]
                     + sql.SQL(" with no data"), {"dates": None})
     conn.execute(sql.SQL("create index on {} ({})").format(table, sql.Identifier(aggregate.date_column)))
+    if aggregate.lookup:
+        conn.execute(sql.SQL("create index on {} ({})").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, aggregate.lookup))))
 
 
 def _touched_dates(conn: psycopg.Connection, aggregate: Aggregate, since: int) -> list[date]:
