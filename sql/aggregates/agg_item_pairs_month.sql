@@ -2,7 +2,8 @@
 -- the baskets holding both. Every pair that occurs is kept (support thresholds are chosen at
 -- query time), so the window's pair counts are sums over its whole months plus the days of its
 -- partial edge months, counted from agg_baskets (sql/marts/fidelite_itemset_product_pairs.sql).
--- Refreshed by etl_helpers.aggregates after agg_baskets, whole months at a time.
+-- Refreshed by etl_helpers.aggregates after agg_baskets, whole months at a time. A second index
+-- (product_id, paired_product_id, month) serves the lookups of the frequent pairs.
 -- params: dates (date[]: the sale dates to aggregate, every day of the months; null = all)
 with baskets as (
     select sale_date, product_ids
@@ -10,13 +11,17 @@ with baskets as (
     where %(dates)s::date[] is null
        or sale_date = any(%(dates)s::date[])
 ),
-pairs as (  -- product ids are sorted: each product with every later one of its basket
+items as (
     select
-        date_trunc('month', baskets.sale_date)::date as month,
-        baskets.product_ids[position] as product_id,
-        unnest(baskets.product_ids[position + 1:]) as paired_product_id
+        date_trunc('month', sale_date)::date as month,
+        unnest(product_ids) as product_id,
+        product_ids
     from baskets
-    cross join generate_subscripts(baskets.product_ids, 1) as position
+),
+pairs as (  -- each product of a basket with every larger one of the same basket
+    select month, product_id, paired_product_id
+    from (select month, product_id, unnest(product_ids) as paired_product_id from items) as candidates
+    where paired_product_id > product_id
 ),
 final as (
     select month, product_id, paired_product_id, count(*)::int as baskets
