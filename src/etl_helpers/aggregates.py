@@ -49,14 +49,14 @@ class Aggregate:
     entity: str              # the ledger entity whose daily files feed it
     date_column: str         # the column rows are deleted and recomputed by
     monthly: bool = False    # the date column holds the first day of a whole calendar month
-    lookup: tuple[str, ...] = ()  # columns of a second index, for marts that look rows up by them
+    lookup: tuple[str, ...] = ()  # columns indexed after the date column, for marts that look rows up by them
 
     def query(self) -> str:
         return (AGGREGATES_SQL_DIR / f"{self.name}.sql").read_text(encoding="utf-8")
 
     def definition(self) -> str:
-        """The query, and the lookup index if any: a change to either rebuilds the table."""
-        return self.query() + (f"\n-- lookup index: {', '.join(self.lookup)}\n" if self.lookup else "")
+        """The query, and the lookup columns if any: a change to either rebuilds the table."""
+        return self.query() + (f"\n-- index: {', '.join((self.date_column, *self.lookup))}\n" if self.lookup else "")
 
 
 AGGREGATES = (
@@ -66,7 +66,7 @@ AGGREGATES = (
     Aggregate("agg_baskets", "sales", "sale_date"),
     Aggregate("agg_items_month", "sales", "month", monthly=True),       # rolls up agg_baskets
     Aggregate("agg_item_pairs_month", "sales", "month", monthly=True,  # rolls up agg_baskets
-              lookup=("product_id", "paired_product_id", "month")),
+              lookup=("product_id", "paired_product_id")),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
 )
 
@@ -133,9 +133,9 @@ def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int)
                 table, sql.Identifier(aggregate.date_column)), (keys,))
     if dates is None or dates:
         conn.execute(sql.SQL("insert into {} ").format(table) + sql.SQL(query), {"dates": dates})  # type: ignore[arg-type]
-        if dates is None and aggregate.lookup:  # built once filled: faster than row by row
+        if dates is None:  # a rebuild: indexed once filled, faster than row by row
             conn.execute(sql.SQL("create index on {} ({})").format(
-                table, sql.SQL(", ").join(map(sql.Identifier, aggregate.lookup))))
+                table, sql.SQL(", ").join(map(sql.Identifier, (aggregate.date_column, *aggregate.lookup)))))
         conn.execute(sql.SQL("analyze {}").format(table))
     conn.execute(
         """
@@ -156,13 +156,12 @@ def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int)
 
 def _create(conn: psycopg.Connection, aggregate: Aggregate, query: str) -> None:
     """Drop and create the table with the query's columns (a utility statement takes no bound
-    parameters, so the null ``dates`` is merged client-side), indexed by its date column."""
+    parameters, so the null ``dates`` is merged client-side); it is indexed once filled."""
     table = sql.Identifier("marts", aggregate.name)
     conn.execute(sql.SQL("drop table if exists {}").format(table))
     with psycopg.ClientCursor(conn) as cur:
         cur.execute(sql.SQL("create table {} as ").format(table) + sql.SQL(query)  # type: ignore[arg-type]
                     + sql.SQL(" with no data"), {"dates": None})
-    conn.execute(sql.SQL("create index on {} ({})").format(table, sql.Identifier(aggregate.date_column)))
 
 
 def _touched_dates(conn: psycopg.Connection, aggregate: Aggregate, since: int) -> list[date]:
