@@ -2,8 +2,8 @@
 -- the baskets holding both. Every pair that occurs is kept (support thresholds are chosen at
 -- query time), so the window's pair counts are sums over its whole months plus the days of its
 -- partial edge months, counted from agg_baskets (sql/marts/fidelite_itemset_product_pairs.sql).
--- Refreshed by etl_helpers.aggregates after agg_baskets, whole months at a time. A second index
--- (product_id, paired_product_id, month) serves the lookups of the frequent pairs.
+-- Refreshed by etl_helpers.aggregates after agg_baskets, whole months at a time. Its index
+-- (month, product_id, paired_product_id) serves the lookups of the frequent pairs.
 -- params: dates (date[]: the sale dates to aggregate, every day of the months; null = all)
 with baskets as (
     select sale_date, product_ids

@@ -4,12 +4,12 @@
 -- marts.agg_items_month, the days of its partial edge months from marts.agg_baskets (each
 -- basket's product ids). No whole month: months_start = months_end = last_day + 1.
 --
--- params: first_day, last_day, months_start, months_end (dates), min_count (int)
+-- params: first_day, last_day, months_start, months_end (dates), months (date[]: the whole
+-- months' first days, an equality the index serves), min_count (int)
 with whole_months as (
     select product_id, baskets
     from marts.agg_items_month
-    where month >= %(months_start)s::date
-      and month < %(months_end)s::date
+    where month = any(%(months)s::date[])
 ),
 edge_days as (
     select unnest(product_ids) as product_id, 1 as baskets

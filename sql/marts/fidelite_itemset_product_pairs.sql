@@ -4,12 +4,12 @@
 -- [months_start, months_end) are read from marts.agg_item_pairs_month, the days of its partial
 -- edge months from marts.agg_baskets, each basket cut down to its frequent products.
 --
--- params: first_day, last_day, months_start, months_end (dates), items (bigint[]), min_count (int)
+-- params: first_day, last_day, months_start, months_end (dates), months (date[]: the whole
+-- months' first days, an equality the index serves), items (bigint[]), min_count (int)
 with whole_months as (
     select product_id, paired_product_id, baskets
     from marts.agg_item_pairs_month
-    where month >= %(months_start)s::date
-      and month < %(months_end)s::date
+    where month = any(%(months)s::date[])
       and product_id = any(%(items)s::bigint[])
       and paired_product_id = any(%(items)s::bigint[])
 ),

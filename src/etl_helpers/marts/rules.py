@@ -313,8 +313,9 @@ def _product_counts(cur: psycopg.Cursor, params: dict, min_support) -> tuple[int
     last_day = params["run_date"]
     first_day = last_day - timedelta(days=params["window_days"] - 1)
     months_start, months_end = whole_months(first_day, last_day)
+    months = pd.date_range(months_start, months_end, freq="MS", inclusive="left").date.tolist()
     window = {"first_day": first_day, "last_day": last_day, "months_start": months_start,
-              "months_end": months_end, "min_count": threshold}
+              "months_end": months_end, "months": months, "min_count": threshold}
     cur.execute(_sql_text("fidelite_itemset_product_items"), window)
     by_id = {(int(item),): int(n) for item, n in cur.fetchall()}
     if len(by_id) > 1:
