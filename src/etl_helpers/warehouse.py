@@ -16,7 +16,7 @@ from etl_helpers import aggregates, calendar, db, schema, views
 from etl_helpers.contract import LOAD_ORDER, list_raw_files
 from etl_helpers.data_tests import run_data_tests
 from etl_helpers.loading import ledger
-from etl_helpers.loading.load import load_raw_folder, summarize
+from etl_helpers.loading.load import analyze_loaded, load_raw_folder, summarize
 from etl_helpers.settings import Settings, load_settings
 from etl_helpers.sources import SourceOptions, prepare_raw
 
@@ -58,6 +58,8 @@ def load_facts(run_date: date, source: str = "demo", options: SourceOptions = So
     settings = settings or load_settings()
     raw_dir = prepare_raw(source, settings, run_date, options)
     results = load_raw_folder(settings, raw_dir, run_date, run_id=run_id, entities=EVENT_ENTITIES)
+    with db.connection(settings) as conn:
+        analyze_loaded(conn, results)
     return summarize(results)
 
 

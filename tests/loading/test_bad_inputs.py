@@ -33,7 +33,7 @@ import rawfolder as rf
 from etl_helpers import calendar, db, schema
 from etl_helpers.contract import MAX_LINE_BYTES, MAX_POINTS, MAX_QUANTITY, MAX_TEXT_LENGTH, MAX_UNIT_PRICE
 from etl_helpers.data_tests import DataTestFailure, run_data_tests
-from etl_helpers.loading.load import LOAD_LOCK_KEY
+from etl_helpers.loading.load import LOAD_LOCK_KEY, analyze_loaded
 from etl_helpers.loading.reader import CHUNK_BYTES, FileRejected
 from etl_helpers.settings import Settings
 from rawfolder import DAY1, DAY2, REF_DAY, RUN_DATE, event, sale
@@ -847,17 +847,15 @@ KILL_SCRIPT = textwrap.dedent("""
     from etl_helpers.loading import load
     from etl_helpers.settings import Settings
 
-    def slow_copy(conn, table, columns, data, freeze=False):
+    def slow_copy(conn, table, columns, data, binary=False, freeze=False):
         # the rows trickle in, so the COPY stays open long enough to be killed in
-        def pieces():
+        options = ", ".join(["format binary" if binary else "format csv"] + (["freeze"] if freeze else []))
+        statement = load.sql.SQL("copy {} ({}) from stdin ({})").format(
+            table, load.sql.SQL(", ").join(map(load.sql.Identifier, columns)), load.sql.SQL(options))
+        with conn.cursor().copy(statement) as copy:
             for start in range(0, len(data), 4096):
                 time.sleep(0.01)
-                yield data[start:start + 4096]
-        with conn.cursor().copy(load.sql.SQL("copy {} ({}) from stdin (format csv{})").format(
-                table, load.sql.SQL(", ").join(map(load.sql.Identifier, columns)),
-                load.sql.SQL(", freeze" if freeze else ""))) as copy:
-            for piece in pieces():
-                copy.write(piece)
+                copy.write(data[start:start + 4096])
 
     load._copy = slow_copy
     settings = Settings(database_url=sys.argv[1], workdir=Path(sys.argv[2]))
@@ -1080,3 +1078,18 @@ def test_a_dimension_snapshot_widens_the_data_tests_to_every_date(warehouse, loa
         with pytest.raises(DataTestFailure, match="product joins dim_produit"):
             run_data_tests(conn)
         conn.rollback()
+
+
+# --- statistics after a load -----------------------------------------------------------------
+
+def test_statistics_cover_what_a_load_wrote(warehouse, loaded):
+    july = [date(2026, 7, 15), date(2026, 7, 16)]
+    rows = {day: [sale(f"J{day:%d}", 1, f"{day}T09:00:00+02:00", amount="1.20")] for day in july}
+    loaded.write_rows("sales", july[0], rows[july[0]])
+    with db.connection(warehouse) as conn:                                      # a new month: the whole table
+        assert analyze_loaded(conn, rf.load(warehouse, loaded)) == ["fact_ventes"]
+    loaded.write_rows("sales", july[1], rows[july[1]])
+    with db.connection(warehouse) as conn:                                      # a month known: its partition
+        assert analyze_loaded(conn, rf.load(warehouse, loaded)) == ["fact_ventes_2026_07"]
+        assert conn.execute("select reltuples from pg_class where relname = 'fact_ventes_2026_07'").fetchone()[0] == 2
+        assert analyze_loaded(conn, rf.load(warehouse, loaded)) == []                  # nothing new
