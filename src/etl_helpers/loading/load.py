@@ -284,7 +284,17 @@ def _counts_by_file(conn: psycopg.Connection, entity: str) -> dict[int, tuple[in
 # --- daily facts: checked in pyarrow, COPYed into the fact table ---------------------------------
 
 def _month_start(month_number: int) -> date:
+    """Month numbers count months from year 0 (year * 12 + month - 1): consecutive, easy to range."""
     return date(month_number // 12, month_number % 12 + 1, 1)
+
+
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _partition(entity: str, month_number: int) -> str:
+    """A fact table's partition of a month: ``fact_ventes_2026_11``."""
+    return f"{TARGET_TABLE[entity]}_{_month_start(month_number):%Y_%m}"
 
 
 class _FactWriter:
@@ -299,12 +309,9 @@ class _FactWriter:
         self.attached = _partitions(conn, entity)
         self.new: dict[str, int] = {}
 
-    def partition(self, month_number: int) -> str:
-        return f"{self.table}_{_month_start(month_number):%Y_%m}"
-
     def write(self, months: list[tuple[int, bytes]]) -> None:
         for month_number, data in months:
-            name = self.partition(month_number)
+            name = _partition(self.entity, month_number)
             if name in self.attached:
                 _copy(self.conn, sql.Identifier("warehouse", self.table), self.columns, data, binary=True)
             else:
@@ -351,10 +358,9 @@ def analyze_loaded(conn: psycopg.Connection, results: list[FileResult]) -> list[
     months is new, never analysed. Returns the tables analysed."""
     analysed = []
     for entity, table in ((e, TARGET_TABLE[e]) for e in FACT_DATE):
-        months = {f"{table}_{_month_start(m):%Y_%m}" for r in results
+        months = {_partition(entity, m) for r in results
                   if r.entity == entity and r.status != "unchanged" and r.first_date
-                  for m in range(r.first_date.year * 12 + r.first_date.month - 1,
-                                 r.last_date.year * 12 + r.last_date.month)}
+                  for m in range(_month_number(r.first_date), _month_number(r.last_date) + 1)}
         if not months:
             continue
         written = months & _partitions(conn, entity)
@@ -459,7 +465,7 @@ def _ensure_partitions(conn: psycopg.Connection, entity: str) -> None:
         lo, hi = _month_start(month_number), _month_start(month_number + 1)
         conn.execute(sql.SQL(
             "create table if not exists {part} partition of {parent} for values from ({lo}) to ({hi})"
-        ).format(part=sql.Identifier("warehouse", f"{table}_{lo:%Y_%m}"),
+        ).format(part=sql.Identifier("warehouse", _partition(entity, month_number)),
                  parent=sql.Identifier("warehouse", table), lo=sql.Literal(lo), hi=sql.Literal(hi)))
 
 
