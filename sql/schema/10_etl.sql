@@ -27,6 +27,9 @@ create table if not exists etl.loaded_files (
 -- refresh of the aggregates built on the facts has to recompute when the file comes or goes
 alter table etl.loaded_files add column if not exists first_date date;
 alter table etl.loaded_files add column if not exists last_date date;
+-- size and modification time when hashed: a file with both unchanged is not read again
+alter table etl.loaded_files add column if not exists file_size bigint;
+alter table etl.loaded_files add column if not exists file_mtime_ns bigint;
 create unique index if not exists loaded_files_current_path on etl.loaded_files (path) where is_current;
 
 create table if not exists etl.rejected_rows (

@@ -33,6 +33,7 @@ import rawfolder as rf
 from etl_helpers import calendar, db, schema
 from etl_helpers.contract import MAX_LINE_BYTES, MAX_POINTS, MAX_QUANTITY, MAX_TEXT_LENGTH, MAX_UNIT_PRICE
 from etl_helpers.data_tests import DataTestFailure, run_data_tests
+from etl_helpers.loading import ledger
 from etl_helpers.loading.load import LOAD_LOCK_KEY, analyze_loaded
 from etl_helpers.loading.reader import CHUNK_BYTES, FileRejected
 from etl_helpers.settings import Settings
@@ -356,6 +357,20 @@ def test_08_the_same_file_again_loads_nothing(warehouse, loaded):
     assert rf.counts(warehouse) == before_counts
     assert rf.snapshot(warehouse) == before
     rf.assert_reconciled(warehouse)
+
+
+def test_08_files_unchanged_since_they_were_hashed_are_not_read_again(warehouse, loaded, monkeypatch):
+    hashed = []
+    real_sha256 = ledger.file_sha256
+    monkeypatch.setattr(ledger, "file_sha256", lambda path: hashed.append(path.name) or real_sha256(path))
+    touched = loaded.path("sales", DAY1)
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))  # same bytes, newer
+
+    first = rf.load(warehouse, loaded)
+    second = rf.load(warehouse, loaded)
+
+    assert {r.status for r in first + second} == {"unchanged"}
+    assert hashed == [touched.name]                     # read once, to learn it has not changed; then never
 
 
 def test_09_a_changed_file_replaces_its_own_rows(warehouse, loaded):

@@ -16,6 +16,14 @@ from etl_helpers.writing import sha256_of as file_sha256  # noqa: F401  (the led
 class LedgerEntry:
     file_id: int
     sha256: str
+    size: int | None = None        # the file's size and modification time when it was hashed
+    mtime_ns: int | None = None
+
+    def same_file(self, path: Path) -> bool:
+        """Unchanged since it was hashed, by size and modification time (a rewrite moves the
+        time): hashing two years of daily files at every run would cost more than the day's load."""
+        stat = path.stat()
+        return (self.size, self.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
 def ledger_key(path: Path) -> str:
@@ -25,10 +33,11 @@ def ledger_key(path: Path) -> str:
 def current_entries(conn: psycopg.Connection, paths: list[Path]) -> dict[str, LedgerEntry]:
     """The current ledger entry of each path that has one, by ledger key."""
     rows = conn.execute(
-        "select path, file_id, sha256 from etl.loaded_files where path = any(%s) and is_current",
+        "select path, file_id, sha256, file_size, file_mtime_ns from etl.loaded_files "
+        "where path = any(%s) and is_current",
         ([ledger_key(p) for p in paths],),
     ).fetchall()
-    return {path: LedgerEntry(file_id, sha256) for path, file_id, sha256 in rows}
+    return {path: LedgerEntry(*entry) for path, *entry in rows}
 
 
 def retire(conn: psycopg.Connection, entries: list[LedgerEntry]) -> None:
@@ -38,22 +47,37 @@ def retire(conn: psycopg.Connection, entries: list[LedgerEntry]) -> None:
 
 
 def register(conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id: int | None) -> list[int]:
-    """Record the files (with their sha256) as being loaded; returns their file ids, in order
-    (counts are filled in by :func:`finish`)."""
+    """Record the files (with their sha256, size and modification time) as being loaded;
+    returns their file ids, in order (counts are filled in by :func:`finish`)."""
+    stats = [raw.path.stat() for raw, _ in files]
     rows = conn.execute(
         """
         insert into etl.loaded_files
-            (run_id, path, entity, business_date, sha256, rows_read, rows_loaded, rows_rejected)
-        select %s, path, entity, business_date, sha256, 0, 0, 0
-        from unnest(%s::text[], %s::text[], %s::date[], %s::text[]) with ordinality
-            as f (path, entity, business_date, sha256, position)
+            (run_id, path, entity, business_date, sha256, file_size, file_mtime_ns,
+             rows_read, rows_loaded, rows_rejected)
+        select %s, path, entity, business_date, sha256, file_size, file_mtime_ns, 0, 0, 0
+        from unnest(%s::text[], %s::text[], %s::date[], %s::text[], %s::bigint[], %s::bigint[]) with ordinality
+            as f (path, entity, business_date, sha256, file_size, file_mtime_ns, position)
         order by position
         returning file_id
         """,
         (run_id, [ledger_key(raw.path) for raw, _ in files], [raw.entity.name for raw, _ in files],
-         [raw.business_date for raw, _ in files], [sha for _, sha in files]),
+         [raw.business_date for raw, _ in files], [sha for _, sha in files],
+         [st.st_size for st in stats], [st.st_mtime_ns for st in stats]),
     ).fetchall()
     return [file_id for (file_id,) in rows]
+
+
+def record_stat(conn: psycopg.Connection, files: list[tuple[int, Path]]) -> None:
+    """Files hashed again and found unchanged (copied, touched): remember their new size and
+    time, so the next run does not read them again."""
+    if files:
+        stats = [path.stat() for _, path in files]
+        conn.execute(
+            "update etl.loaded_files as l set file_size = f.size, file_mtime_ns = f.mtime_ns "
+            "from unnest(%s::bigint[], %s::bigint[], %s::bigint[]) as f (file_id, size, mtime_ns) "
+            "where l.file_id = f.file_id",
+            ([file_id for file_id, _ in files], [st.st_size for st in stats], [st.st_mtime_ns for st in stats]))
 
 
 @dataclass(frozen=True)

@@ -506,16 +506,23 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     results: list[FileResult] = []
     todo: list[tuple[RawFile, FileResult]] = []
     current = ledger.current_entries(conn, [raw.path for raw in files])
+    rehashed: list[tuple[int, Path]] = []
     for raw in files:
         result = FileResult(str(raw.path), entity.name, raw.business_date.isoformat(), "loaded")
-        result.sha256 = ledger.file_sha256(raw.path)
         previous = current.get(ledger.ledger_key(raw.path))
+        if previous and previous.same_file(raw.path):
+            result.sha256 = previous.sha256
+        else:
+            result.sha256 = ledger.file_sha256(raw.path)
         if previous and previous.sha256 == result.sha256:
             result.status, result.file_id = "unchanged", previous.file_id
+            if not previous.same_file(raw.path):
+                rehashed.append((previous.file_id, raw.path))
         else:
             result.previous = previous
             todo.append((raw, result))
         results.append(result)
+    ledger.record_stat(conn, rehashed)
     if not todo:
         return results
 
