@@ -23,9 +23,10 @@ pairs as (  -- each product of a basket with every larger one of the same basket
     from (select month, product_id, unnest(product_ids) as paired_product_id from items) as candidates
     where paired_product_id > product_id
 ),
-final as (
+final as (  -- in index order: a refreshed month goes into its index range in one sweep
     select month, product_id, paired_product_id, count(*)::int as baskets
     from pairs
     group by month, product_id, paired_product_id
+    order by month, product_id, paired_product_id
 )
 select * from final
