@@ -86,14 +86,14 @@ def create_views(settings: Settings | None = None) -> pd.DataFrame:
     """Create the named views of sql/olap_queries.sql and refresh the aggregates the marts read
     (once per run, incrementally: see etl_helpers.aggregates); returns each view with the
     planner's estimated row count (from table statistics: counting ``v_sales_lines`` would scan
-    every fact), then each aggregate with its exact row count, how it was refreshed and the
-    dates it recomputed (none: all)."""
+    every fact), then each aggregate with its row count as its statistics estimate it, how it
+    was refreshed and the dates it recomputed (none: all)."""
     with db.connection(settings) as conn:
         names = views.create_views(conn)
         refreshed = aggregates.refresh(conn)
-        rows = [(n, "view", None, _estimated_rows(conn, "marts", n), None, None) for n in names]
-    rows += [(r.aggregate, "aggregate", r.rows, None, r.refresh, r.dates) for r in refreshed.itertuples()]
-    return pd.DataFrame(rows, columns=["relation", "kind", "rows", "estimated_rows", "refresh", "dates"])
+        rows = [(n, "view", _estimated_rows(conn, "marts", n), None, None) for n in names]
+    rows += [(r.aggregate, "aggregate", r.estimated_rows, r.refresh, r.dates) for r in refreshed.itertuples()]
+    return pd.DataFrame(rows, columns=["relation", "kind", "estimated_rows", "refresh", "dates"])
 
 
 def _estimated_rows(conn, schema_name: str, relation: str) -> int:
