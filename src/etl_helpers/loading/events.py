@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_helpers.contract import Entity, RawFormat
-from etl_helpers.loading.values import raw_text
+from etl_helpers.loading.values import Problems, raw_text
 
 PARIS = "Europe/Paris"
 NONEXISTENT = "nonexistent Europe/Paris local time (DST gap): give a UTC offset"
@@ -98,18 +98,7 @@ def _columns(rows: list[tuple], width: int) -> list[list]:
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
 
 
-class _Reasons:
-    """The first problem of each row (the typing problem, if any, comes first)."""
-
-    def __init__(self, first: pa.Array):
-        self.reason = first
-
-    def flag(self, mask: pa.Array, reason: str | pa.Array) -> None:
-        mask = pc.and_(pc.is_null(self.reason), pc.fill_null(mask, False))
-        self.reason = pc.if_else(mask, reason, self.reason)
-
-
-def place_in_time(exact: pa.Array, local: pa.Array, reasons: _Reasons) -> pa.Array:
+def place_in_time(exact: pa.Array, local: pa.Array, reasons: Problems) -> pa.Array:
     """The instant of each row: the exact ISO value with its offset, or its Europe/Paris
     local time when that time happens exactly once."""
     instant = pc.cast(exact, pa.timestamp("us", tz="UTC"))
@@ -144,7 +133,7 @@ def check_events(typed: pa.Table, raw: pa.Table, entity: Entity, fmt: RawFormat,
     raw_text if ``with_raw_text``; the refused rows: file_id, line_no, reason, raw_text).
     ``typed`` is ``raw``, the rows as read, typed by ``values.type_chunk``."""
     time_column, date_column = EVENT_TIME[entity.name]
-    reasons = _Reasons(typed["problem"].combine_chunks())
+    reasons = Problems(typed.num_rows, typed["problem"].combine_chunks())
     instant = place_in_time(typed[time_column].combine_chunks(), typed[f"{time_column}_local"].combine_chunks(),
                             reasons)
     day = paris_date(instant)

@@ -89,9 +89,10 @@ def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, rejec
     lines read and spools the lines refused before typing."""
     entity = todo[0][0].entity
     results = {result.file_id: result for _, result in todo}
-    writer = csv.writer(reject_spool)
+    writer = _reject_writer(reject_spool)
     blocks: list[Block] = []           # screened, waiting to be parsed together
     block_header: Header | None = None
+    pending_bytes = 0
     parsed: list[pa.Table] = []        # parsed, waiting to be typed together
     rows = 0
 
@@ -100,7 +101,8 @@ def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, rejec
         writer.writerows((file_id, r.line_number, r.reason, r.raw_text) for r in rejects)
 
     def parse() -> None:
-        nonlocal blocks, rows
+        nonlocal blocks, rows, pending_bytes
+        pending_bytes = 0
         if blocks:
             table, rejects = parse_blocks(blocks, block_header, fmt)
             for file_id, reject in rejects:
@@ -129,7 +131,8 @@ def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, rejec
                 refuse(result.file_id, block.rejects)
                 if len(block.numbers):
                     blocks.append(block)
-                    if sum(len(b.kept) for b in blocks) >= PARSE_BYTES:
+                    pending_bytes += len(block.kept)
+                    if pending_bytes >= PARSE_BYTES:
                         parse()
         if result.rows_read == 0:
             log.warning("%s: header only, no rows", raw.path.name)
@@ -238,10 +241,17 @@ def _copy(conn: psycopg.Connection, table: sql.Composable, columns: list[str], d
 
 
 def _copy_rejects(conn: psycopg.Connection, reject_spool) -> None:
+    """Stream the spooled rejects (CSV: file id, line, reason, raw text) into etl.rejected_rows."""
     reject_spool.seek(0)
-    with conn.cursor().copy("copy etl.rejected_rows (file_id, line_number, reason, raw_text) from stdin") as copy:
-        for file_id, line_number, reason, raw_text in csv.reader(reject_spool):
-            copy.write_row((int(file_id), int(line_number), reason, raw_text))
+    with conn.cursor().copy("copy etl.rejected_rows (file_id, line_number, reason, raw_text) "
+                            "from stdin (format csv)") as copy:
+        while block := reject_spool.read(1 << 20):
+            copy.write(block)
+
+
+def _reject_writer(reject_spool):
+    """Strings always quoted, so an empty raw text stays an empty string, not a null."""
+    return csv.writer(reject_spool, quoting=csv.QUOTE_NONNUMERIC)
 
 
 # --- reference snapshots: staged, checked and merged in SQL -----------------------------------
@@ -390,13 +400,13 @@ def _checked_batches(dims: Dimensions, entity: Entity, todo: list[tuple[RawFile,
     the spool; each file's counts and event dates are kept up to date."""
     business_dates = {result.file_id: raw.business_date for raw, result in todo}
     results = {result.file_id: result for _, result in todo}
-    writer = csv.writer(reject_spool)
+    writer = _reject_writer(reject_spool)
     date_column = FACT_DATE[entity.name]
     for raw, typed in _typed_batches(todo, fmt, reject_spool, progress):
         checked, refused = check_events(typed, raw, entity, fmt, dims, business_dates, run_date, with_raw_text)
         writer.writerows(zip(*(refused[c].to_pylist() for c in ("file_id", "line_no", "reason", "raw_text"))))
-        for file_id in refused["file_id"].to_pylist():
-            results[file_id].rows_rejected += 1
+        for count in refused["file_id"].value_counts().to_pylist():
+            results[count["values"]].rows_rejected += count["counts"]
         per_file = checked.group_by("file_id").aggregate(
             [(date_column, "count"), (date_column, "min"), (date_column, "max")]).to_pylist()
         for row in per_file:
@@ -447,8 +457,9 @@ def _load_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawF
         "select file_id, line_no, reason, raw_text from {} where reason is not null").format(checked_table))
     refused = conn.execute(sql.SQL("select file_id, count(*) from {} where reason is not null group by file_id")
                            .format(checked_table)).fetchall()
+    results = {result.file_id: result for _, result in todo}
     for file_id, count in refused:
-        result = next(r for _, r in todo if r.file_id == file_id)
+        result = results[file_id]
         result.rows_loaded -= count
         result.rows_rejected += count
 

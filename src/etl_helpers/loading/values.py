@@ -67,11 +67,12 @@ def strptime_format(pattern: str) -> str:
     return converted
 
 
-class _Problems:
-    """The first problem of each row, kept as rules are applied in order."""
+class Problems:
+    """The first problem of each row, kept as rules are applied in order (``first``: the
+    problems already found, e.g. while typing)."""
 
-    def __init__(self, rows: int):
-        self.reason = pa.nulls(rows, pa.string())
+    def __init__(self, rows: int, first: pa.Array | None = None):
+        self.reason = pa.nulls(rows, pa.string()) if first is None else first
 
     def flag(self, mask: pa.Array, reason: str) -> None:
         mask = pc.fill_null(mask, False)
@@ -108,7 +109,7 @@ class _Typed:
     number: pa.Array | None = None
 
 
-def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: _Problems,
+def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: Problems,
                  where: "_Where") -> _Typed:
     present = pc.is_valid(values)
     name = column.name
@@ -149,7 +150,7 @@ def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: _Pr
     raise ValueError(f"unknown contract type {column.type!r}")
 
 
-def _type_timestamp(name: str, values: pa.Array, present: pa.Array, fmt: RawFormat, problems: _Problems,
+def _type_timestamp(name: str, values: pa.Array, present: pa.Array, fmt: RawFormat, problems: Problems,
                     where: "_Where") -> _Typed:
     if fmt.date_format:
         local = pc.strptime(values, strptime_format(fmt.date_format), "us", error_is_null=True)
@@ -254,7 +255,7 @@ def type_chunk(chunk: pa.Table, entity: Entity, fmt: RawFormat, business_date: d
     def where(row: int) -> tuple[Path, int]:
         return paths[file_ids[row].as_py()], line_numbers[row].as_py()
 
-    problems = _Problems(rows)
+    problems = Problems(rows)
     typed: dict[str, _Typed] = {}
     for column in entity.columns:
         raw = chunk[column.name].combine_chunks() if column.name in chunk.column_names else pa.nulls(rows, pa.string())
