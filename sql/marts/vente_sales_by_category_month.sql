@@ -4,20 +4,21 @@
 -- month. tickets = tickets holding at least one (non-return) line of the category, so a
 -- ticket counts once in each category it touches; avg_basket = the category's net revenue
 -- per such ticket.
+-- Reads marts.agg_category_day (a category's tickets add up across days, a ticket being one day).
 -- Parameters: run_date (date).
-with sales as (
-    select sale_date, category, ticket_id, quantity, amount, is_return
-    from marts.v_sales_lines
+with days as (
+    select sale_date, category, quantity, revenue, tickets
+    from marts.agg_category_day
     where sale_date <= %(run_date)s::date
 ),
 monthly as (
     select
-        date_trunc('month', sale_date)::date as month,
+        date_trunc('month', sale_date::timestamp)::date as month,
         category,
-        sum(quantity) as quantity,
-        sum(amount) as revenue,
-        count(distinct ticket_id) filter (where not is_return) as tickets
-    from sales
+        sum(quantity)::bigint as quantity,
+        sum(revenue) as revenue,
+        sum(tickets)::bigint as tickets
+    from days
     group by 1, category
 ),
 months as (

@@ -3,10 +3,11 @@
 -- [run_date - 364, run_date]; all 7 x 24 cells present. Because a 365-day window holds one
 -- weekday 53 times and the others 52, revenue_per_day divides by the number of such weekdays
 -- in the window (days_in_window): the average net revenue of that hour on that weekday.
+-- Reads marts.agg_sales_hour_day (tickets add up across days, a ticket being one day).
 -- Parameters: run_date (date).
 with sales as (
-    select sale_date, sale_hour, ticket_id, quantity, amount, is_return
-    from marts.v_sales_lines
+    select sale_date, sale_hour, quantity, revenue, tickets
+    from marts.agg_sales_hour_day
     where sale_date between %(run_date)s::date - 364 and %(run_date)s::date
 ),
 weekday_names (day_of_week, weekday) as (
@@ -33,9 +34,9 @@ by_cell as (
     select
         extract(isodow from sale_date)::int as day_of_week,
         sale_hour as hour,
-        sum(quantity) as quantity,
-        sum(amount) as revenue,
-        count(distinct ticket_id) filter (where not is_return) as tickets
+        sum(quantity)::bigint as quantity,
+        sum(revenue) as revenue,
+        sum(tickets)::bigint as tickets
     from sales
     group by 1, sale_hour
 ),

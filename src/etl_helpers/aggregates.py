@@ -13,11 +13,14 @@ over all the facts:
   then (``file_id`` above the recorded watermark), and of every earlier version of those files
   (a corrected file deleted their rows). A month-grain aggregate recomputes whole months.
 
-Dimension changes need no refresh: aggregates are keyed by what cannot change under them.
-A store is its ``store_code`` (a new store version re-points facts to another ``store_id`` of
-the same code), a product its ``product_id`` and a customer its ``customer_id``; attributes a
-snapshot may overwrite (category, card, a store's name, banner or region) are joined by the
-marts at query time.
+Dimension changes mostly need no refresh: aggregates are keyed by what cannot change under
+them. A store is its ``store_code`` (a new store version re-points facts to another
+``store_id`` of the same code), a product its ``product_id`` and a customer its
+``customer_id``; attributes a snapshot may overwrite (category, card, a store's name, banner
+or region) are joined by the marts at query time. The few aggregates that group by such an
+attribute, because keying them by product or store would not shrink the facts, bake it in
+(``Aggregate.bakes``): a fingerprint of the attribute (every product's category, the spans of
+each store's region) is part of their definition, so a snapshot that changes it rebuilds them.
 
 The refresh takes the loader's advisory lock: a load and a refresh never interleave, so no
 file registered below the watermark can commit after it.
@@ -50,13 +53,29 @@ class Aggregate:
     date_column: str         # the column rows are deleted and recomputed by
     monthly: bool = False    # the date column holds the first day of a whole calendar month
     lookup: tuple[str, ...] = ()  # columns indexed after the date column, for marts that look rows up by them
+    bakes: tuple[str, ...] = ()   # dimension attributes it groups by (BAKED_ATTRIBUTES)
 
     def query(self) -> str:
         return (AGGREGATES_SQL_DIR / f"{self.name}.sql").read_text(encoding="utf-8")
 
-    def definition(self) -> str:
-        """The query, and the lookup columns if any: a change to either rebuilds the table."""
-        return self.query() + (f"\n-- index: {', '.join((self.date_column, *self.lookup))}\n" if self.lookup else "")
+    def definition(self, fingerprints: dict[str, str]) -> str:
+        """The query, its lookup columns and the fingerprints of the attributes it bakes in:
+        a change to any of them rebuilds the table."""
+        index = f"\n-- index: {', '.join((self.date_column, *self.lookup))}\n" if self.lookup else ""
+        return self.query() + index + "".join(f"\n-- {name}: {fingerprints[name]}" for name in self.bakes)
+
+
+# What a baked attribute is, as rows whose md5 is its fingerprint. A store's region is the spans
+# of its versions where the region changes, so a version that changes only the banner keeps it.
+BAKED_ATTRIBUTES = {
+    "product_category": "select product_id, category from warehouse.dim_produit",
+    "store_region": """
+        select store_code, valid_from, region_id
+        from (select store_code, valid_from, region_id,
+                     lag(region_id) over (partition by store_code order by valid_from) as previous_region_id
+              from warehouse.dim_magasin) as versions
+        where previous_region_id is distinct from region_id""",
+}
 
 
 AGGREGATES = (
@@ -68,6 +87,10 @@ AGGREGATES = (
     Aggregate("agg_item_pairs_month", "sales", "month", monthly=True,  # rolls up agg_baskets
               lookup=("product_id", "paired_product_id")),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
+    Aggregate("agg_sales_hour_day", "sales", "sale_date"),
+    Aggregate("agg_product_region_month", "sales", "month", monthly=True, bakes=("store_region",)),
+    Aggregate("agg_category_day", "sales", "sale_date", bakes=("product_category",)),
+    Aggregate("agg_category_sets_day", "sales", "sale_date", bakes=("product_category",)),  # rolls up agg_baskets
 )
 
 
@@ -88,7 +111,8 @@ def refresh(conn: psycopg.Connection) -> pd.DataFrame:
         for table in DIMENSIONS:  # the marts join them: give the planner their statistics
             conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", table)))
         watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
-        rows = [_refresh_one(conn, aggregate, watermark) for aggregate in AGGREGATES]
+        fingerprints = _fingerprints(conn, AGGREGATES)
+        rows = [_refresh_one(conn, aggregate, watermark, fingerprints) for aggregate in AGGREGATES]
     return pd.DataFrame(rows, columns=["aggregate", "refresh", "dates", "estimated_rows", "seconds"])
 
 
@@ -99,7 +123,8 @@ def check_current(conn: psycopg.Connection, names: tuple[str, ...] | None = None
     recorded = dict(((name, (digest, last)) for name, digest, last in conn.execute(
         "select aggregate, definition_sha256, last_file_id from etl.aggregate_refreshes").fetchall()))
     watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
-    stale = [a.name for a in wanted if recorded.get(a.name) != (_digest(a.definition()), watermark)]
+    fingerprints = _fingerprints(conn, wanted)
+    stale = [a.name for a in wanted if recorded.get(a.name) != (_digest(a.definition(fingerprints)), watermark)]
     if stale:
         raise StaleAggregates(f"aggregates not refreshed since the last load: {', '.join(stale)}; "
                               "run step 30_views (etl_helpers.warehouse.create_views)")
@@ -109,10 +134,20 @@ def _digest(query: str) -> str:
     return hashlib.sha256(query.encode("utf-8")).hexdigest()
 
 
-def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int) -> tuple:
+def _fingerprints(conn: psycopg.Connection, wanted) -> dict[str, str]:
+    """The md5 of every attribute the ``wanted`` aggregates bake in, as the dimensions hold it now."""
+    names = sorted({name for aggregate in wanted for name in aggregate.bakes})
+    return {name: conn.execute(
+        sql.SQL("select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from ({}) as t").format(
+            sql.SQL(BAKED_ATTRIBUTES[name]))).fetchone()[0]  # type: ignore[arg-type]
+        for name in names}
+
+
+def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int,
+                 fingerprints: dict[str, str]) -> tuple:
     started = time.perf_counter()
     query = aggregate.query()
-    digest = _digest(aggregate.definition())
+    digest = _digest(aggregate.definition(fingerprints))
     table = sql.Identifier("marts", aggregate.name)
     state = conn.execute(
         "select definition_sha256, last_file_id from etl.aggregate_refreshes where aggregate = %s",

@@ -49,6 +49,11 @@ def _marts(conn: psycopg.Connection, run_date: date) -> dict[str, pd.DataFrame]:
         "rfm_customers": fidelite.rfm_customers(conn, run_date),
         "rfm_customers_short_window": fidelite.rfm_customers(conn, run_date, window_days=WINDOW_DAYS),
         "category_rules": rules.category_rules(conn, run_date),
+        "top_products_by_quantity": ventes.top_products_by_quantity(conn, run_date),
+        "top_products_by_region": ventes.top_products_by_region(conn, run_date),
+        "top_products_by_year": ventes.top_products_by_year(conn, run_date),
+        "sales_by_category_month": ventes.sales_by_category_month(conn, run_date),
+        "sales_by_weekday_hour": ventes.sales_by_weekday_hour(conn, run_date),
         "product_itemsets": pd.DataFrame(sorted(counts.counts.items()), columns=["items", "count"]),
     }
 
@@ -227,7 +232,8 @@ REGION_MONTH_FROM_LINES = """
 def test_region_months_follow_a_store_that_moves_region_mid_month(pipeline):
     """A store version in another region from mid-May re-points the facts as the loader does:
     sales_by_region_month (store months of agg_sales_store_month, that one recounted from the
-    lines) equals the regions' months counted from the lines, as of a past date too."""
+    lines) equals the regions' months counted from the lines, as of a past date too. Only the
+    aggregates that bake the stores' regions in are stale, and a refresh rebuilds just them."""
     settings, _, _ = pipeline
     moved_on = date(2026, 5, 14)
     with db.connect(settings) as conn:
@@ -249,7 +255,14 @@ def test_region_months_follow_a_store_that_moves_region_mid_month(pipeline):
         moved = conn.execute("update warehouse.fact_ventes set store_id = %s where store_id = %s and sale_date >= %s",
                              (new_id, store_id, moved_on)).rowcount
         assert moved > 0
-        aggregates.check_current(conn)  # a store version needs no refresh
+        region_aggregates = tuple(a.name for a in aggregates.AGGREGATES if "store_region" in a.bakes)
+        aggregates.check_current(conn, tuple(a.name for a in aggregates.AGGREGATES if a.name not in region_aggregates))
+        with pytest.raises(aggregates.StaleAggregates, match="agg_product_region_month"):
+            ventes.top_products_by_region(conn, run_date=moved_on)  # it bakes the regions in
+        refreshed = aggregates.refresh(conn).set_index("aggregate")["refresh"]
+        assert {name for name, mode in refreshed.items() if mode == "rebuilt"} == set(region_aggregates)
+        for aggregate in aggregates.AGGREGATES:
+            assert _differences(conn, aggregate) == 0, aggregate.name
         for run_date in (FIRST_RUN, moved_on + timedelta(days=3)):
             got = ventes.sales_by_region_month(conn, run_date)
             got = got[got["quantity"] != 0].sort_values(["month", "region_code"]).reset_index(drop=True)
@@ -259,3 +272,39 @@ def test_region_months_follow_a_store_that_moves_region_mid_month(pipeline):
             may = got[got["month"] == date(2026, 5, 1)]
             assert may["region_code"].nunique() >= 2, code
         conn.rollback()
+
+
+def test_a_recategorised_product_rebuilds_the_aggregates_that_bake_categories_in(pipeline):
+    """dim_produit is type 1: a snapshot that moves a product to another category changes the
+    category aggregates' fingerprint; the refresh rebuilds them (and only them) and the category
+    marts then count the product in its new category."""
+    settings, _, _ = pipeline
+    with db.connect(settings) as conn:
+        product_id, category = conn.execute(
+            "select product_id, category from warehouse.dim_produit "
+            "where product_id in (select product_id from warehouse.fact_ventes) order by product_code limit 1"
+        ).fetchone()
+        other = conn.execute("select min(category) from warehouse.dim_produit where category <> %s",
+                             (category,)).fetchone()[0]
+        conn.execute("update warehouse.dim_produit set category = %s where product_id = %s", (other, product_id))
+        with pytest.raises(aggregates.StaleAggregates, match="agg_category_day"):
+            ventes.sales_by_category_month(conn, FIRST_RUN)
+        refreshed = aggregates.refresh(conn).set_index("aggregate")["refresh"]
+        baking = {a.name for a in aggregates.AGGREGATES if "product_category" in a.bakes}
+        assert {name for name, mode in refreshed.items() if mode == "rebuilt"} == baking
+        for aggregate in aggregates.AGGREGATES:
+            assert _differences(conn, aggregate) == 0, aggregate.name
+        by_month = ventes.sales_by_category_month(conn, FIRST_RUN)
+        expected = read_sql(conn, CATEGORY_QUANTITY_FROM_LINES, run_date=FIRST_RUN)
+        got = by_month[by_month["quantity"] != 0].groupby("category")["quantity"].sum()
+        pd.testing.assert_series_equal(got, expected.set_index("category")["quantity"], check_names=False, check_dtype=False)
+        conn.rollback()
+
+
+CATEGORY_QUANTITY_FROM_LINES = """
+    select category, sum(quantity) as quantity
+    from marts.v_sales_lines
+    where sale_date <= %(run_date)s::date
+    group by category
+    order by category collate "C"
+"""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from etl_helpers import db, warehouse
+from etl_helpers import db, marts, warehouse
 from etl_helpers.marts import rules
 from etl_helpers.sources import SourceOptions
 
@@ -163,13 +163,13 @@ def test_max_len_four_counts_quadruples():
 
 def test_whole_months_of_a_window_and_its_edge_days():
     # a year ending on a month's last day is twelve whole months, no edge day
-    assert rules.whole_months(date(2025, 12, 1), date(2026, 11, 30)) == (date(2025, 12, 1), date(2026, 12, 1))
+    assert marts.whole_months(date(2025, 12, 1), date(2026, 11, 30)) == (date(2025, 12, 1), date(2026, 12, 1))
     # mid-month at both ends: the months between, edges before and after
-    assert rules.whole_months(date(2025, 11, 16), date(2026, 11, 15)) == (date(2025, 12, 1), date(2026, 11, 1))
-    assert rules.whole_months(date(2024, 2, 1), date(2024, 2, 29)) == (date(2024, 2, 1), date(2024, 3, 1))
+    assert marts.whole_months(date(2025, 11, 16), date(2026, 11, 15)) == (date(2025, 12, 1), date(2026, 11, 1))
+    assert marts.whole_months(date(2024, 2, 1), date(2024, 2, 29)) == (date(2024, 2, 1), date(2024, 3, 1))
     # no whole month: an empty range after the window, every day is an edge day
-    assert rules.whole_months(date(2026, 4, 5), date(2026, 5, 14)) == (date(2026, 5, 15), date(2026, 5, 15))
-    assert rules.whole_months(date(2026, 5, 2), date(2026, 5, 30)) == (date(2026, 5, 31), date(2026, 5, 31))
+    assert marts.whole_months(date(2026, 4, 5), date(2026, 5, 14)) == (date(2026, 5, 15), date(2026, 5, 15))
+    assert marts.whole_months(date(2026, 5, 2), date(2026, 5, 30)) == (date(2026, 5, 31), date(2026, 5, 31))
 
 
 # --------------------------------------------------------------------------- the same in PostgreSQL

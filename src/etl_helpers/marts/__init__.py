@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import psycopg
@@ -19,6 +19,23 @@ MARTS_SQL_DIR = PROJECT_ROOT / "sql" / "marts"
 
 def as_date(run_date: str | date) -> date:
     return run_date if isinstance(run_date, date) else date.fromisoformat(run_date)
+
+
+def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
+    """``[start, end)``: the whole calendar months inside the days ``[first_day, last_day]``, which
+    monthly aggregates count; the days outside it are the window's partial edge months. Without a
+    whole month, ``start == end == last_day + 1`` (every day is an edge day)."""
+    start = first_day if first_day.day == 1 else (first_day.replace(day=1) + timedelta(days=31)).replace(day=1)
+    after = last_day + timedelta(days=1)
+    end = after.replace(day=1)
+    return (start, end) if start < end else (after, after)
+
+
+def window(first_day: date, last_day: date) -> dict[str, date]:
+    """The parameters of a mart that reads a window ``[first_day, last_day]`` from a monthly
+    aggregate (its whole months) and from the lines (the days of its partial edge months)."""
+    months_start, months_end = whole_months(first_day, last_day)
+    return {"first_day": first_day, "last_day": last_day, "months_start": months_start, "months_end": months_end}
 
 
 # PostgreSQL type OIDs of the columns the mart queries return.

@@ -15,11 +15,13 @@ Counting stays in PostgreSQL (Apriori, level by level, in temporary tables). Pro
 product pairs are sums of the monthly aggregates (``marts.agg_items_month``,
 ``marts.agg_item_pairs_month``) over the window's whole calendar months, plus the baskets of
 its partial edge months (``marts.agg_baskets``). Otherwise (categories, itemsets of three
-items or more) items are counted per basket (an array of integer item ids); each basket is
-cut down to the items that can still be frequent and identical ones are grouped into
-weighted patterns (categories give a few hundred patterns for millions of baskets); pairs
-come from a self-join of the patterns' items, and each larger level only extends
-occurrences of frequent itemsets by candidates whose every subset is frequent. Python only sees the counts of frequent itemsets; the pure function
+items or more) items are counted over weighted baskets (an array of integer item ids and the
+baskets holding exactly those: one per ticket for products, the day's sets of categories of
+``marts.agg_category_sets_day`` for categories); each is cut down to the items that can still
+be frequent and identical ones are grouped into weighted patterns; pairs come from a self-join
+of the patterns' items, and each larger level only extends occurrences of frequent itemsets by
+candidates whose every subset is frequent. Python only sees the counts of frequent itemsets;
+the pure function
 :func:`association_rules` turns them into rules (and :func:`count_itemsets` counts a
 small in-memory basket list the same way, for tests and examples).
 """
@@ -40,7 +42,7 @@ import psycopg
 from psycopg import sql
 
 from etl_helpers import aggregates
-from etl_helpers.marts import MARTS_SQL_DIR, as_date, read_sql_file
+from etl_helpers.marts import MARTS_SQL_DIR, as_date, read_sql_file, window
 
 log = logging.getLogger(__name__)
 
@@ -249,16 +251,6 @@ def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> dict[tuple[int, ...
     return {tuple(items): int(n) for items, n in cur.fetchall()}
 
 
-def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
-    """``[start, end)``: the whole calendar months inside the days ``[first_day, last_day]``, which
-    monthly aggregates count; the days outside it are the window's partial edge months. Without a
-    whole month, ``start == end == last_day + 1`` (every day is an edge day)."""
-    start = first_day if first_day.day == 1 else (first_day.replace(day=1) + timedelta(days=31)).replace(day=1)
-    after = last_day + timedelta(days=1)
-    end = after.replace(day=1)
-    return (start, end) if start < end else (after, after)
-
-
 def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "product", window_days: int = 365,
                           min_support=0.01, max_len: int = 3) -> ItemsetCounts:
     """Frequent itemsets of the window's baskets, counted in PostgreSQL (Apriori).
@@ -277,7 +269,7 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "p
     _check_max_len(max_len)
     if not isinstance(window_days, int) or window_days < 1:
         raise ValueError(f"window_days must be a positive integer, got {window_days!r}")
-    aggregates.check_current(conn, PRODUCT_AGGREGATES if level == "product" else ("agg_baskets",))
+    aggregates.check_current(conn, PRODUCT_AGGREGATES if level == "product" else ("agg_category_sets_day",))
     params = {"run_date": as_date(run_date), "window_days": window_days, "level": level}
     with conn.transaction(), conn.cursor() as cur:
         _drop_temp_tables(cur)
@@ -289,8 +281,8 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "p
         else:
             n_baskets = _fill_baskets(cur, params)
             threshold = min_count(min_support, n_baskets)
-            cur.execute("select item, count(*) from pg_temp.rules_baskets, unnest(items) as item "
-                        "group by item having count(*) >= %(n)s", {"n": threshold})
+            cur.execute("select item, sum(weight) from pg_temp.rules_baskets, unnest(items) as item "
+                        "group by item having sum(weight) >= %(n)s", {"n": threshold})
             by_id = {(int(item),): int(n) for item, n in cur.fetchall()}
             kept = sorted(item for (item,) in by_id)
         log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets,
@@ -307,30 +299,30 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "p
 def _product_counts(cur: psycopg.Cursor, params: dict, min_support) -> tuple[int, int, dict[tuple[int, ...], int]]:
     """The window's baskets, its threshold and its frequent products and product pairs, read
     from the monthly aggregates (whole months) and agg_baskets (edge days)."""
-    cur.execute(sql.SQL("select count(*) from (") + _sql_text("fidelite_baskets") + sql.SQL(") as baskets"), params)
+    cur.execute(sql.SQL("select coalesce(sum(weight), 0) from (") + _sql_text("fidelite_baskets")
+                + sql.SQL(") as baskets"), params)
     n_baskets = int(cur.fetchone()[0])
     threshold = min_count(min_support, n_baskets)
     last_day = params["run_date"]
     first_day = last_day - timedelta(days=params["window_days"] - 1)
-    months_start, months_end = whole_months(first_day, last_day)
-    months = pd.date_range(months_start, months_end, freq="MS", inclusive="left").date.tolist()
-    window = {"first_day": first_day, "last_day": last_day, "months_start": months_start,
-              "months_end": months_end, "months": months, "min_count": threshold}
-    cur.execute(_sql_text("fidelite_itemset_product_items"), window)
+    bounds = window(first_day, last_day)
+    months = pd.date_range(bounds["months_start"], bounds["months_end"], freq="MS", inclusive="left").date.tolist()
+    bounds |= {"months": months, "min_count": threshold}
+    cur.execute(_sql_text("fidelite_itemset_product_items"), bounds)
     by_id = {(int(item),): int(n) for item, n in cur.fetchall()}
     if len(by_id) > 1:
-        cur.execute(_sql_text("fidelite_itemset_product_pairs"), window | {"items": [i for (i,) in by_id]})
+        cur.execute(_sql_text("fidelite_itemset_product_pairs"), bounds | {"items": [i for (i,) in by_id]})
         by_id.update({tuple(int(i) for i in items): int(n) for items, n in cur.fetchall()})
     return n_baskets, threshold, by_id
 
 
 def _fill_baskets(cur: psycopg.Cursor, params: dict) -> int:
-    """``rules_baskets``: the window's baskets (fidelite_baskets); returns how many."""
-    cur.execute("create temporary table rules_baskets "
-                "(basket_id bigint generated always as identity, items bigint[] not null)")
-    cur.execute(sql.SQL("insert into pg_temp.rules_baskets (items) select items from (")
+    """``rules_baskets``: the window's baskets as weighted item sets (fidelite_baskets);
+    returns how many baskets."""
+    cur.execute("create temporary table rules_baskets (items bigint[] not null, weight bigint not null)")
+    cur.execute(sql.SQL("insert into pg_temp.rules_baskets (items, weight) select items, weight from (")
                 + _sql_text("fidelite_baskets") + sql.SQL(") as baskets"), params)
-    return cur.rowcount
+    return int(cur.execute("select coalesce(sum(weight), 0) from pg_temp.rules_baskets").fetchone()[0])
 
 
 def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
@@ -342,8 +334,9 @@ def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
     cur.execute("create temporary table rules_patterns "
                 "(pattern_id bigint generated always as identity, items bigint[] not null, weight bigint not null)")
     cur.execute("insert into pg_temp.rules_patterns (items, weight) "
-                "select kept, count(*) from (select array(select item from unnest(items) as item "
-                "where item = any(%(kept)s) order by item) as kept from pg_temp.rules_baskets) as reduced "
+                "select kept, sum(weight) from (select array(select item from unnest(items) as item "
+                "where item = any(%(kept)s) order by item) as kept, weight from pg_temp.rules_baskets "
+                "where items && %(kept)s::bigint[]) as reduced "  # most baskets hold no kept item
                 "where cardinality(kept) > 1 group by kept",
                 {"kept": kept})
     cur.execute("drop table pg_temp.rules_baskets")

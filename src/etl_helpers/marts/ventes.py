@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -31,7 +31,7 @@ from matplotlib.ticker import FuncFormatter
 
 from etl_helpers import aggregates
 from etl_helpers.exports import export_dir, save_chart, write_table
-from etl_helpers.marts import as_date, read_sql_file
+from etl_helpers.marts import as_date, read_sql_file, window
 from etl_helpers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,26 +44,40 @@ DAILY_DAYS = 90          # sales_daily window
 # --------------------------------------------------------------------------- the tables
 
 
+TRAILING_YEAR_DAYS = 365
+HISTORY_START = date(1, 1, 1)  # top_products_by_year counts every year
+
+
+def _trailing_year(run_date: str | date) -> dict[str, date]:
+    last_day = as_date(run_date)
+    return window(last_day - timedelta(days=TRAILING_YEAR_DAYS - 1), last_day)
+
+
 def top_products_by_quantity(conn: psycopg.Connection, run_date: str | date, top_n: int = TOP_N) -> pd.DataFrame:
     """The ``top_n`` products by net quantity over [run_date - 364, run_date], revenue beside."""
-    return read_sql_file(conn, "vente_top_products_by_quantity", run_date=as_date(run_date), top_n=top_n)
+    aggregates.check_current(conn, ("agg_product_region_month",))
+    return read_sql_file(conn, "vente_top_products_by_quantity", **_trailing_year(run_date), top_n=top_n)
 
 
 def top_products_by_category(conn: psycopg.Connection, run_date: str | date,
                              top_n: int = GROUP_TOP_N) -> pd.DataFrame:
     """The ``top_n`` products of each category by net quantity over the trailing year."""
-    return read_sql_file(conn, "vente_top_products_by_category", run_date=as_date(run_date), top_n=top_n)
+    aggregates.check_current(conn, ("agg_product_region_month",))
+    return read_sql_file(conn, "vente_top_products_by_category", **_trailing_year(run_date), top_n=top_n)
 
 
 def top_products_by_region(conn: psycopg.Connection, run_date: str | date,
                            top_n: int = GROUP_TOP_N) -> pd.DataFrame:
     """The ``top_n`` products of each region by net quantity over the trailing year."""
-    return read_sql_file(conn, "vente_top_products_by_region", run_date=as_date(run_date), top_n=top_n)
+    aggregates.check_current(conn, ("agg_product_region_month",))
+    return read_sql_file(conn, "vente_top_products_by_region", **_trailing_year(run_date), top_n=top_n)
 
 
 def top_products_by_year(conn: psycopg.Connection, run_date: str | date, top_n: int = GROUP_TOP_N) -> pd.DataFrame:
     """The ``top_n`` products of each calendar year up to the run date (its year partial)."""
-    return read_sql_file(conn, "vente_top_products_by_year", run_date=as_date(run_date), top_n=top_n)
+    aggregates.check_current(conn, ("agg_product_region_month",))
+    return read_sql_file(conn, "vente_top_products_by_year", **window(HISTORY_START, as_date(run_date)),
+                         top_n=top_n)
 
 
 def sales_by_region_month(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
@@ -80,6 +94,7 @@ def sales_by_store_month(conn: psycopg.Connection, run_date: str | date) -> pd.D
 
 def sales_by_category_month(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Net sales per product category and month, up to the run date's (partial) month."""
+    aggregates.check_current(conn, ("agg_category_day",))
     return read_sql_file(conn, "vente_sales_by_category_month", run_date=as_date(run_date))
 
 
@@ -93,6 +108,7 @@ def sales_daily(conn: psycopg.Connection, run_date: str | date, days: int = DAIL
 
 def sales_by_weekday_hour(conn: psycopg.Connection, run_date: str | date) -> pd.DataFrame:
     """Net sales per weekday x local hour over the trailing year (all 168 cells)."""
+    aggregates.check_current(conn, ("agg_sales_hour_day",))
     return read_sql_file(conn, "vente_sales_by_weekday_hour", run_date=as_date(run_date))
 
 
