@@ -346,13 +346,13 @@ def _execute_steps(run_date: date, run_id: int, request: RunRequest, settings: S
     def failed() -> bool:
         return any(r.status == "failed" for r in records.values())
 
-    for number, step in in_order:
-        if failed():
-            break
-        started(number, step)
-        finished(number, execute_step(step, run_date, run_id, request, settings, notebooks_dir))
-    if concurrent and not failed():
-        with ProcessPoolExecutor(max_workers=request.jobs, mp_context=get_context("spawn")) as pool:
+    with _mart_pool(min(request.jobs, len(concurrent))) as pool:
+        for number, step in in_order:
+            if failed():
+                break
+            started(number, step)
+            finished(number, execute_step(step, run_date, run_id, request, settings, notebooks_dir))
+        if pool and not failed():
             futures = {}
             for number, step in concurrent:
                 futures[pool.submit(execute_step, step, run_date, run_id, request, settings, notebooks_dir)] = number
@@ -365,6 +365,23 @@ def _execute_steps(run_date: date, run_id: int, request: RunRequest, settings: S
                     for pending in futures:
                         pending.cancel()
     return [records.get(n, StepRecord(s.notebook, s.mart, status="skipped")) for n, s in numbered]
+
+
+@contextmanager
+def _mart_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """The processes the mart notebooks run on, started at once so that they import papermill
+    while the pipeline steps run (``workers`` 0: none)."""
+    if not workers:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        for _ in range(workers):  # a worker process starts with its first task
+            pool.submit(_ready)
+        yield pool
+
+
+def _ready() -> None:
+    """A worker's first task: unpickling it imports this module, papermill with it."""
 
 
 def _loads_of_run(conn, run_id: int) -> list[dict]:
