@@ -94,21 +94,24 @@ def psql_binary() -> str:
 # --- memory -------------------------------------------------------------------------------
 
 class PeakMemory:
-    """Samples the resident memory of this process and of its children (notebook kernels)."""
+    """Samples the resident memory of a process tree: the process itself (this one by default),
+    its other descendants (the mart workers) and, apart, its notebook kernels."""
 
-    def __init__(self, interval: float = 0.2):
-        self.interval, self.me, self.kernels = interval, 0, 0
+    def __init__(self, pid: int | None = None, interval: float = 0.2):
+        self.pid, self.interval, self.me, self.kernels = pid, interval, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        process = psutil.Process()
+        process = psutil.Process(self.pid)
         while not self._stop.is_set():
             try:
                 self.me = max(self.me, process.memory_info().rss)
                 for child in process.children(recursive=True):
                     if "ipykernel" in " ".join(child.cmdline()):
                         self.kernels = max(self.kernels, child.memory_info().rss)
+                    else:
+                        self.me = max(self.me, child.memory_info().rss)
             except psutil.Error:
                 pass
             self._stop.wait(self.interval)
@@ -164,19 +167,17 @@ def time_seed_method(url: str, csv_path: Path) -> tuple[float, int]:
 
 
 def run_pipeline(url: str, raw: Path, workdir: Path, run_date: date) -> tuple[dict, dict]:
-    env_backup = dict(os.environ)
-    os.environ.update({"DATABASE_URL": url, "ETL_WORKDIR": str(workdir)})
-    try:
-        from etl_helpers import runner
-
-        settings = load_settings()
-        request = runner.RunRequest(run_dates=[run_date], source="canonical", options=SourceOptions(raw=raw))
-        with PeakMemory() as memory:
-            manifest = runner.run_one_date(run_date, request, settings)
-        return {s["notebook"]: s["seconds"] for s in manifest["steps"]}, memory.mb
-    finally:
-        os.environ.clear()
-        os.environ.update(env_backup)
+    """``run_pipeline.py`` for one date, as a user runs it (a new process: its imports and
+    notebook start-ups count); returns each step's seconds (its manifest) and peak memory."""
+    env = {**os.environ, "DATABASE_URL": url, "ETL_WORKDIR": str(workdir)}
+    command = [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), "--date", run_date.isoformat(),
+               "--source", "canonical", "--raw", str(raw), "--log-level", "WARNING"]
+    process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
+    with PeakMemory(process.pid) as memory:
+        if process.wait() != 0:
+            raise RuntimeError(f"run_pipeline.py --date {run_date} failed (exit code {process.returncode})")
+    manifest = json.loads((workdir / "exports" / "pipeline" / run_date.isoformat() / "manifest.json").read_text())
+    return {step["notebook"]: step["seconds"] for step in manifest["steps"]}, memory.mb
 
 
 HEAVY_AGGREGATES = ("sales_by_store_month", "product_pairs", "rfm_trailing_year")
