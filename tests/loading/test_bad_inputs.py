@@ -864,6 +864,7 @@ KILL_SCRIPT = textwrap.dedent("""
 
     def slow_copy(conn, table, columns, data, binary=False, freeze=False):
         # the rows trickle in, so the COPY stays open long enough to be killed in
+        data = data if isinstance(data, bytes) else b"".join(data)
         options = ", ".join(["format binary" if binary else "format csv"] + (["freeze"] if freeze else []))
         statement = load.sql.SQL("copy {} ({}) from stdin ({})").format(
             table, load.sql.SQL(", ").join(map(load.sql.Identifier, columns)), load.sql.SQL(options))

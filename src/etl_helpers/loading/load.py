@@ -193,10 +193,11 @@ def _csv_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _binary_bytes(table: pa.Table, schema: pa.Schema) -> bytes:
+def _binary_bytes(table: pa.Table, schema: pa.Schema) -> list[bytes]:
     """PostgreSQL's binary COPY format, cast to ``schema`` (the target's own types; decimals
-    rounded half away from zero, as PostgreSQL rounds numeric input). The server then only
-    copies bytes where CSV would have it parse every date, number and timestamp again."""
+    rounded half away from zero, as PostgreSQL rounds numeric input), in pieces to write one
+    after the other. The server then only copies bytes where CSV would have it parse every
+    date, number and timestamp again."""
     columns = []
     for target in schema:
         values = table[target.name]
@@ -205,7 +206,7 @@ def _binary_bytes(table: pa.Table, schema: pa.Schema) -> bytes:
         columns.append(pc.cast(values, target.type))
     typed = pa.Table.from_arrays(columns, schema=schema)
     encoder = ArrowToPostgresBinaryEncoder(schema)
-    return b"".join([encoder.write_header(), *(encoder.write_batch(b) for b in typed.to_batches()), encoder.finish()])
+    return [encoder.write_header(), *(encoder.write_batch(b) for b in typed.to_batches()), encoder.finish()]
 
 
 PG_TO_ARROW = {"integer": pa.int32(), "bigint": pa.int64(), "date": pa.date32(), "text": pa.string(),
@@ -227,17 +228,18 @@ def _arrow_schema(conn: psycopg.Connection, table: str, columns: list[str]) -> p
     return pa.schema([(name, arrow(types[name])) for name in columns])
 
 
-def _copy(conn: psycopg.Connection, table: sql.Composable, columns: list[str], data: bytes,
+def _copy(conn: psycopg.Connection, table: sql.Composable, columns: list[str], data: bytes | list[bytes],
           binary: bool = False, freeze: bool = False) -> None:
-    """COPY ``data`` (CSV, or PostgreSQL's binary format) into ``table``; ``freeze``, for a
-    table created in this transaction, writes the rows already frozen and visible to all, so
-    no later reader or vacuum has to rewrite every page to say so."""
+    """COPY ``data`` (CSV, or PostgreSQL's binary format; whole or in pieces) into ``table``;
+    ``freeze``, for a table created in this transaction, writes the rows already frozen and
+    visible to all, so no later reader or vacuum has to rewrite every page to say so."""
     options = sql.SQL(", ").join(sql.SQL(o) for o in ("format binary" if binary else "format csv",
                                                       *(["freeze"] if freeze else [])))
     statement = sql.SQL("copy {} ({}) from stdin ({})").format(
         table, sql.SQL(", ").join(map(sql.Identifier, columns)), options)
     with conn.cursor().copy(statement) as copy:
-        copy.write(data)
+        for piece in [data] if isinstance(data, bytes) else data:
+            copy.write(memoryview(piece))  # psycopg sends it in slices: views, not copies
 
 
 def _copy_rejects(conn: psycopg.Connection, reject_spool) -> None:
@@ -309,9 +311,11 @@ def _partition(entity: str, month_number: int) -> str:
 
 class _FactWriter:
     """COPY checked rows into a fact table, month by month: through the partitioned table
-    for months it has a partition for, into a new table of the month's otherwise, which
-    :meth:`finish` indexes (one sort instead of an index kept up to date row by row) and
-    attaches as the month's partition."""
+    for months it has a partition for, into a new table of the month's otherwise, which is
+    indexed (one sort instead of an index kept up to date row by row) and attached as the
+    month's partition once the daily files have moved past it: the database builds that
+    index while the next batch is being read. A late row of a month already attached goes
+    through the partitioned table."""
 
     def __init__(self, conn: psycopg.Connection, entity: str):
         self.conn, self.entity, self.table = conn, entity, TARGET_TABLE[entity]
@@ -319,7 +323,7 @@ class _FactWriter:
         self.attached = _partitions(conn, entity)
         self.new: dict[str, int] = {}
 
-    def write(self, months: list[tuple[int, bytes]]) -> None:
+    def write(self, months: list[tuple[int, list[bytes]]]) -> None:
         for month_number, data in months:
             name = _partition(self.entity, month_number)
             if name in self.attached:
@@ -328,6 +332,9 @@ class _FactWriter:
                 if name not in self.new:
                     self._create_detached(name, month_number)
                 _copy(self.conn, sql.Identifier("warehouse", name), self.columns, data, binary=True, freeze=True)
+        if months:
+            newest = max(month_number for month_number, _ in months)
+            self._attach([name for name, month_number in self.new.items() if month_number < newest])
 
     def _create_detached(self, name: str, month_number: int) -> None:
         column = sql.Identifier(FACT_DATE[self.entity])
@@ -340,14 +347,19 @@ class _FactWriter:
         self.new[name] = month_number
 
     def finish(self) -> None:
-        """Attach the new months: PostgreSQL builds each one's primary key (a repeated key
-        fails here) and trusts the range constraint instead of scanning the rows."""
-        for name, month_number in self.new.items():
+        self._attach(list(self.new))
+
+    def _attach(self, names: list[str]) -> None:
+        """Attach new months: PostgreSQL builds each one's primary key (a repeated key fails
+        here) and trusts the range constraint instead of scanning the rows."""
+        for name in names:
+            month_number = self.new.pop(name)
             self.conn.execute(sql.SQL("alter table {parent} attach partition {part} for values from ({lo}) to ({hi})")
                               .format(parent=sql.Identifier("warehouse", self.table),
                                       part=sql.Identifier("warehouse", name),
                                       lo=sql.Literal(_month_start(month_number)),
                                       hi=sql.Literal(_month_start(month_number + 1))))
+            self.attached.add(name)
 
 
 def _partitions(conn: psycopg.Connection, entity: str) -> set[str]:
@@ -385,7 +397,7 @@ def analyze_loaded(conn: psycopg.Connection, results: list[FileResult]) -> list[
     return analysed
 
 
-def _by_month(checked: pa.Table, entity: str, schema: pa.Schema) -> list[tuple[int, bytes]]:
+def _by_month(checked: pa.Table, entity: str, schema: pa.Schema) -> list[tuple[int, list[bytes]]]:
     """The fact rows of a checked batch in binary COPY format, one block per calendar month."""
     day = checked[FACT_DATE[entity]]
     month_numbers = pc.add(pc.multiply(pc.year(day), 12), pc.subtract(pc.month(day), 1))
@@ -584,12 +596,28 @@ def write_rejects_file(conn: psycopg.Connection, result: FileResult, rejects_dir
     return target
 
 
+ARROW_DECAY_MS = 100  # a batch's pages go back to the system soon after; at 0 each batch faults them in again
+
+
+def _arrow_memory_given_back() -> None:
+    """Arrow's jemalloc pool, giving freed pages back to the system within ``ARROW_DECAY_MS``:
+    the default pool (mimalloc) kept what earlier batches had used (about 50 MB more at
+    every scale). Kept as is where pyarrow was built without jemalloc."""
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return
+    pa.jemalloc_set_decay_ms(ARROW_DECAY_MS)
+    pa.set_memory_pool(pool)
+
+
 def load_raw_folder(settings: Settings, raw_dir: Path, run_date: date, *, run_id: int | None = None,
                     entities: Iterable[str] = LOAD_ORDER, progress: bool | None = None) -> list[FileResult]:
     """Load every new or changed contract file dated <= ``run_date`` from ``raw_dir``.
 
     ``progress``: a progress bar; None shows it only on a terminal.
     """
+    _arrow_memory_given_back()
     fmt = RawFormat.read(raw_dir)
     wanted = set(entities)
     files = [f for f in list_raw_files(raw_dir, run_date) if f.entity.name in wanted]
