@@ -170,4 +170,6 @@ def check_events(typed: pa.Table, raw: pa.Table, entity: Entity, fmt: RawFormat,
     kept = [*FACT_COLUMNS[entity.name], "line_no"] + (["raw_text"] if with_raw_text else [])
     facts = pa.table({name: values.get(name, column.get(name)) for name in kept})
     rejects = pa.table({"file_id": file_ids, "line_no": column["line_no"], "reason": reasons.reason, "raw_text": text})
+    if pc.all(valid).as_py():  # the usual batch: no row to take out
+        return facts, rejects.slice(0, 0)
     return facts.filter(valid), rejects.filter(refused)

@@ -76,7 +76,8 @@ class Problems:
 
     def flag(self, mask: pa.Array, reason: str) -> None:
         mask = pc.fill_null(mask, False)
-        self.reason = pc.if_else(pc.and_(pc.is_null(self.reason), mask), reason, self.reason)
+        if pc.any(mask).as_py():  # most rules flag no row: nothing to rewrite then
+            self.reason = pc.if_else(pc.and_(pc.is_null(self.reason), mask), reason, self.reason)
 
 
 def _clean(raw: pa.Array) -> pa.Array:
@@ -95,6 +96,12 @@ def _strict_cast(values: pa.Array, target: pa.DataType) -> pa.Array | None:
         return pc.cast(values, target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
+
+
+def _has_exponent(values: pa.Array) -> bool:
+    """Whether a value is written with an exponent (``1e3``), which the cast accepts and the
+    contract does not. Two plain searches: a case-insensitive one is a regular expression."""
+    return any(pc.any(pc.match_substring(values, letter)).as_py() for letter in "eE")
 
 
 def _only(values: pa.Array, mask: pa.Array) -> pa.Array:
@@ -130,7 +137,7 @@ def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: Pro
             normal = pc.if_else(_matches(values, r"\."), pa.scalar("not a number"), pc.replace_substring(values, ",", "."))
         number = _strict_cast(normal, pa.decimal128(18, 6))
         if (number is not None and (pc.max(pc.abs(number)).as_py() or 0) < DECIMAL_LIMIT
-                and not pc.any(pc.match_substring(normal, "e", ignore_case=True)).as_py()):
+                and not _has_exponent(normal)):
             return _Typed({name: normal}, pc.cast(number, pa.float64()))
         valid = _matches(normal, DECIMAL)
         problems.flag(pc.and_(present, pc.invert(valid)), f"invalid {name}")
