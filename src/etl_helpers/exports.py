@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -16,6 +19,9 @@ import pyarrow.parquet as pq
 
 from etl_helpers.settings import Settings, load_settings
 from etl_helpers.writing import write_bytes_atomic
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +47,26 @@ def write_table(frame: pd.DataFrame, name: str, directory: Path, *, sort_by: lis
     return paths
 
 
-def save_chart(figure, name: str, directory: Path) -> Path:
-    """Save a matplotlib figure as ``charts/<name>.png`` with no timestamp metadata."""
+@dataclass(frozen=True)
+class SavedChart:
+    """A chart written to disk; a notebook displays it as the very PNG that was exported."""
+
+    name: str
+    path: Path
+    figure: Figure
+
+    def _repr_png_(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def save_chart(figure: Figure, name: str, directory: Path) -> SavedChart:
+    """Save a matplotlib figure as ``charts/<name>.png`` with no timestamp metadata. The figure
+    is closed in pyplot if pyplot made it, so a notebook shows the saved PNG instead of drawing
+    the figure a second time."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     path = directory / "charts" / f"{name}.png"
     write_bytes_atomic(path, buffer.getvalue())
-    return path
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close(figure)
+    return SavedChart(name, path, figure)

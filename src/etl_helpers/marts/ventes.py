@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from etl_helpers import aggregates
-from etl_helpers.exports import export_dir, save_chart, write_table
+from etl_helpers.exports import SavedChart, export_dir, save_chart, write_table
 from etl_helpers.marts import as_date, read_sql_file, window
 from etl_helpers.settings import Settings
 
@@ -290,24 +290,12 @@ CHART_SOURCE = {  # chart -> the table it draws
 }
 
 
-@dataclass(frozen=True)
-class SavedChart:
-    """A chart written to disk; notebooks display it as the very PNG that was exported."""
-
-    name: str
-    path: Path
-    figure: Figure
-
-    def _repr_png_(self) -> bytes:
-        return self.path.read_bytes()
-
-
 def build_chart(name: str, frame: pd.DataFrame, directory: Path) -> SavedChart:
     """Draw chart ``name`` from its table and save it as ``charts/<name>.png``."""
     if name not in CHARTS:
         raise KeyError(f"unknown fact_vente_mart chart {name!r}; one of {', '.join(CHARTS)}")
     figure = CHARTS[name](frame)
-    return SavedChart(name, save_chart(figure, name, directory), figure)
+    return save_chart(figure, name, directory)
 
 
 def build_mart(conn: psycopg.Connection, run_date: str | date, settings: Settings | None = None, *,
