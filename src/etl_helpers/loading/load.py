@@ -402,12 +402,18 @@ def analyze_loaded(conn: psycopg.Connection, results: list[FileResult]) -> list[
     return analysed
 
 
-def _by_month(checked: pa.Table, entity: str, schema: pa.Schema) -> list[tuple[int, list[bytes]]]:
-    """The fact rows of a checked batch in binary COPY format, one block per calendar month."""
-    day = checked[FACT_DATE[entity]]
+def _by_month(checked: pa.Table, entity: Entity, schema: pa.Schema) -> list[tuple[int, list[bytes]]]:
+    """The fact rows of a checked batch in binary COPY format, one block per calendar month,
+    in primary key order: the index built when a new month is attached then finds its rows
+    already sorted (a sort here costs less than half of what it saves there)."""
+    rows = checked.select(schema.names).sort_by([(name, "ascending") for name in (FACT_DATE[entity.name], *entity.key)])
+    day = rows[FACT_DATE[entity.name]]
     month_numbers = pc.add(pc.multiply(pc.year(day), 12), pc.subtract(pc.month(day), 1))
-    return [(m, _binary_bytes(checked.filter(pc.equal(month_numbers, m)), schema))
-            for m in sorted(pc.unique(month_numbers).to_pylist())]
+    blocks, start = [], 0
+    for month in pc.value_counts(month_numbers).to_pylist():  # ascending: the rows are in date order
+        blocks.append((month["values"], _binary_bytes(rows.slice(start, month["counts"]), schema)))
+        start += month["counts"]
+    return blocks
 
 
 def _checked_batches(dims: Dimensions, entity: Entity, todo: list[tuple[RawFile, FileResult]],
@@ -447,7 +453,7 @@ def _load_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawF
         with conn.transaction():  # a savepoint: a repeated key undoes the direct load only
             writer = _FactWriter(conn, entity.name)
             schema = _arrow_schema(conn, TARGET_TABLE[entity.name], FACT_COLUMNS[entity.name])
-            for months in batches(lambda checked: _by_month(checked, entity.name, schema)):
+            for months in batches(lambda checked: _by_month(checked, entity, schema)):
                 writer.write(months)
             writer.finish()
         return
