@@ -30,12 +30,12 @@ def ledger_key(path: Path) -> str:
     return str(path.resolve())
 
 
-def current_entries(conn: psycopg.Connection, paths: list[Path]) -> dict[str, LedgerEntry]:
-    """The current ledger entry of each path that has one, by ledger key."""
+def current_entries(conn: psycopg.Connection, keys: list[str]) -> dict[str, LedgerEntry]:
+    """The current ledger entry of each ledger key (:func:`ledger_key`) that has one."""
     rows = conn.execute(
         "select path, file_id, sha256, file_size, file_mtime_ns from etl.loaded_files "
         "where path = any(%s) and is_current",
-        ([ledger_key(p) for p in paths],),
+        (keys,),
     ).fetchall()
     return {path: LedgerEntry(*entry) for path, *entry in rows}
 
@@ -46,9 +46,11 @@ def retire(conn: psycopg.Connection, entries: list[LedgerEntry]) -> None:
                  ([e.file_id for e in entries],))
 
 
-def register(conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id: int | None) -> list[int]:
-    """Record the files (with their sha256, size and modification time) as being loaded;
-    returns their file ids, in order (counts are filled in by :func:`finish`)."""
+def register(conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id: int | None,
+             keys: list[str]) -> list[int]:
+    """Record the files (with their sha256, size and modification time; ``keys``: their ledger
+    keys, in order) as being loaded; returns their file ids, in order (counts are filled in
+    by :func:`finish`)."""
     stats = [raw.path.stat() for raw, _ in files]
     rows = conn.execute(
         """
@@ -61,7 +63,7 @@ def register(conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id:
         order by position
         returning file_id
         """,
-        (run_id, [ledger_key(raw.path) for raw, _ in files], [raw.entity.name for raw, _ in files],
+        (run_id, keys, [raw.entity.name for raw, _ in files],
          [raw.business_date for raw, _ in files], [sha for _, sha in files],
          [st.st_size for st in stats], [st.st_mtime_ns for st in stats]),
     ).fetchall()

@@ -26,6 +26,7 @@ import logging
 import queue
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -526,6 +527,14 @@ def _refuse_repeated_keys(conn: psycopg.Connection, entity: Entity) -> None:
                              "already_loaded": already_loaded})
 
 
+HASH_THREADS = 2  # hashlib and file reads release the GIL: the files new to the ledger hash two at a time
+
+
+def _sha256s(paths: list[Path]) -> dict[Path, str]:
+    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+        return dict(zip(paths, pool.map(ledger.file_sha256, paths)))
+
+
 def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, run_date: date,
                run_id: int | None, progress: bool | None = None) -> list[FileResult]:
     """Load files of one entity in the caller's open transaction (the caller commits).
@@ -539,18 +548,19 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
     results: list[FileResult] = []
     todo: list[tuple[RawFile, FileResult]] = []
-    current = ledger.current_entries(conn, [raw.path for raw in files])
+    keys = {raw.path: ledger.ledger_key(raw.path) for raw in files}  # resolving a path: a few system calls
+    current = ledger.current_entries(conn, list(keys.values()))
+    previous_of = {raw.path: current.get(keys[raw.path]) for raw in files}
+    hashes = _sha256s([raw.path for raw in files
+                       if not (previous_of[raw.path] and previous_of[raw.path].same_file(raw.path))])
     rehashed: list[tuple[int, Path]] = []
     for raw in files:
         result = FileResult(str(raw.path), entity.name, raw.business_date.isoformat(), "loaded")
-        previous = current.get(ledger.ledger_key(raw.path))
-        if previous and previous.same_file(raw.path):
-            result.sha256 = previous.sha256
-        else:
-            result.sha256 = ledger.file_sha256(raw.path)
+        previous = previous_of[raw.path]
+        result.sha256 = hashes[raw.path] if raw.path in hashes else previous.sha256
         if previous and previous.sha256 == result.sha256:
             result.status, result.file_id = "unchanged", previous.file_id
-            if not previous.same_file(raw.path):
+            if raw.path in hashes:
                 rehashed.append((previous.file_id, raw.path))
         else:
             result.previous = previous
@@ -568,7 +578,8 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
         if entity.name in FACT_DATE:
             conn.execute(sql.SQL("delete from {} where file_id = any(%s)").format(
                 sql.Identifier("warehouse", TARGET_TABLE[entity.name])), ([p.file_id for p in replaced],))
-    file_ids = ledger.register(conn, [(raw, result.sha256) for raw, result in todo], run_id)
+    file_ids = ledger.register(conn, [(raw, result.sha256) for raw, result in todo], run_id,
+                               [keys[raw.path] for raw, _ in todo])
     for (raw, result), file_id in zip(todo, file_ids):
         result.file_id = file_id
         result.status = "replaced" if result.previous else "loaded"
