@@ -194,15 +194,19 @@ def _csv_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _binary_bytes(table: pa.Table, schema: pa.Schema) -> list[bytes]:
-    """PostgreSQL's binary COPY format, cast to ``schema`` (the target's own types; decimals
-    rounded half away from zero, as PostgreSQL rounds numeric input), in pieces to write one
-    after the other. The server then only copies bytes where CSV would have it parse every
-    date, number and timestamp again."""
+def _as_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` cast to ``schema``: the target's own types, decimals rounded half away from
+    zero, as PostgreSQL rounds numeric input."""
     columns = [_decimal(table[t.name], t.type) if pa.types.is_decimal(t.type) else pc.cast(table[t.name], t.type)
                for t in schema]
-    typed = pa.Table.from_arrays(columns, schema=schema)
-    encoder = ArrowToPostgresBinaryEncoder(schema)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _binary_bytes(typed: pa.Table) -> list[bytes]:
+    """PostgreSQL's binary COPY format of rows already cast (:func:`_as_columns`), in pieces
+    to write one after the other. The server then only copies bytes where CSV would have it
+    parse every date, number and timestamp again."""
+    encoder = ArrowToPostgresBinaryEncoder(typed.schema)
     return [encoder.write_header(), *(encoder.write_batch(b) for b in typed.to_batches()), encoder.finish()]
 
 
@@ -407,12 +411,12 @@ def _by_month(checked: pa.Table, entity: Entity, schema: pa.Schema) -> list[tupl
     """The fact rows of a checked batch in binary COPY format, one block per calendar month,
     in primary key order: the index built when a new month is attached then finds its rows
     already sorted (a sort here costs less than half of what it saves there)."""
-    rows = checked.select(schema.names).sort_by([(name, "ascending") for name in (FACT_DATE[entity.name], *entity.key)])
+    rows = _as_columns(checked, schema).sort_by([(name, "ascending") for name in (FACT_DATE[entity.name], *entity.key)])
     day = rows[FACT_DATE[entity.name]]
     month_numbers = pc.add(pc.multiply(pc.year(day), 12), pc.subtract(pc.month(day), 1))
     blocks, start = [], 0
     for month in pc.value_counts(month_numbers).to_pylist():  # ascending: the rows are in date order
-        blocks.append((month["values"], _binary_bytes(rows.slice(start, month["counts"]), schema)))
+        blocks.append((month["values"], _binary_bytes(rows.slice(start, month["counts"]))))
         start += month["counts"]
     return blocks
 

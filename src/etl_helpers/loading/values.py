@@ -121,7 +121,8 @@ def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: Pro
     present = pc.is_valid(values)
     name = column.name
     if column.type == "text":
-        problems.flag(pc.greater(pc.utf8_length(values), MAX_TEXT_LENGTH), f"{name}: text too long")
+        if (pc.max(pc.binary_length(values)).as_py() or 0) > MAX_TEXT_LENGTH:  # no more characters than bytes
+            problems.flag(pc.greater(pc.utf8_length(values), MAX_TEXT_LENGTH), f"{name}: text too long")
         return _Typed({name: values})
     if column.type == "int":
         typed = _strict_cast(values, pa.int64())
