@@ -57,7 +57,8 @@ TARGET_TABLE = {
     "customers": "dim_client", "sales": "fact_ventes", "loyalty": "fact_fidelite",
 }
 FACT_DATE = {"sales": "sale_date", "loyalty": "event_date"}
-TYPING_BATCH_ROWS = 50_000  # small enough that the first COPY starts early, large enough per call
+TYPING_BATCH_ROWS = 50_000  # large enough per call
+FIRST_BATCH_ROWS = 10_000   # small, so that the database starts its first COPY early
 PARSE_BYTES = 4 * 1024 * 1024  # small files are parsed together, up to this much
 LOAD_LOCK_KEY = 7_262_001  # transaction-level advisory lock: one load at a time
 
@@ -84,26 +85,27 @@ def _sql_file(*parts: str) -> str:
 
 def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject_spool,
                    progress: bool | None) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """Read, screen and type the files: (rows as read, typed rows) of about ``TYPING_BATCH_ROWS`` rows,
-    several daily files each (pyarrow calls cost per call, not per row), one per reference
-    snapshot (its business date bounds the customers' birth years). Counts each file's
-    lines read and spools the lines refused before typing."""
+    """Read, screen and type the files: (rows as read, typed rows) of about ``TYPING_BATCH_ROWS``
+    rows (the first of ``FIRST_BATCH_ROWS``), several daily files each (pyarrow calls cost per
+    call, not per row), one per reference snapshot (its business date bounds the customers'
+    birth years). Counts each file's lines read and spools the lines refused before typing."""
     entity = todo[0][0].entity
     results = {result.file_id: result for _, result in todo}
     writer = _reject_writer(reject_spool)
     blocks: list[Block] = []           # screened, waiting to be parsed together
     block_header: Header | None = None
-    pending_bytes = 0
+    pending_bytes = pending_rows = 0
     parsed: list[pa.Table] = []        # parsed, waiting to be typed together
     rows = 0
+    batch_rows = FIRST_BATCH_ROWS
 
     def refuse(file_id: int, rejects: list[Reject]) -> None:
         results[file_id].rows_rejected += len(rejects)
         writer.writerows((file_id, r.line_number, r.reason, r.raw_text) for r in rejects)
 
     def parse() -> None:
-        nonlocal blocks, rows, pending_bytes
-        pending_bytes = 0
+        nonlocal blocks, rows, pending_bytes, pending_rows
+        pending_bytes = pending_rows = 0
         if blocks:
             table, rejects = parse_blocks(blocks, block_header, fmt)
             for file_id, reject in rejects:
@@ -133,14 +135,17 @@ def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, rejec
                 if len(block.numbers):
                     blocks.append(block)
                     pending_bytes += len(block.kept)
+                    pending_rows += len(block.numbers)
                     if pending_bytes >= PARSE_BYTES:
                         parse()
         if result.rows_read == 0:
             log.warning("%s: header only, no rows", raw.path.name)
-        if entity.kind == "reference":
-            parse()  # one snapshot per typing batch: its business date bounds birth years
-        if rows >= TYPING_BATCH_ROWS or (entity.kind == "reference" and rows):
-            yield typed()
+        # one reference snapshot per typing batch: its business date bounds birth years
+        if entity.kind == "reference" or rows + pending_rows >= batch_rows:
+            parse()
+            if rows:
+                yield typed()
+                batch_rows = TYPING_BATCH_ROWS
     parse()
     if rows:
         yield typed()
