@@ -88,23 +88,25 @@ class FileCounts:
     read: int
     loaded: int
     rejected: int
+    sha256: str                      # of the bytes loaded: a file new to the ledger is hashed as it is read
     first_date: date | None = None   # the event dates the loaded rows span (daily files)
     last_date: date | None = None
 
 
 def finish(conn: psycopg.Connection, counts: list[FileCounts]) -> None:
-    """Record each file's counts (read = loaded + rejected) and event dates."""
+    """Record each file's counts (read = loaded + rejected), hash and event dates."""
     for c in counts:
         if c.read != c.loaded + c.rejected:
             raise AssertionError(f"file {c.file_id}: rows read {c.read} != loaded {c.loaded} + rejected {c.rejected}")
-    columns = list(zip(*((c.file_id, c.read, c.loaded, c.rejected, c.first_date, c.last_date) for c in counts)))
+    columns = list(zip(*((c.file_id, c.read, c.loaded, c.rejected, c.sha256, c.first_date, c.last_date)
+                         for c in counts)))
     conn.execute(
         """
         update etl.loaded_files as l
-        set rows_read = c.read, rows_loaded = c.loaded, rows_rejected = c.rejected,
+        set rows_read = c.read, rows_loaded = c.loaded, rows_rejected = c.rejected, sha256 = c.sha256,
             first_date = c.first_date, last_date = c.last_date
-        from unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::date[], %s::date[])
-            as c (file_id, read, loaded, rejected, first_date, last_date)
+        from unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::date[], %s::date[])
+            as c (file_id, read, loaded, rejected, sha256, first_date, last_date)
         where l.file_id = c.file_id
         """,
         [list(column) for column in columns],

@@ -22,6 +22,7 @@ rolls that transaction back, so the warehouse is always as it was before it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import queue
 import tempfile
@@ -30,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 import psycopg
 import pyarrow as pa
@@ -83,6 +84,24 @@ def _sql_file(*parts: str) -> str:
     return (SQL_DIR.joinpath(*parts)).read_text(encoding="utf-8")
 
 
+class _HashedStream:
+    """A binary file hashed as it is read (to its end, by the reader): a file new to the
+    ledger is then read once, not once to hash it and again to load it."""
+
+    def __init__(self, file: BinaryIO):
+        self.file, self.digest = file, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.file.read(size)
+        self.digest.update(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.file.readline(size)
+        self.digest.update(line)
+        return line
+
+
 def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject_spool,
                    progress: bool | None) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Read, screen and type the files: (rows as read, typed rows) of about ``TYPING_BATCH_ROWS``
@@ -124,7 +143,8 @@ def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, rejec
 
     for raw, result in tqdm(todo, desc=f"loading {entity.name}", unit="file",
                             disable=None if progress is None else not progress):
-        with raw.path.open("rb") as stream:
+        with raw.path.open("rb") as file:
+            stream = _HashedStream(file)
             header = read_header(stream, raw.path, entity, fmt)
             if block_header is not None and header.columns != block_header.columns:
                 parse()
@@ -138,6 +158,7 @@ def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, rejec
                     pending_rows += len(block.numbers)
                     if pending_bytes >= PARSE_BYTES:
                         parse()
+        result.sha256 = stream.digest.hexdigest()  # of the bytes loaded
         if result.rows_read == 0:
             log.warning("%s: header only, no rows", raw.path.name)
         # one reference snapshot per typing batch: its business date bounds birth years
@@ -536,7 +557,7 @@ def _refuse_repeated_keys(conn: psycopg.Connection, entity: Entity) -> None:
                              "already_loaded": already_loaded})
 
 
-HASH_THREADS = 2  # hashlib and file reads release the GIL: the files new to the ledger hash two at a time
+HASH_THREADS = 2  # hashlib and file reads release the GIL: two files at a time
 
 
 def _sha256s(paths: list[Path]) -> dict[Path, str]:
@@ -560,13 +581,16 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     keys = {raw.path: ledger.ledger_key(raw.path) for raw in files}  # resolving a path: a few system calls
     current = ledger.current_entries(conn, list(keys.values()))
     previous_of = {raw.path: current.get(keys[raw.path]) for raw in files}
+    # a file new to the ledger is hashed as it is read (_typed_batches); one it has is hashed
+    # now, if its size or time moved, to tell whether its bytes changed
     hashes = _sha256s([raw.path for raw in files
-                       if not (previous_of[raw.path] and previous_of[raw.path].same_file(raw.path))])
+                       if previous_of[raw.path] and not previous_of[raw.path].same_file(raw.path)])
     rehashed: list[tuple[int, Path]] = []
     for raw in files:
         result = FileResult(str(raw.path), entity.name, raw.business_date.isoformat(), "loaded")
         previous = previous_of[raw.path]
-        result.sha256 = hashes[raw.path] if raw.path in hashes else previous.sha256
+        if previous:
+            result.sha256 = hashes.get(raw.path, previous.sha256)
         if previous and previous.sha256 == result.sha256:
             result.status, result.file_id = "unchanged", previous.file_id
             if raw.path in hashes:
@@ -602,7 +626,7 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
         else:
             _load_reference(conn, entity, todo, fmt, reject_spool, progress)
         _copy_rejects(conn, reject_spool)
-    ledger.finish(conn, [ledger.FileCounts(r.file_id, r.rows_read, r.rows_loaded, r.rows_rejected,
+    ledger.finish(conn, [ledger.FileCounts(r.file_id, r.rows_read, r.rows_loaded, r.rows_rejected, r.sha256,
                                            r.first_date, r.last_date) for _, r in todo])
     return results
 
