@@ -34,6 +34,7 @@ from etl_helpers import calendar, db, schema
 from etl_helpers.contract import MAX_LINE_BYTES, MAX_POINTS, MAX_QUANTITY, MAX_TEXT_LENGTH, MAX_UNIT_PRICE
 from etl_helpers.data_tests import DataTestFailure, run_data_tests
 from etl_helpers.loading import ledger
+from etl_helpers.loading import load as loader
 from etl_helpers.loading.load import LOAD_LOCK_KEY, analyze_loaded
 from etl_helpers.loading.reader import CHUNK_BYTES, FileRejected
 from etl_helpers.settings import Settings
@@ -343,6 +344,47 @@ def test_07_ticket_line_already_loaded_from_another_file_is_quarantined(warehous
     rf.assert_quarantined(warehouse, loyalty, {2: "event already loaded from another file"})
     assert rf.counts(warehouse)["fact_ventes"] == 7 and rf.counts(warehouse)["fact_fidelite"] == 4
     assert rf.scalar(warehouse, "select count(*) from warehouse.fact_ventes where sale_date = %s", (day3,)) == 2
+    rf.assert_reconciled(warehouse)
+    rf.assert_data_tests_pass(warehouse)
+
+
+def one_file_a_batch(folder: rf.RawFolder, monkeypatch, days: list[date], last_extra: list[dict]) -> Path:
+    """A file of one ticket line (``N<n>``) on each of ``days``, one file per batch (as files
+    are on a long history): the first day's month, new to the fact table (no other test of
+    this module uses it), is attached when the second day's file is written, before the last
+    file brings a late line of that month (``LATE``) and ``last_extra``. Returns the last file."""
+    monkeypatch.setattr(loader, "FIRST_BATCH_ROWS", 1)
+    monkeypatch.setattr(loader, "TYPING_BATCH_ROWS", 1)
+    rows = [[sale(f"N{n}", 1, f"{day}T10:00:00+01:00", amount="1.20")] for n, day in enumerate(days)]
+    rows[-1] += [sale("LATE", 1, f"{days[0]:%Y-%m}-20T10:00:00+01:00", amount="1.20"), *last_extra]
+    return [folder.write_rows("sales", day, day_rows) for day, day_rows in zip(days, rows)][-1]
+
+
+def test_07_a_late_line_of_a_month_attached_during_the_load_reaches_its_partition(warehouse, folder, monkeypatch):
+    one_file_a_batch(folder, monkeypatch, [date(2026, 1, 10), date(2026, 2, 5), date(2026, 3, 10)], [])
+
+    rf.load(warehouse, folder)
+
+    assert rf.query(warehouse, "select ticket_id from warehouse.fact_ventes_2026_01 order by 1") == [
+        ("LATE",), ("N0",)]
+    attached = {name for (name,) in rf.query(
+        warehouse, "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                   "where i.inhparent = 'warehouse.fact_ventes'::regclass")}
+    assert {"fact_ventes_2026_01", "fact_ventes_2026_02", "fact_ventes_2026_03"} <= attached
+    rf.assert_reconciled(warehouse)
+    rf.assert_data_tests_pass(warehouse)
+
+
+def test_07_a_repeat_of_a_line_in_a_month_attached_during_the_load_is_quarantined(warehouse, folder, monkeypatch):
+    may = date(2026, 5, 12)
+    repeat = sale("N0", 1, f"{may}T18:00:00+02:00", quantity="2", amount="2.40")  # May's first line again
+    last = one_file_a_batch(folder, monkeypatch, [may, date(2026, 8, 5), date(2026, 9, 8)], [repeat])
+
+    rf.load(warehouse, folder)
+
+    rf.assert_quarantined(warehouse, last, {4: "ticket line also in an earlier file of this load"})
+    assert rf.query(warehouse, "select ticket_id, quantity from warehouse.fact_ventes_2026_05 order by 1") == [
+        ("LATE", 1), ("N0", 1)]
     rf.assert_reconciled(warehouse)
     rf.assert_data_tests_pass(warehouse)
 
