@@ -11,7 +11,10 @@ over all the facts:
 - otherwise only the dates touched since the last refresh are deleted and recomputed: the
   event dates ``[first_date, last_date]`` of each daily file registered in the ledger since
   then (``file_id`` above the recorded watermark), and of every earlier version of those files
-  (a corrected file deleted their rows). A month-grain aggregate recomputes whole months.
+  (a corrected file deleted their rows). A month-grain aggregate recomputes whole months,
+  unless the new files only add days (no file registered before covers their dates) and its
+  measures add up across days (``Aggregate.merges``): then the new days' rows are merged into
+  their months (``MERGE``), and a daily run at the end of a month costs what it costs on its 1st.
 
 Dimension changes mostly need no refresh: aggregates are keyed by what cannot change under
 them. A store is its ``store_code`` (a new store version re-points facts to another
@@ -54,6 +57,9 @@ class Aggregate:
     monthly: bool = False    # the date column holds the first day of a whole calendar month
     lookup: tuple[str, ...] = ()  # columns indexed after the date column, for marts that look rows up by them
     bakes: tuple[str, ...] = ()   # dimension attributes it groups by (BAKED_ATTRIBUTES)
+    # a month grain whose columns add up across days: each measure column with how a day's
+    # value merges into its month's ("sum" or "max"); the other columns are the key (never null)
+    merges: tuple[tuple[str, str], ...] = ()
 
     def query(self) -> str:
         return (AGGREGATES_SQL_DIR / f"{self.name}.sql").read_text(encoding="utf-8")
@@ -79,16 +85,19 @@ BAKED_ATTRIBUTES = {
 
 
 AGGREGATES = (
-    Aggregate("agg_sales_store_month", "sales", "month", monthly=True),
+    Aggregate("agg_sales_store_month", "sales", "month", monthly=True,
+              merges=(("last_sale_date", "max"), ("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum"))),
     Aggregate("agg_customer_store_day", "sales", "sale_date"),
     Aggregate("agg_customer_store_month", "sales", "month", monthly=True),  # rolls up the day one
     Aggregate("agg_baskets", "sales", "sale_date"),
-    Aggregate("agg_items_month", "sales", "month", monthly=True),       # rolls up agg_baskets
+    Aggregate("agg_items_month", "sales", "month", monthly=True,       # rolls up agg_baskets
+              merges=(("baskets", "sum"),)),
     Aggregate("agg_item_pairs_month", "sales", "month", monthly=True,  # rolls up agg_baskets
-              lookup=("product_id", "paired_product_id")),
+              lookup=("product_id", "paired_product_id"), merges=(("baskets", "sum"),)),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
     Aggregate("agg_sales_hour_day", "sales", "sale_date"),
-    Aggregate("agg_product_region_month", "sales", "month", monthly=True, bakes=("store_region",)),
+    Aggregate("agg_product_region_month", "sales", "month", monthly=True, bakes=("store_region",),
+              merges=(("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum"))),
     Aggregate("agg_category_day", "sales", "sale_date", bakes=("product_category",)),
     Aggregate("agg_category_sets_day", "sales", "sale_date", bakes=("product_category",)),  # rolls up agg_baskets
 )
@@ -160,17 +169,23 @@ def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int,
         _create(conn, aggregate, query)
     elif state[1] == watermark:
         mode, dates = "current", []
+    elif aggregate.merges and _only_new_days(conn, aggregate, since=state[1]):
+        dates = _touched_dates(conn, aggregate, since=state[1], whole_months=False)
+        mode = "merged" if dates else "incremental"
     else:
         mode, dates = "incremental", _touched_dates(conn, aggregate, since=state[1])
         if dates:
             keys = sorted({d.replace(day=1) for d in dates}) if aggregate.monthly else dates
             conn.execute(sql.SQL("delete from {} where {} = any(%s)").format(
                 table, sql.Identifier(aggregate.date_column)), (keys,))
-    if dates is None or dates:
+    if mode == "merged":
+        _merge_days(conn, aggregate, query, dates)
+    elif dates is None or dates:
         conn.execute(sql.SQL("insert into {} ").format(table) + sql.SQL(query), {"dates": dates})  # type: ignore[arg-type]
         if dates is None:  # a rebuild: indexed once filled, faster than row by row
             conn.execute(sql.SQL("create index on {} ({})").format(
                 table, sql.SQL(", ").join(map(sql.Identifier, (aggregate.date_column, *aggregate.lookup)))))
+    if dates is None or dates:
         conn.execute(sql.SQL("analyze {}").format(table))
     conn.execute(
         """
@@ -192,6 +207,50 @@ def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int,
     return aggregate.name, mode, None if dates is None else len(dates), rows, seconds
 
 
+def _only_new_days(conn: psycopg.Connection, aggregate: Aggregate, since: int) -> bool:
+    """Whether the files registered after ``since`` only add days: none of their dates is
+    covered by a file registered before (an earlier version, or another file of the day)."""
+    return conn.execute(
+        """
+        select not exists (
+            select 1
+            from etl.loaded_files as new
+            join etl.loaded_files as earlier
+              on earlier.entity = new.entity
+             and earlier.file_id <= %(since)s
+             and earlier.first_date <= new.last_date
+             and earlier.last_date >= new.first_date
+            where new.entity = %(entity)s and new.file_id > %(since)s)
+        """,
+        {"entity": aggregate.entity, "since": since}).fetchone()[0]
+
+
+def _merge_days(conn: psycopg.Connection, aggregate: Aggregate, query: str, dates: list[date]) -> None:
+    """Add the days' rows into their months: a key already there gets the days' measures added
+    (or their maximum), a new key its row. Exact because every measure adds up across days."""
+    table = sql.Identifier("marts", aggregate.name)
+    measures = dict(aggregate.merges)
+    columns = [name for (name,) in conn.execute(
+        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+        "order by attnum", (f"marts.{aggregate.name}",)).fetchall()]
+    keys = [c for c in columns if c not in measures]
+    merged = {"sum": sql.SQL("{0}.{1} + {2}.{1}"), "max": sql.SQL("greatest({0}.{1}, {2}.{1})")}
+    target, days = sql.Identifier("target"), sql.Identifier("days")
+    statement = sql.SQL(
+        "merge into {table} as target using ({query}) as days on {match} "
+        "when matched then update set {updates} "
+        "when not matched then insert ({columns}) values ({values})").format(
+        table=table,
+        query=sql.SQL(query),  # type: ignore[arg-type]
+        match=sql.SQL(" and ").join(sql.SQL("{}.{} = {}.{}").format(target, sql.Identifier(k), days, sql.Identifier(k))
+                                    for k in keys),
+        updates=sql.SQL(", ").join(sql.SQL("{} = ").format(sql.Identifier(m)) + merged[op].format(target, sql.Identifier(m), days)
+                                   for m, op in measures.items()),
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        values=sql.SQL(", ").join(sql.SQL("{}.{}").format(days, sql.Identifier(c)) for c in columns))
+    conn.execute(statement, {"dates": dates})
+
+
 def _create(conn: psycopg.Connection, aggregate: Aggregate, query: str) -> None:
     """Drop and create the table with the query's columns (a utility statement takes no bound
     parameters, so the null ``dates`` is merged client-side); it is indexed once filled."""
@@ -202,9 +261,11 @@ def _create(conn: psycopg.Connection, aggregate: Aggregate, query: str) -> None:
                     + sql.SQL(" with no data"), {"dates": None})
 
 
-def _touched_dates(conn: psycopg.Connection, aggregate: Aggregate, since: int) -> list[date]:
+def _touched_dates(conn: psycopg.Connection, aggregate: Aggregate, since: int,
+                   whole_months: bool = True) -> list[date]:
     """The event dates of the aggregate's files registered after ``since`` and of their
-    earlier versions, every day of their months for a month-grain aggregate."""
+    earlier versions, every day of their months for a month-grain aggregate (unless
+    ``whole_months`` is false)."""
     rows = conn.execute(
         """
         with new_files as (
@@ -229,6 +290,6 @@ def _touched_dates(conn: psycopg.Connection, aggregate: Aggregate, since: int) -
         from bounds, generate_series(first_day, last_day, interval '1 day') as day
         order by 1
         """,
-        {"entity": aggregate.entity, "since": since, "monthly": aggregate.monthly},
+        {"entity": aggregate.entity, "since": since, "monthly": aggregate.monthly and whole_months},
     ).fetchall()
     return [day for (day,) in rows]

@@ -97,8 +97,8 @@ def _assert_product_counts_equal_the_facts(conn: psycopg.Connection, run_date: d
         assert any(len(items) == 2 for items in counts.counts)
 
 
-def _assert_current_and_exact(settings, refreshes: pd.DataFrame, expected_mode: str) -> None:
-    assert set(refreshes["refresh"]) == {expected_mode}, refreshes
+def _assert_current_and_exact(settings, refreshes: pd.DataFrame, *expected_modes: str) -> None:
+    assert set(refreshes["refresh"]) == set(expected_modes), refreshes
     with db.connect(settings) as conn:
         for aggregate in aggregates.AGGREGATES:
             assert _differences(conn, aggregate) == 0, aggregate.name
@@ -187,8 +187,11 @@ def test_a_new_day_refreshes_its_dates_only(pipeline):
         ventes.sales_by_store_month(conn, next_day)  # loaded, not refreshed: the marts refuse
     refreshes = _views_step(settings).set_index("aggregate")
     assert refreshes.loc["agg_customer_store_day", "dates"] == 1
-    assert refreshes.loc["agg_sales_store_month", "dates"] == 30  # the whole of June
-    _assert_current_and_exact(settings, refreshes.reset_index(), "incremental")
+    assert refreshes.loc["agg_customer_store_month", "dates"] == 30  # the whole of June
+    merged = {a.name for a in aggregates.AGGREGATES if a.merges}  # the new day added into June
+    assert refreshes.loc[sorted(merged), "refresh"].eq("merged").all()
+    assert refreshes.loc[sorted(merged), "dates"].eq(1).all()
+    _assert_current_and_exact(settings, refreshes.reset_index(), "incremental", "merged")
 
 
 def test_a_late_correction_replaces_its_rows_in_the_aggregates(pipeline):
