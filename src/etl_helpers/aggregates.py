@@ -42,6 +42,7 @@ import psycopg
 from psycopg import sql
 
 from etl_helpers.loading.load import LOAD_LOCK_KEY
+from etl_helpers.schema import DIMENSION_TABLES
 from etl_helpers.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -103,9 +104,6 @@ AGGREGATES = (
 )
 
 
-DIMENSIONS = ("dim_region", "dim_magasin", "dim_produit", "dim_client", "dim_temps")
-
-
 class StaleAggregates(RuntimeError):
     """Facts were loaded after the last refresh: the aggregates would miss them."""
 
@@ -117,7 +115,7 @@ def refresh(conn: psycopg.Connection) -> pd.DataFrame:
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
         conn.execute("set local work_mem to '256MB'")  # a rebuild hashes and sorts the whole history
-        for table in DIMENSIONS:  # the marts join them: give the planner their statistics
+        for table in DIMENSION_TABLES:  # the marts join them: give the planner their statistics
             conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", table)))
         watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
         fingerprints = _fingerprints(conn, AGGREGATES)

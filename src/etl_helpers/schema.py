@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_DIR = PROJECT_ROOT / "sql" / "schema"
 PIPELINE_SCHEMAS = ("staging", "warehouse", "marts", "etl")
+DIMENSION_TABLES = ("dim_region", "dim_magasin", "dim_produit", "dim_client", "dim_temps")  # in warehouse
+FACT_TABLES = ("fact_ventes", "fact_fidelite")
 
 
 def schema_files(schema_dir: Path = SCHEMA_DIR) -> list[Path]:

@@ -69,9 +69,9 @@ def check_warehouse(settings: Settings | None = None) -> pd.DataFrame:
         return run_data_tests(conn)
 
 
-def warehouse_counts(settings: Settings | None = None) -> pd.DataFrame:
-    """Row counts of every dimension and fact table."""
-    tables = ["dim_region", "dim_magasin", "dim_produit", "dim_client", "dim_temps", "fact_ventes", "fact_fidelite"]
+def warehouse_counts(settings: Settings | None = None,
+                     tables: tuple[str, ...] = schema.DIMENSION_TABLES + schema.FACT_TABLES) -> pd.DataFrame:
+    """Row counts of the warehouse tables (every dimension and fact table by default)."""
     with db.connection(settings) as conn:
         rows = [(t, _count(conn, "warehouse", t)) for t in tables]
     return pd.DataFrame(rows, columns=["table", "rows"])
