@@ -9,9 +9,11 @@ never a credential: they connect through the same settings (environment or ``.en
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +28,8 @@ from typing import Iterator
 import nbformat
 import papermill
 import pyarrow.parquet as pq
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbconvert import HTMLExporter
 
 from etl_helpers import db, warehouse
@@ -180,8 +184,58 @@ def _failure_message(step: Step, error: Exception) -> str:
     return f"notebook {step.notebook}.ipynb failed: {type(error).__name__}: {db.redact(str(error))}"
 
 
+class StartedKernel(AsyncKernelManager):
+    """A kernel started before papermill gets it; it remembers the clients papermill opens on
+    it, so that :meth:`stop` closes them with the kernel."""
+
+    def start(self, cwd: Path) -> StartedKernel:
+        self.opened_clients: list = []
+        run_sync(self.start_kernel)(cwd=str(cwd))
+        return self
+
+    def client(self, **kwargs):
+        opened = super().client(**kwargs)
+        self.opened_clients.append(opened)
+        return opened
+
+    def stop(self) -> None:
+        """Kill the kernel: its notebook is done (its cells wrote what they wrote, papermill
+        saved the notebook) or failed (a cell may still be running). Unlike ``shutdown_kernel``,
+        no interrupt first, which the kernel would report as an error."""
+        for opened in self.opened_clients:
+            opened.stop_channels()
+        run_sync(self.signal_kernel)(getattr(signal, "SIGKILL", signal.SIGTERM))
+        run_sync(self.finish_shutdown)(waittime=1.0, pollinterval=0.01)
+        run_sync(self.cleanup_resources)()
+
+
+class WarmKernels:
+    """Notebook kernels started a step ahead: the next step's kernel boots (Python and
+    ipykernel, about half a second) while the current step runs."""
+
+    def __init__(self, cwd: Path):
+        self.cwd = cwd
+        self._spare: StartedKernel | None = None
+
+    def prepare(self) -> None:
+        if self._spare is None:
+            self._spare = StartedKernel(kernel_name=KERNEL_NAME).start(self.cwd)
+
+    def take(self) -> StartedKernel:
+        self.prepare()
+        kernel, self._spare = self._spare, None
+        return kernel  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self._spare is not None:
+            self._spare.stop()
+            self._spare = None
+
+
 def execute_step(step: Step, run_date: date, run_id: int, request: RunRequest, settings: Settings,
-                 notebooks_dir: Path) -> StepRecord:
+                 notebooks_dir: Path, kernel: StartedKernel | None = None) -> StepRecord:
+    """Run one notebook with papermill in ``kernel`` (started now if not given), stopped after."""
+    kernel = kernel or StartedKernel(kernel_name=KERNEL_NAME).start(notebooks_dir)
     record = StepRecord(step.notebook, step.mart)
     source = notebooks_dir / f"{step.notebook}.ipynb"
     out_dir = settings.export_dir(step.mart, run_date.isoformat())
@@ -197,10 +251,13 @@ def execute_step(step: Step, run_date: date, run_id: int, request: RunRequest, s
             progress_bar=request.progress,
             execution_timeout=request.cell_timeout,
             log_output=False,
+            km=kernel,
         )
         record.status = "succeeded"
     except Exception as error:  # papermill errors, cell timeouts, dead kernels
         record.status, record.error = "failed", _failure_message(step, error)
+    finally:
+        kernel.stop()
     record.seconds = round(time.perf_counter() - started, 3)
     if executed.exists():
         record.executed_notebook = str(executed.relative_to(settings.exports_dir))
@@ -346,16 +403,24 @@ def _execute_steps(run_date: date, run_id: int, request: RunRequest, settings: S
     def failed() -> bool:
         return any(r.status == "failed" for r in records.values())
 
-    with _mart_pool(min(request.jobs, len(concurrent))) as pool:
-        for number, step in in_order:
-            if failed():
-                break
-            started(number, step)
-            finished(number, execute_step(step, run_date, run_id, request, settings, notebooks_dir))
+    kernels = WarmKernels(notebooks_dir)
+    with _mart_pool(min(request.jobs, len(concurrent)), notebooks_dir) as pool:
+        try:
+            for index, (number, step) in enumerate(in_order):
+                if failed():
+                    break
+                started(number, step)
+                kernel = kernels.take()
+                if index + 1 < len(in_order):
+                    kernels.prepare()  # the next step's kernel boots while this one runs
+                finished(number, execute_step(step, run_date, run_id, request, settings, notebooks_dir, kernel))
+        finally:
+            kernels.close()
         if pool and not failed():
             futures = {}
             for number, step in concurrent:
-                futures[pool.submit(execute_step, step, run_date, run_id, request, settings, notebooks_dir)] = number
+                futures[pool.submit(_execute_mart_step, step, run_date, run_id, request, settings,
+                                     notebooks_dir)] = number
                 started(number, step)
             for future in as_completed(futures):
                 if future.cancelled():
@@ -368,20 +433,36 @@ def _execute_steps(run_date: date, run_id: int, request: RunRequest, settings: S
 
 
 @contextmanager
-def _mart_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+def _mart_pool(workers: int, notebooks_dir: Path) -> Iterator[ProcessPoolExecutor | None]:
     """The processes the mart notebooks run on, started at once so that they import papermill
-    while the pipeline steps run (``workers`` 0: none)."""
+    and start their first kernel while the pipeline steps run (``workers`` 0: none)."""
     if not workers:
         yield None
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        for _ in range(workers):  # a worker process starts with its first task
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=_start_worker, initargs=(notebooks_dir,)) as pool:
+        for _ in range(workers):  # a worker process starts with the first task it is given
             pool.submit(_ready)
         yield pool
 
 
+_worker_kernels: WarmKernels | None = None  # a mart worker's kernels (in its own process)
+
+
+def _start_worker(notebooks_dir: Path) -> None:
+    global _worker_kernels
+    _worker_kernels = WarmKernels(notebooks_dir)
+    _worker_kernels.prepare()
+    atexit.register(_worker_kernels.close)
+
+
 def _ready() -> None:
-    """A worker's first task: unpickling it imports this module, papermill with it."""
+    """A no-op: submitting it makes the pool start a worker."""
+
+
+def _execute_mart_step(*args) -> StepRecord:
+    """:func:`execute_step` in a mart worker, with the kernel it started ahead."""
+    return execute_step(*args, kernel=_worker_kernels.take() if _worker_kernels else None)
 
 
 def _loads_of_run(conn, run_id: int) -> list[dict]:
