@@ -13,7 +13,6 @@ import atexit
 import json
 import logging
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -28,11 +27,10 @@ from typing import Iterator
 import nbformat
 import papermill
 import pyarrow.parquet as pq
-from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.utils import run_sync
 from nbconvert import HTMLExporter
 
 from etl_helpers import db, warehouse
+from etl_helpers.kernels import KERNEL_NAME, StartedKernel, WarmKernels, new_kernel
 from etl_helpers.loading import ledger
 from etl_helpers.settings import MART_NAMES, PROJECT_ROOT, Settings
 from etl_helpers.sources import SourceOptions
@@ -40,7 +38,6 @@ from etl_helpers.writing import sha256_of, write_text_atomic
 
 log = logging.getLogger(__name__)
 
-KERNEL_NAME = "python3"
 RUN_LOCK_KEY = 7_262_000  # session-level advisory lock: one pipeline run writes at a time
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -184,58 +181,10 @@ def _failure_message(step: Step, error: Exception) -> str:
     return f"notebook {step.notebook}.ipynb failed: {type(error).__name__}: {db.redact(str(error))}"
 
 
-class StartedKernel(AsyncKernelManager):
-    """A kernel started before papermill gets it; it remembers the clients papermill opens on
-    it, so that :meth:`stop` closes them with the kernel."""
-
-    def start(self, cwd: Path) -> StartedKernel:
-        self.opened_clients: list = []
-        run_sync(self.start_kernel)(cwd=str(cwd))
-        return self
-
-    def client(self, **kwargs):
-        opened = super().client(**kwargs)
-        self.opened_clients.append(opened)
-        return opened
-
-    def stop(self) -> None:
-        """Kill the kernel: its notebook is done (its cells wrote what they wrote, papermill
-        saved the notebook) or failed (a cell may still be running). Unlike ``shutdown_kernel``,
-        no interrupt first, which the kernel would report as an error."""
-        for opened in self.opened_clients:
-            opened.stop_channels()
-        run_sync(self.signal_kernel)(getattr(signal, "SIGKILL", signal.SIGTERM))
-        run_sync(self.finish_shutdown)(waittime=1.0, pollinterval=0.01)
-        run_sync(self.cleanup_resources)()
-
-
-class WarmKernels:
-    """Notebook kernels started a step ahead: the next step's kernel boots (Python and
-    ipykernel, about half a second) while the current step runs."""
-
-    def __init__(self, cwd: Path):
-        self.cwd = cwd
-        self._spare: StartedKernel | None = None
-
-    def prepare(self) -> None:
-        if self._spare is None:
-            self._spare = StartedKernel(kernel_name=KERNEL_NAME).start(self.cwd)
-
-    def take(self) -> StartedKernel:
-        self.prepare()
-        kernel, self._spare = self._spare, None
-        return kernel  # type: ignore[return-value]
-
-    def close(self) -> None:
-        if self._spare is not None:
-            self._spare.stop()
-            self._spare = None
-
-
 def execute_step(step: Step, run_date: date, run_id: int, request: RunRequest, settings: Settings,
                  notebooks_dir: Path, kernel: StartedKernel | None = None) -> StepRecord:
     """Run one notebook with papermill in ``kernel`` (started now if not given), stopped after."""
-    kernel = kernel or StartedKernel(kernel_name=KERNEL_NAME).start(notebooks_dir)
+    kernel = kernel or new_kernel(notebooks_dir)
     record = StepRecord(step.notebook, step.mart)
     source = notebooks_dir / f"{step.notebook}.ipynb"
     out_dir = settings.export_dir(step.mart, run_date.isoformat())

@@ -1,0 +1,71 @@
+"""The notebooks' kernels as the runner manages them: started ahead, handed to papermill, and
+killed once done, busy or not, leaving no process behind."""
+
+from __future__ import annotations
+
+import time
+
+import nbformat
+import papermill
+import psutil
+from jupyter_client import BlockingKernelClient
+
+from etl_helpers.kernels import KERNEL_NAME, WarmKernels, new_kernel
+
+
+def _is_gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_kernel_started_ahead_runs_a_notebook_and_is_gone_after(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "in.ipynb")
+    kernels = WarmKernels(tmp_path)
+    kernels.prepare()
+    kernel = kernels.take()
+    pid = kernel.provisioner.pid
+    try:
+        done = papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
+                                          kernel_name=KERNEL_NAME, progress_bar=False, km=kernel)
+    finally:
+        kernel.stop()
+    assert done.cells[0].outputs[0]["text"] == "42\n"
+    assert kernel.opened_clients and not any(c.channels_running for c in kernel.opened_clients)
+    assert _is_gone(pid)
+    kernels.close()  # nothing spare: a no-op
+
+
+def test_an_unused_spare_is_stopped_on_close(tmp_path):
+    kernels = WarmKernels(tmp_path)
+    kernels.prepare()
+    pid = kernels._spare.provisioner.pid
+    kernels.close()
+    assert _is_gone(pid)
+
+
+def test_a_busy_kernel_is_killed_at_once(tmp_path):
+    """A failed notebook (a cell timeout, say) leaves its cell running: stop does not wait for it."""
+    kernel = new_kernel(tmp_path)
+    client = BlockingKernelClient(connection_file=kernel.connection_file)
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        request = client.execute("import time; time.sleep(60)")
+        busy = None
+        while busy is None:
+            message = client.get_iopub_msg(timeout=10)
+            if message["parent_header"].get("msg_id") == request and message["msg_type"] == "status":
+                busy = message["content"]["execution_state"] == "busy"
+        assert busy
+        pid = kernel.provisioner.pid
+        started = time.perf_counter()
+        kernel.stop()
+        assert time.perf_counter() - started < 5
+        assert _is_gone(pid)
+    finally:
+        client.stop_channels()
