@@ -45,7 +45,7 @@ BENCH_DIR = PROJECT_ROOT / "bench"
 CACHE_DIR = BENCH_DIR / "cache"
 RESULTS_DIR = BENCH_DIR / "results"
 RUN_DATE = date(2026, 11, 30)
-SEED_SLICE_LINES = 100_000
+SEED_SLICE_LINES = 1_000_000  # the seed's method on at most this many lines (all of medium), scaled to the file
 SALES_COLUMNS = ("ticket_id text, line_number int, sold_at timestamptz, store_code text, customer_code text, "
                  "product_code text, quantity int, unit_price numeric(12,2), discount numeric(5,4), amount numeric(14,4)")
 
@@ -146,25 +146,29 @@ def time_psql_copy(url: str, csv_path: Path) -> float:
     return time.perf_counter() - started
 
 
-def time_our_load(url: str, raw: Path, workdir: Path) -> tuple[float, int, int]:
-    """Our load of every ticket-line file, in a process of its own: its seconds, the rows
-    loaded and the process's peak resident memory in MB."""
+def in_own_process(function, *args):
+    """``function(*args)`` in a new process (its peak memory is its own), with that peak
+    resident memory in MB appended to what it returns."""
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as process:
-        return process.submit(_our_load, url, raw, workdir).result()
+        return process.submit(_with_peak_memory, function, *args).result()
 
 
-def _our_load(url: str, raw: Path, workdir: Path) -> tuple[float, int, int]:
+def _with_peak_memory(function, *args) -> tuple:
+    return (*function(*args), round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def our_load(url: str, raw: Path, workdir: Path) -> tuple[float, int]:
+    """Our load of every ticket-line file: its seconds and the rows loaded."""
     settings = Settings(database_url=url, workdir=workdir)
     warehouse.create_schema(settings)
     warehouse.load_dimensions(RUN_DATE, "canonical", SourceOptions(raw=raw), settings)
     started = time.perf_counter()
     results = load_raw_folder(settings, raw, RUN_DATE, entities=["sales"], progress=False)
-    seconds = time.perf_counter() - started
-    return seconds, sum(r.rows_loaded for r in results), round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return time.perf_counter() - started, sum(r.rows_loaded for r in results)
 
 
-def time_seed_method(url: str, csv_path: Path) -> tuple[float, int]:
-    """The seed project's way, both halves timed: pandas.read_csv, then DataFrame.to_sql, on
+def seed_method(url: str, csv_path: Path) -> tuple[float, int]:
+    """The seed project's way, both halves timed: pandas.read_csv, then DataFrame.to_sql, of
     the first SEED_SLICE_LINES lines (the caller scales the time to the whole file)."""
     import pandas as pd
     names = [c.split()[0] for c in SALES_COLUMNS.split(", ")]
@@ -295,27 +299,28 @@ def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> d
     csv_path = all_sales_csv(raw, scale)
     lines = sum(1 for _ in csv_path.open("rb"))
     result: dict = {"scale": scale, "ticket_lines": lines, "runs": runs, "load": {}, "pipeline": {}}
-    copy_times, our_times, seed_times, memories = [], [], [], []
+    copy_times, our_times, seed_times, memories, seed_memories = [], [], [], [], []
     for run in range(runs):
         log(f"{scale}: load run {run + 1}/{runs}")
         with fresh_database(admin_url) as url:
             copy_times.append(time_psql_copy(url, csv_path))
-            seed_seconds, seed_rows = time_seed_method(url, csv_path)
+            seed_seconds, seed_rows, seed_peak_mb = in_own_process(seed_method, url, csv_path)
             seed_times.append(seed_seconds * lines / seed_rows)
+            seed_memories.append(seed_peak_mb)
         with fresh_database(admin_url) as url:
-            workdir = CACHE_DIR / "work"
-            seconds, loaded, peak_mb = time_our_load(url, raw, workdir)
+            seconds, loaded, peak_mb = in_own_process(our_load, url, raw, CACHE_DIR / "work")
             our_times.append(seconds)
             memories.append(peak_mb)
     copy_s, ours_s, seed_s = (statistics.median(t) for t in (copy_times, our_times, seed_times))
     result["load"] = {
         "psql_copy_seconds": copy_times, "ours_seconds": our_times, "seed_to_sql_seconds_scaled": seed_times,
-        "seed_slice_lines": SEED_SLICE_LINES,
+        "seed_slice_lines": min(SEED_SLICE_LINES, lines),
         "median_rows_per_second": {"psql_copy": round(lines / copy_s), "ours": round(lines / ours_s),
                                    "seed_to_sql": round(lines / seed_s)},
         "ours_vs_copy_throughput": round(copy_s / ours_s, 3),
         "ours_vs_seed_speedup": round(seed_s / ours_s, 1),
-        "loader_peak_rss_mb": max(memories),
+        "loader_peak_rss_mb": memories,  # per run
+        "seed_peak_rss_mb": seed_memories,
     }
     if with_pipeline:
         log(f"{scale}: full pipeline from an empty database, as of {RUN_DATE - timedelta(days=runs)}")
@@ -359,9 +364,13 @@ def print_table(result: dict) -> None:
     print(f"{'method':<28}{'rows/s':>12}")
     for name in ("psql_copy", "ours", "seed_to_sql"):
         print(f"{name:<28}{rps[name]:>12,}")
-    print(f"(seed_to_sql: read_csv + to_sql of the first {load['seed_slice_lines']:,} lines, scaled to the file)")
+    print(f"(seed_to_sql: read_csv + to_sql of {load['seed_slice_lines']:,} lines, scaled to the file's "
+          f"{result['ticket_lines']:,})")
     print(f"ours / \\copy throughput: {load['ours_vs_copy_throughput']:.0%}   "
-          f"ours vs seed: {load['ours_vs_seed_speedup']}x   loader peak RSS: {load['loader_peak_rss_mb']} MB")
+          f"ours vs seed: {load['ours_vs_seed_speedup']}x")
+    print(f"peak RSS (median, max of the runs): ours {statistics.median(load['loader_peak_rss_mb']):.0f}, "
+          f"{max(load['loader_peak_rss_mb'])} MB; seed {statistics.median(load['seed_peak_rss_mb']):.0f}, "
+          f"{max(load['seed_peak_rss_mb'])} MB")
     if result.get("pipeline"):
         p = result["pipeline"]
         print(f"full pipeline: {p['full_seconds']} s  (peak: {p['full_memory']})")
