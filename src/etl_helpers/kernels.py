@@ -24,7 +24,9 @@ class StartedKernel(AsyncKernelManager):
 
     def start(self, cwd: Path) -> StartedKernel:
         self.opened_clients: list = []
-        run_sync(self.start_kernel)(cwd=str(cwd))
+        # errors only on the kernel's own stderr: its start-up warnings (a kernel on local TCP
+        # is not encrypted) would repeat in every run's output; the notebook's output is apart
+        run_sync(self.start_kernel)(cwd=str(cwd), extra_arguments=["--IPKernelApp.log_level=ERROR"])
         return self
 
     def client(self, **kwargs):

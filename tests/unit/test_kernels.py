@@ -20,7 +20,7 @@ def _is_gone(pid: int) -> bool:
         return True
 
 
-def test_a_kernel_started_ahead_runs_a_notebook_and_is_gone_after(tmp_path):
+def test_a_kernel_started_ahead_runs_a_notebook_and_is_gone_after(tmp_path, capfd):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
     notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, tmp_path / "in.ipynb")
@@ -34,6 +34,7 @@ def test_a_kernel_started_ahead_runs_a_notebook_and_is_gone_after(tmp_path):
     finally:
         kernel.stop()
     assert done.cells[0].outputs[0]["text"] == "42\n"
+    assert "WARNING" not in capfd.readouterr().err  # a kernel's start-up warnings stay out of a run's output
     assert kernel.opened_clients and not any(c.channels_running for c in kernel.opened_clients)
     assert _is_gone(pid)
     kernels.close()  # nothing spare: a no-op
