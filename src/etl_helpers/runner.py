@@ -184,14 +184,14 @@ def _failure_message(step: Step, error: Exception) -> str:
 def execute_step(step: Step, run_date: date, run_id: int, request: RunRequest, settings: Settings,
                  notebooks_dir: Path, kernel: StartedKernel | None = None) -> StepRecord:
     """Run one notebook with papermill in ``kernel`` (started now if not given), stopped after."""
-    kernel = kernel or new_kernel(notebooks_dir)
     record = StepRecord(step.notebook, step.mart)
     source = notebooks_dir / f"{step.notebook}.ipynb"
     out_dir = settings.export_dir(step.mart, run_date.isoformat())
-    out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{step.notebook}.ipynb"
     started = time.perf_counter()
     try:
+        kernel = kernel or new_kernel(notebooks_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
         papermill.execute_notebook(
             str(source), str(executed),
             parameters=step_parameters(source, run_date, run_id, request),
@@ -206,7 +206,8 @@ def execute_step(step: Step, run_date: date, run_id: int, request: RunRequest, s
     except Exception as error:  # papermill errors, cell timeouts, dead kernels
         record.status, record.error = "failed", _failure_message(step, error)
     finally:
-        kernel.stop()
+        if kernel:
+            kernel.stop()
     record.seconds = round(time.perf_counter() - started, 3)
     if executed.exists():
         record.executed_notebook = str(executed.relative_to(settings.exports_dir))
