@@ -1,19 +1,26 @@
 -- Least privilege. Two group roles (NOLOGIN; grant them to login users):
 --   etl_loader  writes staging, warehouse, marts and etl (what the pipeline does);
 --   etl_analyst reads the marts schema (views and mart tables) and nothing else.
--- Roles are cluster-wide, so creating them is idempotent and skipped, with a notice, when
--- the connected user may not create roles. Nobody but owners may create in public.
+-- Roles are cluster-wide, so creating them is idempotent: a role another session creates at the
+-- same moment (a run on another database of the cluster) is taken as it is, and a user who may
+-- not create roles gets a notice instead. Nobody but owners may create in public.
 
 do $$
+declare
+    role_name text;
 begin
-    if not exists (select from pg_roles where rolname = 'etl_loader') then
-        create role etl_loader nologin;
-    end if;
-    if not exists (select from pg_roles where rolname = 'etl_analyst') then
-        create role etl_analyst nologin;
-    end if;
-exception when insufficient_privilege then
-    raise notice 'cannot create roles etl_loader / etl_analyst as %: ask an administrator', current_user;
+    foreach role_name in array array['etl_loader', 'etl_analyst'] loop
+        begin
+            if not exists (select from pg_roles where rolname = role_name) then
+                execute format('create role %I nologin', role_name);
+            end if;
+        exception
+            when unique_violation or duplicate_object then
+                null;  -- created meanwhile by another session
+            when insufficient_privilege then
+                raise notice 'cannot create role % as %: ask an administrator', role_name, current_user;
+        end;
+    end loop;
 end
 $$;
 
