@@ -6,8 +6,12 @@ create table if not exists etl.runs (
     source       text not null,
     started_at   timestamptz not null default now(),
     finished_at  timestamptz,
-    status       text not null default 'running' check (status in ('running', 'succeeded', 'failed'))
+    status       text not null default 'running'
 );
+-- a run left running by a killed process is closed as abandoned by the next run
+alter table etl.runs drop constraint if exists runs_status_check;
+alter table etl.runs add constraint runs_status_check
+    check (status in ('running', 'succeeded', 'failed', 'abandoned'));
 
 create table if not exists etl.loaded_files (
     file_id        bigint generated always as identity primary key,
