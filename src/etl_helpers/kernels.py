@@ -1,16 +1,61 @@
 """The notebooks' kernels, managed by the runner rather than by papermill: each is started a
 step ahead, so that it boots (Python and ipykernel, about half a second) while the step before
-it runs, and is killed as soon as its notebook is saved."""
+it runs, and is killed as soon as its notebook is saved.
+
+A kernel never outlives the process that started it (it gets SIGKILL when its parent dies,
+even by SIGKILL), its database sessions carry the application name :data:`WRITER_APP_NAME`
+(so a later run can end any that survive on the server), and its environment keeps library
+warnings out of the reports.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import logging
+import os
 import signal
+import sys
+import tempfile
+from functools import partial
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
-KERNEL_NAME = "python3"
+log = logging.getLogger(__name__)
+
+KERNEL_NAME = "etl-helpers"   # the project kernel, registered by `make install`
+WRITER_APP_NAME = "etl-pipeline-writer"  # application_name of the runner's kernels' sessions
+KERNEL_START_TIMEOUT = 60.0    # seconds a kernel may take to answer its first request
+_PR_SET_PDEATHSIG = 1
+# looked up once, in the parent: a child calls it between fork and exec
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the system send this process SIGKILL when its parent dies (Linux; elsewhere a
+    no-op). Called in a child; if the parent (``parent_pid``) is already gone, exit at once."""
+    if _prctl is None:
+        return
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def kernel_environment() -> dict[str, str]:
+    """The runner's environment, plus: the writer's application name for libpq, Jupyter's
+    standard paths and a private runtime folder (no platformdirs warnings), no progress bars
+    (tqdm's widget warning) in a report."""
+    runtime = Path(tempfile.gettempdir()) / f"etl-helpers-runtime-{os.getuid()}"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    return {
+        **os.environ,
+        "PGAPPNAME": WRITER_APP_NAME,
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "XDG_RUNTIME_DIR": str(runtime),
+        "TQDM_DISABLE": "1",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    }
 
 
 def new_kernel(cwd: Path) -> StartedKernel:
@@ -26,7 +71,8 @@ class StartedKernel(AsyncKernelManager):
         self.opened_clients: list = []
         # errors only on the kernel's own stderr: its start-up warnings (a kernel on local TCP
         # is not encrypted) would repeat in every run's output; the notebook's output is apart
-        run_sync(self.start_kernel)(cwd=str(cwd), extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        run_sync(self.start_kernel)(cwd=str(cwd), env=kernel_environment(), preexec_fn=partial(die_with_parent, os.getpid()),
+                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])
         return self
 
     def client(self, **kwargs):
@@ -36,18 +82,24 @@ class StartedKernel(AsyncKernelManager):
 
     def stop(self) -> None:
         """Kill the kernel: its notebook is done (its cells wrote what they wrote, papermill
-        saved the notebook) or failed (a cell may still be running). Unlike ``shutdown_kernel``,
-        no interrupt first, which the kernel would report as an error."""
+        saved the notebook) or failed (a cell may still be running, or the kernel died or
+        never answered). Unlike ``shutdown_kernel``, no interrupt first, which the kernel
+        would report as an error."""
         for opened in self.opened_clients:
             opened.stop_channels()
-        run_sync(self.signal_kernel)(getattr(signal, "SIGKILL", signal.SIGTERM))
-        run_sync(self.finish_shutdown)(waittime=1.0, pollinterval=0.01)
+        try:
+            if self.has_kernel:
+                run_sync(self.signal_kernel)(getattr(signal, "SIGKILL", signal.SIGTERM))
+            run_sync(self.finish_shutdown)(waittime=1.0, pollinterval=0.01)
+        except Exception as error:  # already dead: nothing left to stop
+            log.debug("kernel already gone: %s", error)
         run_sync(self.cleanup_resources)()
 
 
 class WarmKernels:
     """Notebook kernels started a step ahead: the next step's kernel boots (Python and
-    ipykernel, about half a second) while the current step runs."""
+    ipykernel, about half a second) while the current step runs. A kernel that cannot be
+    started ahead is started (and its error reported) by the step that needs it."""
 
     def __init__(self, cwd: Path):
         self.cwd = cwd
@@ -55,12 +107,15 @@ class WarmKernels:
 
     def prepare(self) -> None:
         if self._spare is None:
-            self._spare = new_kernel(self.cwd)
+            try:
+                self._spare = new_kernel(self.cwd)
+            except Exception as error:
+                log.debug("could not start a kernel ahead: %s", error)
 
     def take(self) -> StartedKernel:
-        self.prepare()
+        """The spare kernel, or a new one (whose start may raise)."""
         kernel, self._spare = self._spare, None
-        return kernel  # type: ignore[return-value]
+        return kernel or new_kernel(self.cwd)
 
     def close(self) -> None:
         if self._spare is not None:

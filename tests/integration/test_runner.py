@@ -1,6 +1,7 @@
 """The runner on small throwaway notebooks: failures (case 29), timeouts, the run lock
 (case 26 for whole runs), an unreachable database (case 27)."""
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import nbformat
 import pytest
 
 from etl_helpers import cli, db, runner
+from etl_helpers.kernels import KERNEL_NAME
 from etl_helpers.runner import RunRequest, Step
 
 RUN_DATE = date(2026, 11, 30)
@@ -15,7 +17,7 @@ RUN_DATE = date(2026, 11, 30)
 
 def _notebook(path: Path, *cells: str) -> None:
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python (etl-helpers)", "language": "python"}
     params = nbformat.v4.new_code_cell('run_date: str = "2026-11-30"  # ISO date', metadata={"tags": ["parameters"]})
     notebook.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
     nbformat.write(notebook, path)
@@ -32,6 +34,11 @@ def steps_dir(tmp_path) -> Path:
     return folder
 
 
+def _only_run_folder(settings) -> Path:
+    (folder,) = (settings.export_dir("pipeline", "2026-11-30") / "runs").iterdir()
+    return folder
+
+
 def _request(*names: str, **kwargs) -> RunRequest:
     return RunRequest(run_dates=[RUN_DATE], steps=[Step(n, "pipeline") for n in names], **kwargs)
 
@@ -43,16 +50,16 @@ def test_failed_cell_stops_the_run_names_notebook_and_cell_and_keeps_the_noteboo
     message = str(failure.value)
     assert "10_broken.ipynb" in message and "cell" in message and "deliberate failure" in message
 
-    out = warehouse.export_dir("pipeline", "2026-11-30")
+    out = _only_run_folder(warehouse)
     kept = nbformat.read(out / "10_broken.ipynb", as_version=4)
     assert any(o.get("ename") == "ValueError" for c in kept.cells for o in c.get("outputs", []))
     assert (out / "10_broken.html").exists()
     assert not (out / "20_later.ipynb").exists()
 
-    import json
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed"
     assert [s["status"] for s in manifest["steps"]] == ["succeeded", "failed", "skipped"]
+    assert not runner.published_manifest_path(warehouse, RUN_DATE).exists()  # a failed run publishes nothing
     with db.connection(warehouse) as conn:
         assert conn.execute("select status from etl.runs").fetchall() == [("failed",)]
 
@@ -65,7 +72,7 @@ def test_cell_timeout_is_a_named_failure(warehouse, steps_dir):
 
 def test_parameters_reach_the_notebook_as_an_iso_string(warehouse, steps_dir):
     runner.run_one_date(RUN_DATE, _request("00_first"), warehouse, notebooks_dir=steps_dir)
-    executed = nbformat.read(warehouse.export_dir("pipeline", "2026-11-30") / "00_first.ipynb", as_version=4)
+    executed = nbformat.read(_only_run_folder(warehouse) / "00_first.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "first ran for 2026-11-30" in printed
 
@@ -87,7 +94,9 @@ def test_unreachable_database_fails_after_a_bounded_retry(tmp_path, monkeypatch)
     assert cli.main(["--date", "2026-11-30", "--only", "schema"]) == 1
     pipeline_dir = tmp_path / "exports" / "pipeline" / "2026-11-30"
     assert not (pipeline_dir / "manifest.json").exists()
-    log_text = (pipeline_dir / "run.log").read_text()
+    (run_folder,) = (pipeline_dir / "runs").iterdir()
+    assert json.loads((run_folder / "manifest.json").read_text())["status"] == "failed"
+    log_text = (run_folder / "run.log").read_text()
     assert "cannot connect" in log_text and "Sup3rSecret" not in log_text
 
 
@@ -98,3 +107,4 @@ def test_mart_notebooks_run_in_parallel_into_their_mart_folders(warehouse, steps
     assert [s["status"] for s in manifest["steps"]] == ["succeeded"] * 3
     assert (warehouse.export_dir("fact_vente_mart", "2026-11-30") / "00_first.html").exists()
     assert (warehouse.export_dir("fact_fidelite_mart", "2026-11-30") / "20_later.ipynb").exists()
+    assert (_only_run_folder(warehouse) / "20_later.ipynb").exists()  # the run keeps its own copy

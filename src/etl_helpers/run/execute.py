@@ -1,0 +1,112 @@
+"""Execute one notebook with papermill in a kernel the runner started, and render it.
+
+The executed notebook opens with a header cell (run date, source, overrides, run id, code
+version, export folder); it is written under a temporary name and renamed into place once
+complete, and so is its HTML report: no truncated file ever sits under a final name.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+import papermill
+from nbconvert import HTMLExporter
+
+from etl_helpers import db
+from etl_helpers.kernels import KERNEL_NAME, KERNEL_START_TIMEOUT, StartedKernel
+from etl_helpers.writing import write_text_atomic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepRecord:
+    notebook: str
+    mart: str
+    status: str = "pending"       # pending | succeeded | failed | skipped
+    seconds: float | None = None
+    executed_notebook: str | None = None   # paths relative to exports/
+    html_report: str | None = None
+    error: str | None = None
+
+
+def header_markdown(notebook: str, facts: dict[str, object]) -> str:
+    """The header cell shown at the top of an executed notebook and its report."""
+    lines = [f"# {notebook}", "", "| run | |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in facts.items()]
+    return "\n".join(lines)
+
+
+def with_header(source: Path, header: str) -> nbformat.NotebookNode:
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_markdown_cell(header, metadata={"tags": ["run-header"]}))
+    notebook.metadata.setdefault("kernelspec", {})["name"] = KERNEL_NAME
+    return notebook
+
+
+def render_html(executed: Path, title: str) -> Path:
+    """HTML report beside the executed notebook: inputs hidden, outputs (charts) shown,
+    titled ``title``."""
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4),
+                                          resources={"metadata": {"name": title}})
+    target = executed.with_suffix(".html")
+    write_text_atomic(target, body)
+    return target
+
+
+def failure_message(notebook: str, error: BaseException) -> str:
+    if isinstance(error, papermill.PapermillExecutionError):
+        return (f"notebook {notebook}.ipynb failed in cell {error.cell_index} "
+                f"(execution count {error.exec_count}): {error.ename}: {db.redact(str(error.evalue))}")
+    if isinstance(error, OSError) and error.filename:
+        return f"notebook {notebook}.ipynb could not be saved: {error.strerror}: {error.filename}"
+    return f"notebook {notebook}.ipynb failed: {type(error).__name__}: {db.redact(str(error))}"
+
+
+def execute_notebook(source: Path, executed: Path, *, parameters: dict, header: str, title: str,
+                     take_kernel: Callable[[], StartedKernel], cell_timeout: float,
+                     progress: bool = False, start_timeout: float = KERNEL_START_TIMEOUT) -> StepRecord:
+    """Run ``source`` into ``executed`` (and its HTML beside it). Never raises: a failure is
+    the record's ``error``, naming the notebook (and the cell)."""
+    notebook = source.stem
+    record = StepRecord(notebook, "")
+    partial = executed.with_name(f".{executed.stem}.partial.ipynb")
+    started = time.perf_counter()
+    kernel: StartedKernel | None = None
+    try:
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        kernel = take_kernel()
+        papermill.execute_notebook(
+            with_header(source, header), str(partial),
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            cwd=str(source.parent),
+            progress_bar=progress,
+            execution_timeout=cell_timeout,
+            start_timeout=start_timeout,
+            log_output=False,
+            km=kernel,
+        )
+        record.status = "succeeded"
+    except Exception as error:  # papermill errors, cell timeouts, kernels dead or never started
+        record.status, record.error = "failed", failure_message(notebook, error)
+    finally:
+        if kernel is not None:
+            kernel.stop()
+    record.seconds = round(time.perf_counter() - started, 3)
+    try:
+        if partial.exists():
+            write_text_atomic(executed, nbformat.writes(nbformat.read(partial, as_version=4)))
+            render_html(executed, title)
+    except Exception as error:  # a full or read-only disk, a notebook cut short
+        record.status = "failed"
+        record.error = record.error or failure_message(notebook, error)
+    finally:
+        partial.unlink(missing_ok=True)
+    return record

@@ -1,0 +1,63 @@
+"""The parameters each notebook receives: the runner's own (run date, ids, source, folders)
+and the ``-p NAME VALUE`` overrides, checked against the notebooks' parameters cells and the
+documented bounds (:mod:`etl_helpers.parameters`) before anything starts."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from functools import lru_cache
+from pathlib import Path
+
+import papermill
+
+from etl_helpers.parameters import RUNNER_SET, ParameterError, parse_value
+from etl_helpers.run.steps import Step, UsageError
+
+
+@lru_cache(maxsize=None)
+def _declared(path: str, mtime_ns: int) -> dict[str, object]:
+    declared = {}
+    for name, info in papermill.inspect_notebook(path).items():
+        try:
+            declared[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            declared[name] = info["default"]
+    return declared
+
+
+def declared_parameters(notebook: Path) -> dict[str, object]:
+    """Name -> default of each parameter the notebook's ``parameters`` cell declares."""
+    return dict(_declared(str(notebook), notebook.stat().st_mtime_ns))
+
+
+def resolve_overrides(pairs: list[tuple[str, str]], steps: list[Step], notebooks_dir: Path) -> dict[str, object]:
+    """``-p NAME VALUE`` pairs as typed values; raises UsageError for a name no selected
+    notebook declares (naming the closest valid one), a parameter the runner sets, or a
+    value of the wrong type or out of its bounds."""
+    declared: dict[str, object] = {}
+    for step in steps:
+        for name, default in declared_parameters(notebooks_dir / f"{step.notebook}.ipynb").items():
+            declared.setdefault(name, default)
+    settable = sorted(n for n in declared if n not in RUNNER_SET)
+    overrides: dict[str, object] = {}
+    for name, text in pairs:
+        if name in RUNNER_SET:
+            raise UsageError(f"-p {name}: set by the runner itself (use the command's options, "
+                             "e.g. --date, --source, --scale, --seed, --raw, --points-rate)")
+        if name not in declared:
+            close = difflib.get_close_matches(name, settable, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(f"-p {name}: no selected notebook declares it; {hint}"
+                             f"valid names: {', '.join(settable) or '(none)'}")
+        try:
+            overrides[name] = parse_value(name, text, declared[name])
+        except ParameterError as error:
+            raise UsageError(str(error)) from None
+    return overrides
+
+
+def step_parameters(notebook: Path, available: dict[str, object]) -> dict[str, object]:
+    """The values of ``available`` that the notebook declares."""
+    declared = declared_parameters(notebook)
+    return {name: value for name, value in available.items() if name in declared}

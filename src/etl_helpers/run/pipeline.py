@@ -1,0 +1,469 @@
+"""A run: the lock, the run's log, its record, the steps in order and the mart notebooks on
+a pool of processes, then the publication of what it built.
+
+Under the run lock (one run writes to a database at a time) a run closes what killed runs
+left open (``abandoned``), ends any database session a killed run's kernels left on the
+server, records itself in ``etl.runs``, runs its steps, and publishes its marts only if
+every step succeeded. A run refused by the lock writes nothing: its log lines wait in
+memory until the lock is held.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Iterator
+
+from etl_helpers import db, warehouse
+from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent
+from etl_helpers.loading import ledger
+from etl_helpers.run import manifest as records
+from etl_helpers.run.execute import StepRecord, execute_notebook, header_markdown
+from etl_helpers.run.params import declared_parameters, step_parameters
+from etl_helpers.run.steps import STEPS, Step
+from etl_helpers.settings import PROJECT_ROOT, Settings
+from etl_helpers.sources import SourceOptions
+from etl_helpers.writing import write_bytes_atomic
+
+log = logging.getLogger(__name__)
+
+RUN_LOCK_KEY = 7_262_000  # session-level advisory lock: one pipeline run writes at a time
+WRITER_EXIT_TIMEOUT_MS = 10_000  # how long a run waits for a killed run's sessions to end
+CURRENCIES = {"demo": "EUR", "canonical": "EUR", "superstore": "USD"}
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class StepFailed(RuntimeError):
+    """A notebook failed; the message names the notebook and the cell."""
+
+
+class RunLocked(RuntimeError):
+    """Another run holds the pipeline lock on this database."""
+
+
+@dataclass
+class RunRequest:
+    run_dates: list[date]
+    source: str = "demo"
+    options: SourceOptions = field(default_factory=SourceOptions)
+    steps: list[Step] = field(default_factory=lambda: list(STEPS))
+    overrides: dict[str, object] = field(default_factory=dict)
+    cell_timeout: float = 3600
+    lock_wait: float = 0.0
+    progress: bool = False
+    jobs: int = 2                 # mart notebooks run in parallel on this many processes
+    run_id: str | None = None     # join (or create) this run; default: a new id per date
+
+
+def code_version(root: Path = PROJECT_ROOT) -> str | None:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return db.redact(super().format(record))
+
+
+class RunLog(logging.Handler):
+    """The run's ``run.log``: lines are kept in memory until :meth:`attach` names the file
+    (a run refused by the lock writes nothing), then appended (a joined run adds to its log).
+    Counts the warnings, for the run's summary."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(RedactingFormatter(LOG_FORMAT))
+        self.pending: list[str] = []
+        self.stream = None
+        self.warnings = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING:
+            self.warnings += 1
+        line = self.format(record) + "\n"
+        if self.stream is None:
+            self.pending.append(line)
+        else:
+            self.stream.write(line)
+            self.stream.flush()
+
+    def attach(self, path: Path) -> None:
+        if self.stream is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.stream = path.open("a", encoding="utf-8")
+            self.stream.writelines(self.pending)
+            self.stream.flush()
+            self.pending = []
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+        super().close()
+
+
+@contextmanager
+def capture_log() -> Iterator[RunLog]:
+    handler = RunLog()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+@contextmanager
+def run_lock(settings: Settings, wait_seconds: float) -> Iterator[None]:
+    """Hold the pipeline's advisory lock for the whole run; refuse (or wait) if taken."""
+    conn = db.connect(settings, autocommit=True)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while not conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                raise RunLocked("another pipeline run is writing to this database; "
+                                "try again when it ends (or pass --wait SECONDS)")
+            time.sleep(0.5)
+        yield
+    finally:
+        conn.close()
+
+
+def end_orphan_writers(conn) -> int:
+    """End the database sessions a killed run's kernels left behind (under the run lock no
+    other run's kernel can be working), waiting until each is gone."""
+    rows = conn.execute(
+        "select pg_terminate_backend(pid, %s) from pg_stat_activity "
+        "where application_name = %s and datname = current_database() and pid <> pg_backend_pid()",
+        (WRITER_EXIT_TIMEOUT_MS, WRITER_APP_NAME),
+    ).fetchall()
+    if rows:
+        log.warning("ended %d database session(s) left by a killed run", len(rows))
+    return len(rows)
+
+
+def abandon_runs(conn) -> int:
+    """Runs left ``running`` in etl.runs by a killed process are closed as ``abandoned``."""
+    closed = conn.execute(
+        "update etl.runs set status = 'abandoned', finished_at = now() where status = 'running'").rowcount
+    if closed:
+        log.warning("%d run(s) left running by a killed process closed as abandoned", closed)
+    return closed
+
+
+def run_one_date(run_date: date, request: RunRequest, settings: Settings,
+                 notebooks_dir: Path | None = None) -> dict:
+    """Run the selected steps for one date; returns the run's manifest (published when the
+    run succeeded). Raises StepFailed, RunLocked or DatabaseUnavailable."""
+    notebooks_dir = notebooks_dir or settings.notebooks_dir
+    run_id = request.run_id or records.new_run_id()
+    folder = records.run_dir(settings, run_date, run_id)
+    with capture_log() as run_log:
+        try:
+            with run_lock(settings, request.lock_wait):
+                run_log.attach(folder / "run.log")
+                return _run_locked(run_date, run_id, folder, request, settings, notebooks_dir, run_log)
+        except RunLocked:
+            raise
+        except Exception as error:
+            run_log.attach(folder / "run.log")
+            log.error("run %s for %s failed: %s", run_id, run_date, db.redact(str(error)), exc_info=True)
+            _close_record(folder, run_id, run_date, request, settings, status="failed")
+            raise
+
+
+def _new_manifest(run_id: str, run_date: date, request: RunRequest, settings: Settings) -> dict:
+    return {
+        "run_id": run_id,
+        "run_date": run_date.isoformat(),
+        "status": "running",
+        "source": request.source,
+        "currency": CURRENCIES.get(request.source, "EUR"),
+        "source_options": {"scale": request.options.scale, "seed": request.options.seed,
+                           "raw": str(request.options.raw) if request.options.raw else None,
+                           "points_rate": request.options.points_rate},
+        "overrides": dict(request.overrides),
+        "code_version": code_version(settings.root),
+        "started_at": records.now(),
+        "finished_at": None,
+        "ledger_run_id": None,
+        "steps": [],
+        "loads": [],
+        "files": [],
+    }
+
+
+def _close_record(folder: Path, run_id: str, run_date: date, request: RunRequest, settings: Settings,
+                  status: str) -> None:
+    path = folder / records.MANIFEST
+    manifest = records.read_manifest(path) or _new_manifest(run_id, run_date, request, settings)
+    if manifest["status"] in ("running", status):
+        manifest["status"], manifest["finished_at"] = status, records.now()
+        records.write_manifest(path, manifest)
+
+
+def _run_locked(run_date: date, run_id: str, folder: Path, request: RunRequest, settings: Settings,
+                notebooks_dir: Path, run_log: RunLog) -> dict:
+    for stale in records.abandon_stale_runs(settings):
+        log.warning("run %s, left running by a killed process, is recorded as abandoned", stale)
+    path = folder / records.MANIFEST
+    manifest = records.read_manifest(path) or _new_manifest(run_id, run_date, request, settings)
+    manifest.update(status="running", finished_at=None, overrides={**manifest["overrides"], **request.overrides})
+    records.write_manifest(path, manifest)
+    log.info("run %s for %s: record in %s", run_id, run_date, folder)
+
+    warehouse.create_schema(settings)
+    with db.connection(settings) as conn:
+        end_orphan_writers(conn)
+        abandon_runs(conn)
+        if manifest["ledger_run_id"] is None:
+            manifest["ledger_run_id"] = ledger.start_run(conn, run_date, request.source)
+        else:
+            conn.execute("update etl.runs set status = 'running', finished_at = null where run_id = %s",
+                         (manifest["ledger_run_id"],))
+    records.write_manifest(path, manifest)
+
+    out_dirs = _output_folders(run_date, folder, request, settings, notebooks_dir)
+    step_records = _execute_steps(run_date, manifest, out_dirs, folder, request, settings, notebooks_dir)
+    failed = next((r for r in step_records if r.status == "failed"), None)
+    with db.connection(settings) as conn:
+        ledger.end_run(conn, manifest["ledger_run_id"], succeeded=failed is None)
+        manifest["loads"] = _loads_of_run(conn, manifest["ledger_run_id"])
+
+    this_run = {**manifest, "steps": [asdict(r) for r in step_records]}
+    order = [s.notebook for s in STEPS] + [s.notebook for s in request.steps if s not in STEPS]
+    manifest["steps"] = records.merged_with_published(this_run, {"steps": manifest["steps"]}, order)["steps"]
+    if failed:
+        shutil.rmtree(folder / "staging", ignore_errors=True)
+        manifest.update(status="failed", finished_at=records.now())
+        records.write_manifest(path, manifest)
+        raise StepFailed(failed.error)
+    manifest.update(status="succeeded", finished_at=records.now())
+    staged = [mart for mart, out in out_dirs.items() if out == records.staging_dir(folder, mart)]
+    published = records.publish(settings, run_date, folder, manifest, staged, order)
+    manifest["files"] = published["files"]
+    records.write_manifest(path, manifest)
+    rows_loaded = sum(load["rows_loaded"] for load in manifest["loads"])
+    rows_rejected = sum(load["rows_rejected"] for load in manifest["loads"])
+    log.info("run %s for %s succeeded: %d rows loaded, %d rejected, %d warning(s); reports in %s",
+             run_id, run_date, rows_loaded, rows_rejected, run_log.warnings, folder)
+    return manifest
+
+
+def _output_folders(run_date: date, folder: Path, request: RunRequest, settings: Settings,
+                    notebooks_dir: Path) -> dict[str, Path]:
+    """Where each selected step's notebook writes: the run folder for the pipeline steps, a
+    staging copy of the dated folder for a mart whose notebooks take ``export_dir`` (else, a
+    notebook that cannot be told where to write, the dated folder itself)."""
+    out = {"pipeline": folder}
+    for mart in dict.fromkeys(s.mart for s in request.steps if s.mart != "pipeline"):
+        notebooks = [notebooks_dir / f"{s.notebook}.ipynb" for s in request.steps if s.mart == mart]
+        if all("export_dir" in declared_parameters(nb) for nb in notebooks):
+            out[mart] = records.stage_mart(settings, run_date, folder, mart)
+        else:
+            out[mart] = settings.export_dir(mart, run_date.isoformat())
+    return out
+
+
+@dataclass(frozen=True)
+class StepJob:
+    """Everything one step needs, picklable for the mart workers."""
+    step: Step
+    source: Path
+    executed: Path
+    parameters: dict
+    header: str
+    title: str
+    cell_timeout: float
+    progress: bool
+
+
+def _jobs(run_date: date, manifest: dict, out_dirs: dict[str, Path], request: RunRequest, settings: Settings,
+          notebooks_dir: Path) -> list[StepJob]:
+    jobs = []
+    overrides = ", ".join(f"{k} = {v}" for k, v in manifest["overrides"].items()) or "none"
+    for step in request.steps:
+        source = notebooks_dir / f"{step.notebook}.ipynb"
+        out = out_dirs[step.mart]
+        shown = settings.export_dir(step.mart, run_date.isoformat()) if step.mart != "pipeline" else out
+        available = {
+            "run_date": run_date.isoformat(),
+            "run_id": manifest["ledger_run_id"],
+            "source": request.source,
+            "scale": request.options.scale,
+            "seed": request.options.seed,
+            "raw_path": str(request.options.raw) if request.options.raw else "",
+            "points_rate": request.options.points_rate,
+            "export_dir": str(out),
+            **request.overrides,
+        }
+        header = header_markdown(step.notebook, {
+            "run date": run_date.isoformat(),
+            "source": f"{request.source} ({manifest['currency']})",
+            "overrides": overrides,
+            "run id": manifest["run_id"],
+            "code version": manifest["code_version"] or "unknown",
+            "export folder": _shown_path(shown, settings),
+        })
+        jobs.append(StepJob(step, source, out / f"{step.notebook}.ipynb", step_parameters(source, available),
+                            header, f"{step.notebook} — {run_date.isoformat()}", request.cell_timeout,
+                            request.progress))
+    return jobs
+
+
+def _shown_path(path: Path, settings: Settings) -> str:
+    try:
+        return path.relative_to(settings.workdir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def run_job(job: StepJob, kernels: WarmKernels) -> StepRecord:
+    record = execute_notebook(job.source, job.executed, parameters=job.parameters, header=job.header,
+                              title=job.title, take_kernel=kernels.take, cell_timeout=job.cell_timeout,
+                              progress=job.progress)
+    record.mart = job.step.mart
+    return record
+
+
+def _keep_in_run_folder(record: StepRecord, job: StepJob, folder: Path, settings: Settings) -> StepRecord:
+    """The step's executed notebook and report, in the run's own folder (and paths relative
+    to exports/ in its record)."""
+    for suffix in (".ipynb", ".html"):
+        made = job.executed.with_suffix(suffix)
+        kept = folder / made.name
+        if made.exists():
+            if made.parent != folder:
+                write_bytes_atomic(kept, made.read_bytes())
+            rel = kept.relative_to(settings.exports_dir).as_posix()
+            if suffix == ".ipynb":
+                record.executed_notebook = rel
+            else:
+                record.html_report = rel
+    return record
+
+
+def _execute_steps(run_date: date, manifest: dict, out_dirs: dict[str, Path], folder: Path,
+                   request: RunRequest, settings: Settings, notebooks_dir: Path) -> list[StepRecord]:
+    """Pipeline steps one after the other, then the mart notebooks (independent of each
+    other) on ``request.jobs`` processes. After a failure, nothing new starts."""
+    jobs = _jobs(run_date, manifest, out_dirs, request, settings, notebooks_dir)
+    total = len(jobs)
+    numbered = list(enumerate(jobs, start=1))
+    concurrent = [(n, j) for n, j in numbered if j.step.mart != "pipeline" and request.jobs > 1]
+    in_order = [(n, j) for n, j in numbered if (n, j) not in concurrent]
+    done: dict[int, StepRecord] = {}
+
+    def started(number: int, job: StepJob) -> None:
+        log.info("[%d/%d] %s for %s", number, total, job.step.notebook, run_date)
+
+    def finished(number: int, job: StepJob, record: StepRecord) -> None:
+        done[number] = _keep_in_run_folder(record, job, folder, settings)
+        if record.status == "failed":
+            log.error("%s", record.error)
+        else:
+            log.info("[%d/%d] %s done in %.1f s", number, total, record.notebook, record.seconds)
+
+    def failed() -> bool:
+        return any(r.status == "failed" for r in done.values())
+
+    kernels = WarmKernels(notebooks_dir)
+    with _mart_pool(min(request.jobs, len(concurrent)), notebooks_dir) as pool:
+        try:
+            for index, (number, job) in enumerate(in_order):
+                if failed():
+                    break
+                started(number, job)
+                if index + 1 < len(in_order):
+                    kernels.prepare()  # the next step's kernel boots while this one runs
+                finished(number, job, run_job(job, kernels))
+        finally:
+            kernels.close()
+        if pool and not failed():
+            futures = {}
+            for number, job in concurrent:
+                futures[pool.submit(_run_mart_job, job)] = (number, job)
+                started(number, job)
+            for future in as_completed(futures):
+                if future.cancelled():
+                    continue
+                finished(*futures[future], future.result())
+                if failed():
+                    for pending in futures:
+                        pending.cancel()
+    return [done.get(n, StepRecord(j.step.notebook, j.step.mart, status="skipped")) for n, j in numbered]
+
+
+@contextmanager
+def _mart_pool(workers: int, notebooks_dir: Path) -> Iterator[ProcessPoolExecutor | None]:
+    """The processes the mart notebooks run on, started at once so that they import papermill
+    and start their first kernel while the pipeline steps run (``workers`` 0: none). They die
+    with the runner, and their kernels with them."""
+    if not workers:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=_start_worker, initargs=(notebooks_dir, os.getpid())) as pool:
+        for _ in range(workers):  # a worker process starts with the first task it is given
+            pool.submit(_ready)
+        yield pool
+
+
+_worker_kernels: WarmKernels | None = None  # a mart worker's kernels (in its own process)
+
+
+def _start_worker(notebooks_dir: Path, runner_pid: int) -> None:
+    global _worker_kernels
+    die_with_parent(runner_pid)
+    _worker_kernels = WarmKernels(notebooks_dir)
+    _worker_kernels.prepare()
+    atexit.register(_worker_kernels.close)
+
+
+def _ready() -> None:
+    """A no-op: submitting it makes the pool start a worker."""
+
+
+def _run_mart_job(job: StepJob) -> StepRecord:
+    """:func:`run_job` in a mart worker, with the kernel it started ahead."""
+    return run_job(job, _worker_kernels or WarmKernels(job.source.parent))
+
+
+def _loads_of_run(conn, run_id: int) -> list[dict]:
+    rows = conn.execute(
+        """
+        select path, entity, business_date, sha256, rows_read, rows_loaded, rows_rejected
+        from etl.loaded_files where run_id = %s order by entity, business_date, path
+        """,
+        (run_id,),
+    ).fetchall()
+    keys = ("path", "entity", "business_date", "sha256", "rows_read", "rows_loaded", "rows_rejected")
+    return [dict(zip(keys, (str(v) if isinstance(v, date) else v for v in row))) for row in rows]
+
+
+def run(request: RunRequest, settings: Settings) -> list[dict]:
+    """Run every requested date in order; stops at the first failure."""
+    return [run_one_date(d, request, settings) for d in request.run_dates]
+
+
+def is_interactive() -> bool:
+    return sys.stderr.isatty()
