@@ -17,8 +17,8 @@ import nbformat
 import papermill
 from nbconvert import HTMLExporter
 
-from etl_helpers import db
-from etl_helpers.kernels import KERNEL_NAME, KERNEL_START_TIMEOUT, StartedKernel
+from etl_helpers import db, kernels
+from etl_helpers.kernels import StartedKernel
 from etl_helpers.writing import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def header_markdown(notebook: str, facts: dict[str, object]) -> str:
 def with_header(source: Path, header: str) -> nbformat.NotebookNode:
     notebook = nbformat.read(source, as_version=4)
     notebook.cells.insert(0, nbformat.v4.new_markdown_cell(header, metadata={"tags": ["run-header"]}))
-    notebook.metadata.setdefault("kernelspec", {})["name"] = KERNEL_NAME
+    notebook.metadata.setdefault("kernelspec", {})["name"] = kernels.KERNEL_NAME
     return notebook
 
 
@@ -71,7 +71,7 @@ def failure_message(notebook: str, error: BaseException) -> str:
 
 def execute_notebook(source: Path, executed: Path, *, parameters: dict, header: str, title: str,
                      take_kernel: Callable[[], StartedKernel], cell_timeout: float,
-                     progress: bool = False, start_timeout: float = KERNEL_START_TIMEOUT) -> StepRecord:
+                     progress: bool = False) -> StepRecord:
     """Run ``source`` into ``executed`` (and its HTML beside it). Never raises: a failure is
     the record's ``error``, naming the notebook (and the cell)."""
     notebook = source.stem
@@ -85,11 +85,11 @@ def execute_notebook(source: Path, executed: Path, *, parameters: dict, header: 
         papermill.execute_notebook(
             with_header(source, header), str(partial),
             parameters=parameters,
-            kernel_name=KERNEL_NAME,
+            kernel_name=kernels.KERNEL_NAME,
             cwd=str(source.parent),
             progress_bar=progress,
             execution_timeout=cell_timeout,
-            start_timeout=start_timeout,
+            start_timeout=kernels.KERNEL_START_TIMEOUT,
             log_output=False,
             km=kernel,
         )

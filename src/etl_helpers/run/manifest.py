@@ -68,19 +68,13 @@ def staging_dir(run_folder: Path, mart: str) -> Path:
 
 
 def stage_mart(settings: Settings, run_date: date, run_folder: Path, mart: str) -> Path:
-    """The run's working copy of ``exports/<mart>/<date>/``: the published files, hard-linked
-    (every writer replaces a file by renaming a new one over it, so the published files are
-    never touched), which the run's notebooks then overwrite."""
+    """The run's working copy of ``exports/<mart>/<date>/``: a copy of the published files (not
+    links: a notebook may rewrite a file in place), which the run's notebooks then overwrite."""
     staged = staging_dir(run_folder, mart)
     shutil.rmtree(staged, ignore_errors=True)
     published = settings.export_dir(mart, run_date.isoformat())
     if published.is_dir():
-        def link(src: str, dst: str) -> None:
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copy2(src, dst)
-        shutil.copytree(published, staged, copy_function=link)
+        shutil.copytree(published, staged)
     else:
         staged.mkdir(parents=True)
     return staged
@@ -147,7 +141,8 @@ def merged_with_published(manifest: dict, previous: dict | None, step_order: lis
     skipped = {s["notebook"]: s for s in manifest["steps"] if s["status"] == "skipped"}
     kept = {s["notebook"]: s for s in (previous or {}).get("steps", []) if s["notebook"] not in ran}
     steps = {**skipped, **kept, **ran}  # an entry of an earlier run stands over a step skipped now
-    merged["steps"] = [steps[name] for name in step_order if name in steps]
+    rank = {name: index for index, name in enumerate(step_order)}
+    merged["steps"] = [steps[name] for name in sorted(steps, key=lambda n: (rank.get(n, len(rank)), n))]
     new_paths = {load["path"] for load in manifest["loads"]}
     merged["loads"] = [load for load in (previous or {}).get("loads", []) if load["path"] not in new_paths]
     merged["loads"] += manifest["loads"]

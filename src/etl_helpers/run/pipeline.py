@@ -18,12 +18,14 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Iterator
+
+import psycopg
 
 from etl_helpers import db, warehouse
 from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent
@@ -145,6 +147,8 @@ def run_lock(settings: Settings, wait_seconds: float) -> Iterator[None]:
             time.sleep(0.5)
         yield
     finally:
+        with suppress(psycopg.Error):  # released now: a closed session's locks go a moment later
+            conn.execute("select pg_advisory_unlock_all()")
         conn.close()
 
 
@@ -250,7 +254,7 @@ def _run_locked(run_date: date, run_id: str, folder: Path, request: RunRequest, 
         manifest["loads"] = _loads_of_run(conn, manifest["ledger_run_id"])
 
     this_run = {**manifest, "steps": [asdict(r) for r in step_records]}
-    order = [s.notebook for s in STEPS] + [s.notebook for s in request.steps if s not in STEPS]
+    order = [s.notebook for s in STEPS]
     manifest["steps"] = records.merged_with_published(this_run, {"steps": manifest["steps"]}, order)["steps"]
     if failed:
         shutil.rmtree(folder / "staging", ignore_errors=True)
