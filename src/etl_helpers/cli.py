@@ -21,6 +21,7 @@ from pathlib import Path
 
 from etl_helpers import db, runner
 from etl_helpers.contract import list_raw_files
+from etl_helpers.kernels import quiet_jupyter_paths
 from etl_helpers.parameters import FIRST_RUN_DATE, LAST_RUN_DATE, MAX_BACKFILL_DAYS
 from etl_helpers.run.manifest import RUN_ID
 from etl_helpers.settings import Settings, load_settings
@@ -164,6 +165,7 @@ def _main(argv: list[str] | None) -> int:
         return 2
 
     settings = load_settings()
+    quiet_jupyter_paths()
     if args.history:
         return show_history(settings, as_json=args.json)
     configure_logging(args.log_level)

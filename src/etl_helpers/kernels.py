@@ -42,20 +42,24 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def quiet_jupyter_paths() -> None:
+    """Jupyter's standard paths and a private runtime folder when the system gives none (as
+    under cron or as root in a container): no platformdirs warning in the runner's output."""
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = Path(tempfile.gettempdir()) / f"etl-helpers-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+
+
 def kernel_environment() -> dict[str, str]:
-    """The runner's environment, plus: the writer's application name for libpq, Jupyter's
-    standard paths and a private runtime folder (no platformdirs warnings), no progress bars
-    (tqdm's widget warning) in a report."""
-    runtime = Path(tempfile.gettempdir()) / f"etl-helpers-runtime-{os.getuid()}"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    return {
-        **os.environ,
-        "PGAPPNAME": WRITER_APP_NAME,
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "XDG_RUNTIME_DIR": str(runtime),
-        "TQDM_DISABLE": "1",
-        "PYTHONWARNINGS": "ignore::DeprecationWarning",
-    }
+    """The runner's environment, plus: the writer's application name for libpq, and no
+    library warnings in a report (Jupyter's paths, tqdm's widget warning: its progress bars
+    are off in a kernel, the console shows the steps' progress)."""
+    quiet_jupyter_paths()
+    warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore::DeprecationWarning",
+                                      "ignore:IProgress not found"]))
+    return {**os.environ, "PGAPPNAME": WRITER_APP_NAME, "TQDM_DISABLE": "1", "PYTHONWARNINGS": warnings}
 
 
 def new_kernel(cwd: Path) -> StartedKernel:

@@ -30,16 +30,22 @@ def _manifest(workdir: Path) -> dict:
 
 
 def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run_env, demo_raw_dir):
-    args = ["--date", RUN_DATE, "--source", "canonical", "--raw", str(demo_raw_dir)]
+    args = ["--date", RUN_DATE, "--source", "canonical", "--raw", str(demo_raw_dir), "-p", "min_support", "0.02"]
     assert cli.main(args) == 0
     first = _manifest(run_env)
     assert first["status"] == "succeeded"
     assert [s["notebook"] for s in first["steps"]] == [s.notebook for s in runner.STEPS]
     assert all(s["status"] == "succeeded" for s in first["steps"])
     assert sum(load["rows_loaded"] for load in first["loads"] if load["entity"] == "sales") > 40_000
-    for step in runner.STEPS:
-        folder = run_env / "exports" / step.mart / RUN_DATE
-        assert (folder / f"{step.notebook}.ipynb").exists() and (folder / f"{step.notebook}.html").exists()
+    run_folder = run_env / "exports" / "pipeline" / RUN_DATE / "runs" / first["run_id"]
+    for step in runner.STEPS:  # every report in the run's folder, the marts' also beside their exports
+        folders = [run_folder] + ([run_env / "exports" / step.mart / RUN_DATE] if step.mart != "pipeline" else [])
+        for folder in folders:
+            assert (folder / f"{step.notebook}.ipynb").exists() and (folder / f"{step.notebook}.html").exists()
+    affinity = (run_folder / "41_fidelite_affinity.html").read_text()
+    assert "0.02" in affinity and RUN_DATE in affinity and "<title>41_fidelite_affinity — 2026-11-30</title>" in affinity
+    for report in run_folder.glob("*.html"):  # no library warning (stderr) in any report
+        assert "Warning" not in report.read_text(), report.name
     data_files = {f["path"]: f for f in first["files"] if Path(f["path"]).suffix in DATA_SUFFIXES}
     assert any(p.startswith("fact_vente_mart/") for p in data_files)
     assert any(p.startswith("fact_fidelite_mart/") for p in data_files)
@@ -47,7 +53,11 @@ def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run
 
     assert cli.main(args) == 0
     second = _manifest(run_env)
-    assert second["loads"] == []  # the ledger had every file already
+    assert second["run_id"] != first["run_id"]
+    second_run = json.loads((run_env / "exports" / "pipeline" / RUN_DATE / "runs" / second["run_id"]
+                             / "manifest.json").read_text())
+    assert second_run["loads"] == []  # the ledger had every file already (the published loads are kept)
+    assert second["loads"] == first["loads"]
     rerun = {f["path"]: f["sha256"] for f in second["files"] if Path(f["path"]).suffix in DATA_SUFFIXES}
     assert rerun == {p: f["sha256"] for p, f in data_files.items()}
 

@@ -44,7 +44,10 @@ def header_markdown(notebook: str, facts: dict[str, object]) -> str:
 
 def with_header(source: Path, header: str) -> nbformat.NotebookNode:
     notebook = nbformat.read(source, as_version=4)
-    notebook.cells.insert(0, nbformat.v4.new_markdown_cell(header, metadata={"tags": ["run-header"]}))
+    cell = nbformat.v4.new_markdown_cell(header, metadata={"tags": ["run-header"]})
+    if notebook.nbformat_minor < 5:  # cell ids came with nbformat 4.5
+        del cell["id"]
+    notebook.cells.insert(0, cell)
     notebook.metadata.setdefault("kernelspec", {})["name"] = kernels.KERNEL_NAME
     return notebook
 

@@ -28,7 +28,7 @@ from typing import Iterator
 import psycopg
 
 from etl_helpers import db, warehouse
-from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent
+from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent, quiet_jupyter_paths
 from etl_helpers.loading import ledger
 from etl_helpers.run import manifest as records
 from etl_helpers.run.execute import StepRecord, execute_notebook, header_markdown
@@ -179,6 +179,7 @@ def run_one_date(run_date: date, request: RunRequest, settings: Settings,
     """Run the selected steps for one date; returns the run's manifest (published when the
     run succeeded). Raises StepFailed, RunLocked or DatabaseUnavailable."""
     notebooks_dir = notebooks_dir or settings.notebooks_dir
+    quiet_jupyter_paths()
     run_id = request.run_id or records.new_run_id()
     folder = records.run_dir(settings, run_date, run_id)
     with capture_log() as run_log:
