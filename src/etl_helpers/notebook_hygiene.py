@@ -1,4 +1,5 @@
-"""Keep committed notebooks clean: no outputs, no execution counts, one literal parameters cell.
+"""Keep committed notebooks clean: no outputs, no execution counts, one literal parameters cell
+(each number in it bounded in ``etl_helpers.parameters``), the project kernel.
 
 ``python -m etl_helpers.notebook_hygiene --check notebooks/*.ipynb`` lists offenders (exit 1);
 ``--strip FILE...`` cleans files in place; ``--strip-stdin`` is the git clean filter that
@@ -13,6 +14,9 @@ from pathlib import Path
 
 import nbformat
 import papermill
+
+from etl_helpers.kernels import KERNEL_NAME
+from etl_helpers.parameters import BOUNDS, RUNNER_SET
 
 
 def strip(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -51,6 +55,14 @@ def problems(path: Path) -> list[str]:
         if declared - understood:
             found.append(f"papermill cannot read parameter(s) {sorted(declared - understood)}: "
                          "avoid '=' in their comments")
+        numbers = {n.target.id for n in ast.parse(parameter_cells[0].source).body
+                   if isinstance(n, ast.AnnAssign) and type(n.value.value) in (int, float)}
+        unbounded = sorted(numbers - set(BOUNDS) - RUNNER_SET)
+        if unbounded:
+            found.append(f"numeric parameter(s) {unbounded} need a bound in etl_helpers.parameters.BOUNDS")
+    kernel = notebook.metadata.get("kernelspec", {}).get("name")
+    if kernel != KERNEL_NAME:
+        found.append(f"kernelspec is {kernel!r}: use the project kernel {KERNEL_NAME!r}")
     return found
 
 
