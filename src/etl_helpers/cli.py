@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         _error("interrupted")
         return 1
     except Exception as error:  # the one top-level handler (case 46)
-        _error(f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__)
+        _error(f"{type(error).__name__}: {str(error).strip()}".splitlines()[0])
         return 1
 
 
@@ -175,7 +175,7 @@ def _main(argv: list[str] | None) -> int:
         return dry_run(request, settings)
     try:
         runner.run(request, settings)
-    except runner.RunLocked as error:
+    except (runner.RunLocked, runner.RecordUnwritable) as error:
         _error(str(error))
         return 1
     except (runner.StepFailed, db.DatabaseUnavailable) as error:
@@ -277,7 +277,7 @@ def reset_database(settings: Settings, args: argparse.Namespace) -> int:
                     print("nothing dropped")
                     return 1
             schema.drop_pipeline_schemas(conn)
-    except runner.RunLocked as error:
+    except (runner.RunLocked, runner.RecordUnwritable) as error:
         _error(str(error))
         return 1
     log.info("dropped the pipeline's schemas (%d tables)", len(tables))

@@ -108,3 +108,41 @@ def test_mart_notebooks_run_in_parallel_into_their_mart_folders(warehouse, steps
     assert (warehouse.export_dir("fact_vente_mart", "2026-11-30") / "00_first.html").exists()
     assert (warehouse.export_dir("fact_fidelite_mart", "2026-11-30") / "20_later.ipynb").exists()
     assert (_only_run_folder(warehouse) / "20_later.ipynb").exists()  # the run keeps its own copy
+
+
+@pytest.mark.parametrize("url", ["postgresql://loader:S3cretPw@[bad/db", "host=127.0.0.1 port=1 password=S3cretPw dbname"])
+def test_case_46_a_malformed_database_url_is_one_redacted_line(tmp_path, monkeypatch, capsys, url):
+    monkeypatch.setenv("ETL_WORKDIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert cli.main(["--date", "2026-11-30", "--only", "schema"]) == 1
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if "error" in line.lower()]
+    assert errors and "Traceback" not in captured.err and "S3cretPw" not in captured.err + captured.out
+    (run_log,) = tmp_path.rglob("run.log")  # the traceback is in the run's log, redacted
+    assert "Traceback" in run_log.read_text()
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and b"S3cretPw" in p.read_bytes()] == []
+
+
+def test_case_35_unwritable_exports_is_a_one_line_error(warehouse, monkeypatch, capsys):
+    monkeypatch.setenv("ETL_WORKDIR", str(warehouse.workdir))
+    monkeypatch.setenv("DATABASE_URL", warehouse.database_url)
+    (warehouse.workdir / "exports").write_text("not a folder")  # unwritable even for root
+    assert cli.main(["--date", "2026-11-30", "--only", "schema"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write the run's record in" in err and "Traceback" not in err
+
+
+def test_case_35_a_notebook_that_cannot_be_saved_fails_its_step_and_leaves_no_file(warehouse, steps_dir, monkeypatch):
+    import errno
+
+    from etl_helpers.run import execute
+
+    def disk_full(target, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(execute, "write_text_atomic", disk_full)
+    with pytest.raises(runner.StepFailed, match="00_first.ipynb could not be saved: No space left on device"):
+        runner.run_one_date(RUN_DATE, _request("00_first"), warehouse, notebooks_dir=steps_dir)
+    folder = _only_run_folder(warehouse)
+    assert not list(folder.glob("*.ipynb")) and not list(folder.glob(".*"))
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "failed"

@@ -54,6 +54,10 @@ class RunLocked(RuntimeError):
     """Another run holds the pipeline lock on this database."""
 
 
+class RecordUnwritable(RuntimeError):
+    """The run's folder under exports/ cannot be written (read-only, full, not a folder)."""
+
+
 @dataclass
 class RunRequest:
     run_dates: list[date]
@@ -185,15 +189,23 @@ def run_one_date(run_date: date, request: RunRequest, settings: Settings,
     with capture_log() as run_log:
         try:
             with run_lock(settings, request.lock_wait):
-                run_log.attach(folder / "run.log")
+                _open_record(run_log, folder)
                 return _run_locked(run_date, run_id, folder, request, settings, notebooks_dir, run_log)
-        except RunLocked:
+        except (RunLocked, RecordUnwritable):
             raise
         except Exception as error:
-            run_log.attach(folder / "run.log")
-            log.error("run %s for %s failed: %s", run_id, run_date, db.redact(str(error)), exc_info=True)
-            _close_record(folder, run_id, run_date, request, settings, status="failed")
+            log.error("run %s for %s failed: %s", run_id, run_date, db.redact(str(error).strip()), exc_info=True)
+            with suppress(OSError):
+                _open_record(run_log, folder)
+                _close_record(folder, run_id, run_date, request, settings, status="failed")
             raise
+
+
+def _open_record(run_log: RunLog, folder: Path) -> None:
+    try:
+        run_log.attach(folder / "run.log")
+    except OSError as error:
+        raise RecordUnwritable(f"cannot write the run's record in {folder}: {error.strerror}") from None
 
 
 def _new_manifest(run_id: str, run_date: date, request: RunRequest, settings: Settings) -> dict:
