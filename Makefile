@@ -8,7 +8,7 @@ SOURCE ?= demo
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lab strip bench clean-exports reset-db
+.PHONY: help install run history test lab strip bench clean-exports reset-db
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,14 +26,18 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies and the pa
 run: $(STAMP) ## Run the whole pipeline for DATE (default 2026-11-30) on SOURCE (default demo)
 	$(BIN)/python run_pipeline.py --date $(DATE) --source $(SOURCE)
 
+history: $(STAMP) ## List past runs: date, status, duration, rows loaded/rejected, report folder
+	$(BIN)/python run_pipeline.py --history
+
 test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL, plus TEST_DATABASE_URL if set)
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 strip: $(STAMP) ## Strip outputs from the committed notebooks
 	$(BIN)/python -m etl_helpers.notebook_hygiene --strip notebooks/*.ipynb
 
-lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project kernel
-	$(BIN)/jupyter lab notebooks/
+LAB_ARGS ?= --no-browser --ip 127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: $(STAMP) ## JupyterLab on notebooks/ with the project kernel, headless (open the URL it prints)
+	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
 
 bench: $(STAMP) ## Benchmark at medium and large scale (long; results in bench/results/)
 	$(BIN)/python -m bench.run --scale medium --scale large --runs 3
