@@ -53,6 +53,8 @@ def steps_dir(tmp_path) -> Path:
     _notebook(folder / "40_mart_a.ipynb", MART_PARAMS, WRITE.format(name="a"))
     _notebook(folder / "41_mart_b.ipynb", MART_PARAMS, WRITE.format(name="b"))
     _notebook(folder / "42_broken.ipynb", MART_PARAMS, "Path = None", "raise ValueError('deliberate failure')")
+    _notebook(folder / "20_hangs.ipynb", 'run_date: str = "2026-11-30"\nmarker: str = ""',
+              "import os, time\nfrom pathlib import Path\nPath(marker).write_text(str(os.getpid()))\ntime.sleep(600)")
     return folder
 
 
@@ -99,6 +101,8 @@ def test_every_run_is_kept_in_its_own_folder_and_the_marts_are_published(warehou
     assert (warehouse.export_dir(MART, "2026-11-30") / "41_mart_b.html").exists()
     _consistent(warehouse)
     assert not (runner.run_dir(warehouse, RUN_DATE, second["run_id"]) / "staging").exists()
+    log_text = (runner.run_dir(warehouse, RUN_DATE, second["run_id"]) / "run.log").read_text()
+    assert "succeeded: 0 rows loaded, 0 rejected, 0 warning(s); reports in" in log_text  # the summary
 
 
 def test_a_failed_run_leaves_the_published_marts_and_manifest_as_they_were(warehouse, steps_dir):
@@ -269,3 +273,35 @@ def test_case_34_a_kernel_that_dies_or_hangs_at_start_up_fails_the_run_naming_th
     assert run["status"] == "failed"
     with db.connection(warehouse) as conn:
         assert conn.execute("select status from etl.runs").fetchall() == [("failed",)]
+
+
+HANGING_STEP_SCRIPT = """
+import sys
+from datetime import date
+from pathlib import Path
+from etl_helpers import runner
+from etl_helpers.settings import Settings
+settings = Settings(database_url=sys.argv[1], workdir=Path(sys.argv[2]))
+request = runner.RunRequest(run_dates=[date(2026, 11, 30)], steps=[runner.Step("20_hangs", "pipeline")],
+                            overrides={"marker": sys.argv[4]})
+runner.run_one_date(date(2026, 11, 30), request, settings, notebooks_dir=Path(sys.argv[3]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_case_32_a_runner_killed_during_a_pipeline_step_leaves_no_kernel(warehouse, steps_dir, tmp_path):
+    marker = tmp_path / "kernel.pid"
+    runner_process = subprocess.Popen([sys.executable, "-c", HANGING_STEP_SCRIPT, warehouse.database_url,
+                                       str(warehouse.workdir), str(steps_dir), str(marker)])
+    try:
+        _wait_for(lambda: marker.exists() and marker.read_text(), "the step's notebook to start")
+        kernel_pid = int(marker.read_text())
+        os.kill(runner_process.pid, signal.SIGKILL)
+        runner_process.wait()
+        _wait_for(lambda: _gone(kernel_pid), "the kernel to die with the runner")
+    finally:
+        if runner_process.poll() is None:
+            runner_process.kill()
+    with runner.run_lock(warehouse, wait_seconds=0):
+        pass
+    assert [r["status"] for r in runner.history(warehouse)] == ["running"]  # until the next run closes it

@@ -146,3 +146,30 @@ def test_case_35_a_notebook_that_cannot_be_saved_fails_its_step_and_leaves_no_fi
     folder = _only_run_folder(warehouse)
     assert not list(folder.glob("*.ipynb")) and not list(folder.glob(".*"))
     assert json.loads((folder / "manifest.json").read_text())["status"] == "failed"
+
+
+def _tables(settings) -> int:
+    with db.connection(settings) as conn:
+        return conn.execute("select count(*) from pg_tables where schemaname in ('etl', 'warehouse')").fetchone()[0]
+
+
+def test_reset_database_dry_run_only_shows_what_it_would_drop(warehouse, monkeypatch, capsys):
+    monkeypatch.setenv("ETL_WORKDIR", str(warehouse.workdir))
+    monkeypatch.setenv("DATABASE_URL", warehouse.database_url)
+    before = _tables(warehouse)
+    assert cli.main(["--reset-database", "--dry-run"]) == 0
+    assert "would drop the schemas staging, warehouse, marts, etl" in capsys.readouterr().out
+    assert _tables(warehouse) == before > 0
+
+
+def test_reset_database_waits_for_the_run_lock_and_asks_on_a_terminal(warehouse, monkeypatch, capsys):
+    monkeypatch.setenv("ETL_WORKDIR", str(warehouse.workdir))
+    monkeypatch.setenv("DATABASE_URL", warehouse.database_url)
+    with runner.run_lock(warehouse, wait_seconds=0):  # a run is writing: nothing is dropped
+        assert cli.main(["--reset-database", "--yes"]) == 1
+    assert "another pipeline run" in capsys.readouterr().err and _tables(warehouse) > 0
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert cli.main(["--reset-database"]) == 1 and _tables(warehouse) > 0
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    assert cli.main(["--reset-database"]) == 0 and _tables(warehouse) == 0
