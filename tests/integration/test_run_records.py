@@ -245,6 +245,7 @@ def test_cases_32_33_a_runner_killed_during_the_marts_leaves_no_writer_and_a_con
         pass
 
     _run(warehouse, steps_dir)  # the next run closes the killed one
+    assert not list(warehouse.exports_dir.glob("pipeline/*/runs/*/staging"))
     statuses = sorted(r["status"] for r in runner.history(warehouse))
     assert statuses == ["abandoned", "succeeded", "succeeded"]
     with db.connection(warehouse) as conn:

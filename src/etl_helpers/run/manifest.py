@@ -190,13 +190,14 @@ def history(settings: Settings) -> list[dict]:
 
 
 def abandon_stale_runs(settings: Settings) -> list[str]:
-    """Run folders left ``running`` by a killed process: marked ``abandoned`` (called under
-    the run lock, when no other run can be running)."""
+    """Run folders left ``running`` by a killed process: marked ``abandoned``, their staged
+    marts deleted (called under the run lock, when no other run can be running)."""
     closed = []
     for path in settings.exports_dir.glob(f"pipeline/*/runs/*/{MANIFEST}"):
         manifest = read_manifest(path)
         if manifest and manifest.get("status") == "running":
             manifest["status"], manifest["finished_at"] = "abandoned", manifest.get("finished_at") or now()
             write_manifest(path, manifest)
+            shutil.rmtree(path.parent / "staging", ignore_errors=True)  # its unpublished marts
             closed.append(manifest.get("run_id") or path.parent.name)
     return closed
