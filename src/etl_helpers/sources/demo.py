@@ -18,10 +18,7 @@ constants and ``planted_customers()`` so tests and docs use the same codes; see
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -36,6 +33,8 @@ import pyarrow.csv as pacsv
 from tqdm import tqdm
 
 from etl_helpers.contract import ENTITIES, FILE_NAME, raw_path
+from etl_helpers.sources.contract_csv import render_csv
+from etl_helpers.writing import atomic_path, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -844,40 +843,13 @@ def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
 # --------------------------------------------------------------------------- writing
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Write through a hidden temp file in the same folder, then rename (never a truncated file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_table(path: Path, table: pa.Table) -> None:
+    """An event file straight from Arrow (no field of the demo's events needs quoting)."""
     assert table.column_names == ENTITIES[path.parent.name].column_names
-
-    def write(handle) -> None:
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
         handle.write((",".join(table.column_names) + "\n").encode("utf-8"))
         if table.num_rows:
             pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-
-    _write_atomic(path, write)
-
-
-def _write_rows(path: Path, entity: str, rows: list[dict]) -> None:
-    columns = ENTITIES[entity].column_names
-
-    def write(handle) -> None:
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([row.get(c, "") for c in columns] for row in rows)
-        handle.write(text.getvalue().encode("utf-8"))
-
-    _write_atomic(path, write)
 
 
 def _reference_rows(ref: _Reference, entity: str, day: date) -> list[dict]:
@@ -954,7 +926,7 @@ def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int =
             summary["files_skipped"] += 1   # an existing snapshot already holds this content
             continue
         rows = _reference_rows(ref, entity, day)
-        _write_rows(path, entity, rows)
+        write_bytes_atomic(path, render_csv(entity, rows))
         written(entity, len(rows))
 
     days = [start + timedelta(days=k) for k in range(history_days)]
