@@ -34,6 +34,22 @@ from tqdm import tqdm
 
 from etl_helpers.contract import ENTITIES, FILE_NAME, raw_path
 from etl_helpers.sources.contract_csv import render_csv
+from etl_helpers.sources.demo_catalogue import (
+    BANNER_LABELS,
+    BURGER_BUNS,
+    CATALOGUE,
+    CATEGORY_SHARES,
+    CHEDDAR,
+    CITIES,
+    COFFEE,
+    COFFEE_FILTERS,
+    DISTRICTS,
+    MINCED_BEEF,
+    PASTA,
+    PLANTED_PRODUCTS,
+    REGIONS,
+    TOMATO_SAUCE,
+)
 from etl_helpers.writing import atomic_path, write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -67,9 +83,7 @@ SCALE_NAMES = tuple(SCALES)
 
 # --------------------------------------------------------------------------- planted structure
 
-# Products planted with fixed codes (independent of seed and scale).
-PASTA, TOMATO_SAUCE, BURGER_BUNS, MINCED_BEEF, CHEDDAR, COFFEE, COFFEE_FILTERS = (
-    "P00001", "P00002", "P00003", "P00004", "P00005", "P00006", "P00007")
+# Products planted with fixed codes (independent of seed and scale): see demo_catalogue.
 PLANTED_PAIRS: tuple[tuple[str, str], ...] = ((PASTA, TOMATO_SAUCE), (COFFEE, COFFEE_FILTERS))
 PLANTED_TRIPLE: tuple[str, str, str] = (BURGER_BUNS, MINCED_BEEF, CHEDDAR)
 PAIR_RATES = (0.06, 0.03)          # share of tickets that get each pair
@@ -98,195 +112,12 @@ class BannerChange:
 # dated ``on`` (its name changes with its banner; nothing else changes).
 BANNER_CHANGE = BannerChange("S002", date(2026, 6, 1), "super", "hyper")
 
-# --------------------------------------------------------------------------- reference data
-
-# Metropolitan regions: code, name, INSEE legal population 2021 (population municipale,
-# in force on 1 January 2024).
-REGIONS: tuple[tuple[str, str, int], ...] = (
-    ("IDF", "Île-de-France", 12_317_279),
-    ("ARA", "Auvergne-Rhône-Alpes", 8_114_361),
-    ("NAQ", "Nouvelle-Aquitaine", 6_069_352),
-    ("OCC", "Occitanie", 6_022_176),
-    ("HDF", "Hauts-de-France", 5_995_292),
-    ("GES", "Grand Est", 5_561_287),
-    ("PAC", "Provence-Alpes-Côte d'Azur", 5_127_840),
-    ("PDL", "Pays de la Loire", 3_853_999),
-    ("BRE", "Bretagne", 3_394_567),
-    ("NOR", "Normandie", 3_327_966),
-    ("BFC", "Bourgogne-Franche-Comté", 2_800_194),
-    ("CVL", "Centre-Val de Loire", 2_573_303),
-    ("COR", "Corse", 347_597),
-)
-
-# Real communes: name, a postal code of the commune, region code.
-CITIES: tuple[tuple[str, str, str], ...] = (
-    ("Paris", "75011", "IDF"), ("Boulogne-Billancourt", "92100", "IDF"), ("Saint-Denis", "93200", "IDF"),
-    ("Argenteuil", "95100", "IDF"), ("Montreuil", "93100", "IDF"), ("Versailles", "78000", "IDF"),
-    ("Créteil", "94000", "IDF"), ("Nanterre", "92000", "IDF"), ("Évry-Courcouronnes", "91000", "IDF"),
-    ("Meaux", "77100", "IDF"), ("Cergy", "95000", "IDF"),
-    ("Lyon", "69003", "ARA"), ("Villeurbanne", "69100", "ARA"), ("Saint-Étienne", "42000", "ARA"),
-    ("Grenoble", "38000", "ARA"), ("Clermont-Ferrand", "63000", "ARA"), ("Annecy", "74000", "ARA"),
-    ("Chambéry", "73000", "ARA"), ("Valence", "26000", "ARA"), ("Vichy", "03200", "ARA"),
-    ("Bordeaux", "33000", "NAQ"), ("Limoges", "87000", "NAQ"), ("Poitiers", "86000", "NAQ"),
-    ("Pau", "64000", "NAQ"), ("La Rochelle", "17000", "NAQ"), ("Bayonne", "64100", "NAQ"),
-    ("Angoulême", "16000", "NAQ"), ("Niort", "79000", "NAQ"), ("Périgueux", "24000", "NAQ"),
-    ("Agen", "47000", "NAQ"),
-    ("Toulouse", "31000", "OCC"), ("Montpellier", "34000", "OCC"), ("Nîmes", "30000", "OCC"),
-    ("Perpignan", "66000", "OCC"), ("Béziers", "34500", "OCC"), ("Carcassonne", "11000", "OCC"),
-    ("Albi", "81000", "OCC"), ("Montauban", "82000", "OCC"), ("Tarbes", "65000", "OCC"),
-    ("Sète", "34200", "OCC"),
-    ("Lille", "59000", "HDF"), ("Amiens", "80000", "HDF"), ("Roubaix", "59100", "HDF"),
-    ("Dunkerque", "59140", "HDF"), ("Calais", "62100", "HDF"), ("Arras", "62000", "HDF"),
-    ("Beauvais", "60000", "HDF"), ("Compiègne", "60200", "HDF"), ("Saint-Quentin", "02100", "HDF"),
-    ("Strasbourg", "67000", "GES"), ("Reims", "51100", "GES"), ("Metz", "57000", "GES"),
-    ("Mulhouse", "68100", "GES"), ("Nancy", "54000", "GES"), ("Colmar", "68000", "GES"),
-    ("Troyes", "10000", "GES"), ("Charleville-Mézières", "08000", "GES"), ("Épinal", "88000", "GES"),
-    ("Marseille", "13008", "PAC"), ("Nice", "06000", "PAC"), ("Toulon", "83000", "PAC"),
-    ("Aix-en-Provence", "13090", "PAC"), ("Avignon", "84000", "PAC"), ("Cannes", "06400", "PAC"),
-    ("Antibes", "06600", "PAC"), ("Gap", "05000", "PAC"),
-    ("Nantes", "44000", "PDL"), ("Angers", "49000", "PDL"), ("Le Mans", "72000", "PDL"),
-    ("Saint-Nazaire", "44600", "PDL"), ("La Roche-sur-Yon", "85000", "PDL"), ("Laval", "53000", "PDL"),
-    ("Cholet", "49300", "PDL"),
-    ("Le Havre", "76600", "NOR"), ("Rouen", "76000", "NOR"), ("Caen", "14000", "NOR"),
-    ("Cherbourg-en-Cotentin", "50100", "NOR"), ("Évreux", "27000", "NOR"), ("Dieppe", "76200", "NOR"),
-    ("Alençon", "61000", "NOR"), ("Lisieux", "14100", "NOR"), ("Saint-Lô", "50000", "NOR"),
-    ("Rennes", "35000", "BRE"), ("Brest", "29200", "BRE"), ("Quimper", "29000", "BRE"),
-    ("Lorient", "56100", "BRE"), ("Vannes", "56000", "BRE"), ("Saint-Malo", "35400", "BRE"),
-    ("Saint-Brieuc", "22000", "BRE"),
-    ("Dijon", "21000", "BFC"), ("Besançon", "25000", "BFC"), ("Belfort", "90000", "BFC"),
-    ("Chalon-sur-Saône", "71100", "BFC"), ("Auxerre", "89000", "BFC"), ("Mâcon", "71000", "BFC"),
-    ("Nevers", "58000", "BFC"), ("Dole", "39100", "BFC"),
-    ("Tours", "37000", "CVL"), ("Orléans", "45000", "CVL"), ("Bourges", "18000", "CVL"),
-    ("Blois", "41000", "CVL"), ("Chartres", "28000", "CVL"), ("Châteauroux", "36000", "CVL"),
-    ("Vierzon", "18100", "CVL"),
-    ("Ajaccio", "20000", "COR"), ("Bastia", "20200", "COR"), ("Porto-Vecchio", "20137", "COR"),
-)
+# --------------------------------------------------------------------------- banners
 
 BANNERS = ("hyper", "super", "proxi")
-BANNER_LABELS = {"hyper": "Lutèce Hyper", "super": "Lutèce Super", "proxi": "Lutèce Proxi"}
 BANNER_SHARES = (0.25, 0.45, 0.30)
 BANNER_TRAFFIC = {"hyper": 3.0, "super": 1.6, "proxi": 0.8}   # relative tickets per open day
 BANNER_LINES = {"hyper": 6.5, "super": 4.5, "proxi": 2.8}     # mean lines per ticket
-DISTRICTS = ("Centre", "Nord", "Sud", "Est", "Ouest", "Gare", "Port", "Les Halles")
-
-# Catalogue: category -> subcategories (name, items, (min, max) list price in euros,
-# brands, sizes). An empty brand tuple means fresh goods without a brand.
-CATALOGUE: dict[str, tuple[tuple[str, tuple[str, ...], tuple[float, float], tuple[str, ...], tuple[str, ...]], ...]] = {
-    "Épicerie salée": (
-        ("Pâtes", ("Spaghetti", "Penne", "Fusilli", "Tagliatelles", "Coquillettes", "Farfalle"),
-         (0.79, 3.49), ("Panzani", "Barilla", "Lustucru", "Rivoire et Carret", "Marque distributeur"),
-         ("500 g", "1 kg")),
-        ("Sauces", ("Sauce bolognaise", "Pesto vert", "Sauce arrabbiata", "Ketchup", "Mayonnaise"),
-         (1.19, 3.99), ("Panzani", "Barilla", "Heinz", "Amora", "Marque distributeur"), ("190 g", "400 g")),
-        ("Riz et céréales", ("Riz basmati", "Riz long", "Semoule", "Quinoa", "Lentilles vertes"),
-         (1.09, 4.49), ("Taureau Ailé", "Tipiak", "Marque distributeur"), ("500 g", "1 kg")),
-        ("Conserves", ("Haricots verts", "Petits pois carottes", "Thon au naturel", "Sardines à l'huile",
-                       "Maïs doux", "Cassoulet"),
-         (0.99, 5.49), ("Bonduelle", "D'aucy", "Petit Navire", "Saupiquet", "Marque distributeur"),
-         ("boîte 1/2", "boîte 4/4", "lot de 3")),
-        ("Apéritif", ("Chips nature", "Cacahuètes grillées", "Crackers", "Olives vertes"),
-         (0.99, 3.99), ("Lay's", "Bénénuts", "Vico", "Belin", "Marque distributeur"), ("150 g", "300 g")),
-    ),
-    "Épicerie sucrée": (
-        ("Biscuits", ("Petits beurre", "Cookies", "Palmiers", "Galettes bretonnes", "Madeleines"),
-         (0.99, 3.49), ("LU", "St Michel", "Bonne Maman", "Gerblé", "Marque distributeur"), ("200 g", "400 g")),
-        ("Petit-déjeuner", ("Céréales chocolat", "Muesli", "Pâte à tartiner", "Confiture fraise", "Miel"),
-         (1.49, 5.99), ("Kellogg's", "Nestlé", "Bonne Maman", "Marque distributeur"), ("375 g", "750 g")),
-        ("Chocolat", ("Tablette noir 70 %", "Tablette lait", "Bouchées pralinées", "Chocolat pâtissier"),
-         (1.29, 4.99), ("Côte d'Or", "Lindt", "Milka", "Poulain", "Marque distributeur"), ("100 g", "200 g")),
-        ("Café et thé", ("Café en grains", "Capsules espresso", "Thé vert", "Infusion verveine"),
-         (1.99, 8.99), ("Carte Noire", "L'Or", "Lavazza", "Lipton", "Marque distributeur"), ("x20", "500 g")),
-    ),
-    "Boissons": (
-        ("Eaux", ("Eau minérale", "Eau gazeuse", "Eau de source"),
-         (0.25, 3.99), ("Evian", "Volvic", "Badoit", "Perrier", "Cristaline"), ("50 cl", "1,5 L", "6 x 1,5 L")),
-        ("Sodas et jus", ("Cola", "Limonade", "Jus d'orange", "Thé glacé", "Sirop de grenadine"),
-         (0.89, 4.99), ("Coca-Cola", "Orangina", "Tropicana", "Teisseire", "Marque distributeur"),
-         ("1 L", "1,5 L", "6 x 33 cl")),
-        ("Vins", ("Bordeaux rouge", "Côtes-du-Rhône", "Rosé de Provence", "Muscadet", "Chablis", "Champagne brut"),
-         (3.49, 29.90), ("Cellier des Dauphins", "Mouton Cadet", "Nicolas Feuillatte", "Marque distributeur"),
-         ("75 cl",)),
-        ("Bières", ("Blonde", "Blanche", "IPA", "Ambrée"),
-         (2.49, 9.99), ("Kronenbourg", "1664", "Pelforth", "Grimbergen"), ("6 x 25 cl", "75 cl")),
-    ),
-    "Produits laitiers": (
-        ("Lait", ("Lait demi-écrémé", "Lait entier", "Boisson avoine"),
-         (0.89, 6.49), ("Lactel", "Candia", "Bjorg", "Marque distributeur"), ("1 L", "6 x 1 L")),
-        ("Yaourts et desserts", ("Yaourt nature", "Yaourt aux fruits", "Fromage blanc", "Crème dessert vanille"),
-         (1.19, 3.99), ("Danone", "Yoplait", "Danette", "Marque distributeur"), ("4 x 125 g", "8 x 125 g")),
-        ("Fromages", ("Camembert", "Comté 12 mois", "Emmental râpé", "Roquefort", "Bûche de chèvre"),
-         (1.49, 8.99), ("Président", "Entremont", "Société", "Soignon", "Marque distributeur"),
-         ("200 g", "250 g")),
-        ("Beurre et crème", ("Beurre doux", "Beurre demi-sel", "Crème fraîche épaisse", "Crème liquide"),
-         (1.29, 4.49), ("Président", "Elle & Vire", "Paysan Breton", "Marque distributeur"), ("250 g", "20 cl")),
-    ),
-    "Boucherie et charcuterie": (
-        ("Boeuf", ("Steak haché 15 %", "Entrecôte", "Rôti de boeuf", "Boeuf bourguignon"),
-         (3.99, 19.99), ("Charal", "Bigard", "Boucherie du magasin"), ("2 x 125 g", "300 g", "1 kg")),
-        ("Volaille", ("Filet de poulet", "Cuisses de poulet", "Poulet fermier entier", "Escalope de dinde"),
-         (3.49, 14.99), ("Le Gaulois", "Maître Coq", "Loué"), ("400 g", "1 kg")),
-        ("Charcuterie", ("Jambon blanc", "Saucisson sec", "Lardons fumés", "Rillettes", "Chorizo"),
-         (1.49, 6.99), ("Herta", "Fleury Michon", "Aoste", "Justin Bridou", "Marque distributeur"),
-         ("4 tranches", "200 g")),
-    ),
-    "Fruits et légumes": (
-        ("Fruits", ("Pommes Gala", "Bananes", "Oranges à jus", "Clémentines", "Fraises", "Raisin blanc"),
-         (1.49, 4.99), (), ("1 kg", "barquette 500 g", "filet 2 kg")),
-        ("Légumes", ("Tomates grappe", "Carottes", "Pommes de terre", "Courgettes", "Salade batavia",
-                     "Oignons jaunes"),
-         (0.99, 3.99), (), ("1 kg", "pièce", "filet 2,5 kg")),
-    ),
-    "Surgelés": (
-        ("Plats cuisinés", ("Pizza 4 fromages", "Lasagnes bolognaise", "Hachis parmentier", "Paëlla"),
-         (2.49, 7.99), ("Picard", "Buitoni", "Findus", "Marie", "Marque distributeur"), ("400 g", "1 kg")),
-        ("Glaces", ("Bâtonnets vanille", "Cônes chocolat", "Sorbet citron", "Bac vanille"),
-         (2.49, 6.99), ("Magnum", "Carte d'Or", "Miko", "Marque distributeur"), ("x4", "900 ml")),
-        ("Légumes surgelés", ("Haricots verts extra-fins", "Épinards hachés", "Poêlée de légumes", "Frites"),
-         (1.29, 4.49), ("Bonduelle", "McCain", "Picard", "Marque distributeur"), ("750 g", "1 kg")),
-    ),
-    "Boulangerie": (
-        ("Pain", ("Baguette tradition", "Pain de campagne", "Pain complet"),
-         (0.95, 3.49), ("Boulangerie du magasin",), ("250 g", "400 g")),
-        ("Viennoiseries", ("Croissants", "Pains au chocolat", "Brioche tranchée"),
-         (1.49, 4.49), ("Pasquier", "Harrys", "Boulangerie du magasin"), ("x4", "x8")),
-        ("Pains spéciaux", ("Pain de mie", "Pains hot-dog", "Wraps"),
-         (1.19, 3.49), ("Harrys", "Jacquet", "Marque distributeur"), ("x6", "500 g")),
-    ),
-    "Hygiène et beauté": (
-        ("Soins corps", ("Gel douche", "Déodorant", "Crème hydratante", "Savon"),
-         (1.49, 7.99), ("Dove", "Nivea", "Le Petit Marseillais", "Mixa", "Marque distributeur"),
-         ("250 ml", "400 ml")),
-        ("Capillaires", ("Shampooing", "Après-shampooing", "Masque cheveux"),
-         (1.99, 8.49), ("Elsève", "Garnier", "Head & Shoulders", "Marque distributeur"), ("250 ml", "400 ml")),
-        ("Hygiène dentaire", ("Dentifrice", "Brosse à dents", "Bain de bouche"),
-         (1.29, 5.99), ("Signal", "Colgate", "Elmex", "Marque distributeur"), ("75 ml", "x2")),
-    ),
-    "Entretien": (
-        ("Lessive", ("Lessive liquide", "Lessive capsules", "Adoucissant"),
-         (2.99, 14.99), ("Ariel", "Skip", "Le Chat", "Lenor", "Marque distributeur"), ("x20", "2 L")),
-        ("Vaisselle", ("Liquide vaisselle", "Tablettes lave-vaisselle", "Éponges"),
-         (0.99, 9.99), ("Paic", "Finish", "Spontex", "Marque distributeur"), ("x3", "500 ml", "x40")),
-        ("Papier", ("Papier toilette", "Essuie-tout", "Mouchoirs"),
-         (1.49, 8.99), ("Lotus", "Okay", "Kleenex", "Marque distributeur"), ("x6", "x12")),
-    ),
-}
-CATEGORY_SHARES = {
-    "Épicerie salée": 0.14, "Épicerie sucrée": 0.12, "Boissons": 0.13, "Produits laitiers": 0.13,
-    "Boucherie et charcuterie": 0.10, "Fruits et légumes": 0.08, "Surgelés": 0.08, "Boulangerie": 0.06,
-    "Hygiène et beauté": 0.08, "Entretien": 0.08,
-}
-
-# The planted products: code, name, category, subcategory, brand, list price.
-PLANTED_PRODUCTS: tuple[tuple[str, str, str, str, str, float], ...] = (
-    (PASTA, "Spaghetti n°5 Panzani 500 g", "Épicerie salée", "Pâtes", "Panzani", 1.29),
-    (TOMATO_SAUCE, "Sauce tomate basilic Panzani 400 g", "Épicerie salée", "Sauces", "Panzani", 2.19),
-    (BURGER_BUNS, "Pains burger x4 Harrys", "Boulangerie", "Pains spéciaux", "Harrys", 1.89),
-    (MINCED_BEEF, "Viande hachée 5 % MG Charal 2 x 125 g", "Boucherie et charcuterie", "Boeuf", "Charal", 4.49),
-    (CHEDDAR, "Cheddar tranches x10 Président 200 g", "Produits laitiers", "Fromages", "Président", 2.39),
-    (COFFEE, "Café moulu Carte Noire 250 g", "Épicerie sucrée", "Café et thé", "Carte Noire", 3.49),
-    (COFFEE_FILTERS, "Filtres à café n°4 x80 Marque distributeur", "Épicerie sucrée", "Café et thé",
-     "Marque distributeur", 1.19),
-)
 
 # --------------------------------------------------------------------------- calendar
 
@@ -693,64 +524,107 @@ def _join(*parts) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
-    """The sales lines and loyalty events of one day; depends only on (seed, scale, day)."""
-    rng = _rng(ref.seed, ref.scale_index, day.toordinal())
-    today = day.toordinal()
-    hours, factor, banner_idx = _store_day(ref, day)
-    is_open = hours > 0
-    n_stores = len(hours)
+@dataclass(frozen=True)
+class _Tickets:
+    """One day's tickets in output order, one entry per ticket (customer -1 = anonymous)."""
 
-    # ordinary tickets: Poisson traffic per store, 80 % identified customers from the store's pool
-    counts = rng.poisson(ref.traffic_k * ref.store_size * _BANNER_TRAFFIC[banner_idx] * factor)
-    t_store = np.repeat(np.arange(n_stores), counts)
-    t_cust = np.full(len(t_store), -1, dtype=np.int64)
-    identified = rng.random(len(t_store)) >= ANONYMOUS_SHARE
+    store: np.ndarray
+    customer: np.ndarray
+    champion: np.ndarray
+    secs: np.ndarray     # seconds since midnight
+    number: np.ndarray   # 1..n per store, in time order
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """One day's ticket lines: ticket index, product index and the priced values."""
+
+    ticket: np.ndarray
+    product: np.ndarray
+    number: np.ndarray
+    quantity: np.ndarray
+    unit_cents: np.ndarray
+    discount_pct: np.ndarray
+    amount_cents: np.ndarray
+
+
+def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
+    """The sales lines and loyalty events of one day; depends only on (seed, scale, day).
+
+    The steps draw from one generator in a fixed order; that order is part of the output.
+    """
+    rng = _rng(ref.seed, ref.scale_index, day.toordinal())
+    hours, factor, banner_idx = _store_day(ref, day)
+    store, customer, champion = _draw_tickets(ref, day, rng, hours > 0, factor * _BANNER_TRAFFIC[banner_idx])
+    tickets = _time_tickets(rng, hours, store, customer, champion)
+    mean_lines = np.where(tickets.champion, CHAMPION_LINES, _BANNER_LINES[banner_idx[tickets.store]])
+    ticket_idx, product_idx = _draw_baskets(ref, day, rng, mean_lines)
+    lines = _price_lines(ref, day, rng, tickets, ticket_idx, product_idx)
+    strings = _TicketStrings.of(ref, day, tickets)
+    return _sales_table(ref, strings, lines), _loyalty_table(ref, day, rng, tickets, strings, lines)
+
+
+def _draw_tickets(ref: _Reference, day: date, rng: np.random.Generator, is_open: np.ndarray,
+                  traffic: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ordinary tickets (Poisson traffic per store, 80 % identified customers from the store's
+    pool), then the planted groups' visits at their home store when it is open."""
+    today = day.toordinal()
+    counts = rng.poisson(ref.traffic_k * ref.store_size * traffic)
+    store = np.repeat(np.arange(len(traffic)), counts)
+    customer = np.full(len(store), -1, dtype=np.int64)
+    identified = rng.random(len(store)) >= ANONYMOUS_SHARE
     pool = ref.pool_order
     eligible = ~ref.cust_carded[pool] | (ref.cust_enrolled[pool] <= today)
     cum = np.cumsum(ref.pool_weight * eligible)
     cum0 = np.concatenate([[0.0], cum])
-    lo, hi = cum0[ref.pool_bounds[t_store]], cum0[ref.pool_bounds[t_store + 1]]
-    pick = np.searchsorted(cum, lo + rng.random(len(t_store)) * (hi - lo), side="right")
-    pick = np.minimum(pick, ref.pool_bounds[t_store + 1] - 1)
+    lo, hi = cum0[ref.pool_bounds[store]], cum0[ref.pool_bounds[store + 1]]
+    pick = np.searchsorted(cum, lo + rng.random(len(store)) * (hi - lo), side="right")
+    pick = np.minimum(pick, ref.pool_bounds[store + 1] - 1)
     ok = identified & (hi > lo)
-    t_cust[ok] = pool[pick[ok]]
-    t_champion = np.zeros(len(t_store), dtype=bool)
+    customer[ok] = pool[pick[ok]]
 
-    # planted groups: their own visit processes, at their home store when it is open
     def visits(group: np.ndarray, rate: float) -> np.ndarray:
         hit = (rng.random(len(group)) < rate) & is_open[ref.cust_store[group]]
         return group[hit]
 
     champions = visits(ref.champions, CHAMPION_VISIT_RATE)
     churned = visits(ref.churned, CHURNED_VISIT_RATE) if day <= CHURN_LAST_DAY else ref.churned[:0]
-    enrolled_new = ref.cust_enrolled[ref.new]
-    first_visit = ref.new[enrolled_new == today]
+    first_visit = ref.new[ref.cust_enrolled[ref.new] == today]
     later = visits(ref.new, NEW_VISIT_RATE)
     new = np.union1d(first_visit, later[ref.cust_enrolled[later] < today])
     planted = np.concatenate([champions, churned, new]).astype(np.int64)
-    t_store = np.concatenate([t_store, ref.cust_store[planted]])
-    t_cust = np.concatenate([t_cust, planted])
-    t_champion = np.concatenate([t_champion, np.isin(planted, champions)])
-    n_tickets = len(t_store)
+    return (np.concatenate([store, ref.cust_store[planted]]), np.concatenate([customer, planted]),
+            np.concatenate([np.zeros(len(store), dtype=bool), np.isin(planted, champions)]))
 
-    # time of day, ticket numbers per store in time order, then output order by time
+
+def _time_tickets(rng: np.random.Generator, hours: np.ndarray, store: np.ndarray, customer: np.ndarray,
+                  champion: np.ndarray) -> _Tickets:
+    """Draw each ticket's time of day, number the tickets per store in time order, and put
+    them in output order (by time, then store, then number)."""
+    n_tickets = len(store)
     secs = np.zeros(n_tickets, dtype=np.int64)
     for code in (1, 2):
-        sel = hours[t_store] == code
+        sel = hours[store] == code
         first_minute, cdf = _minute_cdf(code)
         minute = first_minute + np.searchsorted(cdf, rng.random(int(sel.sum())), side="right")
         secs[sel] = minute * 60 + rng.integers(0, 60, size=int(sel.sum()))
-    by_store = np.lexsort((secs, t_store))
-    ticket_no = np.empty(n_tickets, dtype=np.int64)
-    store_sorted = t_store[by_store]
-    ticket_no[by_store] = np.arange(n_tickets) - np.searchsorted(store_sorted, store_sorted, side="left") + 1
-    order = np.lexsort((ticket_no, t_store, secs))
-    t_store, t_cust, t_champion, secs, ticket_no = (
-        a[order] for a in (t_store, t_cust, t_champion, secs, ticket_no))
+    by_store = np.lexsort((secs, store))
+    number = np.empty(n_tickets, dtype=np.int64)
+    store_sorted = store[by_store]
+    number[by_store] = np.arange(n_tickets) - np.searchsorted(store_sorted, store_sorted, side="left") + 1
+    order = np.lexsort((number, store, secs))
+    return _Tickets(store=store[order], customer=customer[order], champion=champion[order],
+                    secs=secs[order], number=number[order])
 
-    # lines: random products by popularity, plus the planted bundles; one line per product
-    mean_lines = np.where(t_champion, CHAMPION_LINES, _BANNER_LINES[banner_idx[t_store]])
+
+def _draw_baskets(ref: _Reference, day: date, rng: np.random.Generator,
+                  mean_lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ticket index, product index) of every line: random products by popularity plus the
+    planted bundles, one line per product, lines of a ticket in random order."""
+    n_tickets = len(mean_lines)
     n_random = 1 + rng.poisson(mean_lines - 1.0)
     l_ticket = [np.repeat(np.arange(n_tickets), n_random)]
     draws = rng.random(len(l_ticket[0])) * ref.pop_cum[-1]
@@ -769,49 +643,79 @@ def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
     _, first = np.unique(ticket_all * len(ref.price_cents) + product_all, return_index=True)
     ticket_all, product_all = ticket_all[first], product_all[first]
     shuffle = np.lexsort((rng.random(len(ticket_all)), ticket_all))
-    l_ticket_idx, l_product_idx = ticket_all[shuffle], product_all[shuffle]
-    n_lines = len(l_ticket_idx)
-    line_number = np.arange(n_lines) - np.searchsorted(l_ticket_idx, l_ticket_idx, side="left") + 1
+    return ticket_all[shuffle], product_all[shuffle]
 
-    # quantities, returns, discounts, prices, amounts (integer cents, rounded half away from zero)
+
+def _price_lines(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
+                 ticket_idx: np.ndarray, product_idx: np.ndarray) -> _Lines:
+    """Quantities, returns, discounts, prices and amounts, in integer cents (amounts rounded
+    half away from zero)."""
+    n_lines = len(ticket_idx)
     quantity = rng.choice(QUANTITIES, size=n_lines, p=QUANTITY_P)
     is_return = rng.random(n_lines) < RETURN_SHARE
     quantity[is_return] = -rng.choice(np.array([1, 1, 1, 2]), size=int(is_return.sum()))
-    l_cust = t_cust[l_ticket_idx]
+    l_cust = tickets.customer[ticket_idx]
     carded_line = (l_cust >= 0) & ref.cust_carded[np.maximum(l_cust, 0)]
     discounted = (rng.random(n_lines) < np.where(carded_line, 0.14, 0.08)) & ~is_return
     discount_pct = np.where(discounted, rng.choice(DISCOUNT_PCTS, size=n_lines, p=DISCOUNT_P), 0)
-    inflation = 1.0 + INFLATION_PER_YEAR * (today - PRICE_BASE_DAY.toordinal()) / 365.25
-    unit_cents = np.maximum(np.rint(ref.price_cents[l_product_idx] * inflation), 1).astype(np.int64)
+    inflation = 1.0 + INFLATION_PER_YEAR * (day.toordinal() - PRICE_BASE_DAY.toordinal()) / 365.25
+    unit_cents = np.maximum(np.rint(ref.price_cents[product_idx] * inflation), 1).astype(np.int64)
     gross = quantity * unit_cents * (100 - discount_pct)
-    amount_cents = np.sign(gross) * ((np.abs(gross) + 50) // 100)
+    return _Lines(ticket=ticket_idx, product=product_idx,
+                  number=np.arange(n_lines) - np.searchsorted(ticket_idx, ticket_idx, side="left") + 1,
+                  quantity=quantity, unit_cents=unit_cents, discount_pct=discount_pct,
+                  amount_cents=np.sign(gross) * ((np.abs(gross) + 50) // 100))
 
-    # strings: built per ticket, then taken per line
-    stamp = day.strftime("%Y%m%d")
-    store_str = ref.store_codes.take(pa.array(t_store))
-    number_str = pc.utf8_lpad(pc.cast(pa.array(ticket_no), pa.string()), 5, "0")
-    ticket_id = _join(f"T{stamp}-", store_str, "-", number_str)
-    sold_at = _join(f"{day.isoformat()}T", _time_strings().take(pa.array(secs)), utc_offset(day))
-    cust_str = ref.customer_codes.take(pa.array(np.maximum(t_cust, 0), mask=t_cust < 0))
-    line_take = pa.array(l_ticket_idx)
-    sales = pa.table({
-        "ticket_id": ticket_id.take(line_take),
-        "line_number": pa.array(line_number),
-        "sold_at": sold_at.take(line_take),
-        "store_code": store_str.take(line_take),
-        "customer_code": cust_str.take(line_take),
-        "product_code": ref.product_codes.take(pa.array(l_product_idx)),
-        "quantity": pa.array(quantity.astype(np.int64)),
-        "unit_price": _decimal(unit_cents),
-        "discount": _decimal(discount_pct, precision=4),
-        "amount": _decimal(amount_cents),
+
+@dataclass(frozen=True)
+class _TicketStrings:
+    """Per-ticket text columns, built once and then taken per line or per event."""
+
+    stamp: str
+    store: pa.Array
+    number: pa.Array
+    ticket_id: pa.Array
+    sold_at: pa.Array
+    customer: pa.Array
+
+    @classmethod
+    def of(cls, ref: _Reference, day: date, tickets: _Tickets) -> "_TicketStrings":
+        stamp = day.strftime("%Y%m%d")
+        store = ref.store_codes.take(pa.array(tickets.store))
+        number = pc.utf8_lpad(pc.cast(pa.array(tickets.number), pa.string()), 5, "0")
+        customer = tickets.customer
+        return cls(stamp=stamp, store=store, number=number,
+                   ticket_id=_join(f"T{stamp}-", store, "-", number),
+                   sold_at=_join(f"{day.isoformat()}T", _time_strings().take(pa.array(tickets.secs)),
+                                 utc_offset(day)),
+                   customer=ref.customer_codes.take(pa.array(np.maximum(customer, 0), mask=customer < 0)))
+
+
+def _sales_table(ref: _Reference, strings: _TicketStrings, lines: _Lines) -> pa.Table:
+    line_take = pa.array(lines.ticket)
+    return pa.table({
+        "ticket_id": strings.ticket_id.take(line_take),
+        "line_number": pa.array(lines.number),
+        "sold_at": strings.sold_at.take(line_take),
+        "store_code": strings.store.take(line_take),
+        "customer_code": strings.customer.take(line_take),
+        "product_code": ref.product_codes.take(pa.array(lines.product)),
+        "quantity": pa.array(lines.quantity.astype(np.int64)),
+        "unit_price": _decimal(lines.unit_cents),
+        "discount": _decimal(lines.discount_pct, precision=4),
+        "amount": _decimal(lines.amount_cents),
     })
 
-    # loyalty: one event per carded ticket (1 point per euro of positive net amount),
-    # occasional redemptions once enrolled for a while, and a welcome bonus on enrolment day
-    total_cents = np.bincount(l_ticket_idx, weights=amount_cents, minlength=n_tickets).astype(np.int64)
+
+def _loyalty_table(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
+                   strings: _TicketStrings, lines: _Lines) -> pa.Table:
+    """One event per carded ticket (1 point per euro of positive net amount), occasional
+    redemptions once enrolled for a while, and a welcome bonus on enrolment day."""
+    n_tickets = len(tickets.store)
+    t_cust = tickets.customer
+    total_cents = np.bincount(lines.ticket, weights=lines.amount_cents, minlength=n_tickets).astype(np.int64)
     carded = (t_cust >= 0) & ref.cust_carded[np.maximum(t_cust, 0)]
-    tenure = today - ref.cust_enrolled[np.maximum(t_cust, 0)]
+    tenure = day.toordinal() - ref.cust_enrolled[np.maximum(t_cust, 0)]
     earned = np.maximum(total_cents, 0) // 100
     redeems = (carded & (tenure >= REDEEM_MIN_DAYS) & (total_cents >= REDEEM_MIN_AMOUNT)
                & (rng.random(n_tickets) < REDEEM_RATE))
@@ -823,21 +727,21 @@ def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
     ev_key = np.concatenate([2 * welcome, 2 * ev + 1])                     # welcome first
     sort = np.argsort(ev_key, kind="stable")
     ev_ticket = ev_ticket[sort]
-    is_welcome = (ev_key[sort] % 2) == 0
+    welcome_mask = (ev_key[sort] % 2) == 0
+    is_welcome = pa.array(welcome_mask)
     ev_take = pa.array(ev_ticket)
-    ticket_event = _join(f"L{stamp}-", store_str.take(ev_take), "-", number_str.take(ev_take))
-    welcome_event = _join(f"W{stamp}-", cust_str.take(ev_take))
-    loyalty = pa.table({
-        "event_id": pc.if_else(pa.array(is_welcome), welcome_event, ticket_event),
-        "occurred_at": sold_at.take(ev_take),
-        "customer_code": cust_str.take(ev_take),
-        "store_code": store_str.take(ev_take),
-        "ticket_id": pc.if_else(pa.array(is_welcome), pa.nulls(len(ev_ticket), pa.string()),
-                                ticket_id.take(ev_take)),
-        "points_earned": pa.array(np.where(is_welcome, WELCOME_POINTS, earned[ev_ticket]).astype(np.int64)),
-        "points_redeemed": pa.array(np.where(is_welcome, 0, redeemed[ev_ticket]).astype(np.int64)),
+    ticket_event = _join(f"L{strings.stamp}-", strings.store.take(ev_take), "-", strings.number.take(ev_take))
+    welcome_event = _join(f"W{strings.stamp}-", strings.customer.take(ev_take))
+    return pa.table({
+        "event_id": pc.if_else(is_welcome, welcome_event, ticket_event),
+        "occurred_at": strings.sold_at.take(ev_take),
+        "customer_code": strings.customer.take(ev_take),
+        "store_code": strings.store.take(ev_take),
+        "ticket_id": pc.if_else(is_welcome, pa.nulls(len(ev_ticket), pa.string()),
+                                strings.ticket_id.take(ev_take)),
+        "points_earned": pa.array(np.where(welcome_mask, WELCOME_POINTS, earned[ev_ticket]).astype(np.int64)),
+        "points_redeemed": pa.array(np.where(welcome_mask, 0, redeemed[ev_ticket]).astype(np.int64)),
     })
-    return sales, loyalty
 
 
 # --------------------------------------------------------------------------- writing
@@ -879,6 +783,43 @@ def _existing_dates(raw_dir: Path, entity: str) -> list[date]:
     return sorted(found)
 
 
+def _count_written(summary: dict, entity: str, rows: int) -> None:
+    summary["files_written"] += 1
+    summary["rows"][entity] += rows
+
+
+def _write_snapshots(ref: _Reference, raw_dir: Path, start: date, run_date: date, summary: dict) -> None:
+    """The reference snapshots dated ``start`` (and the banner change's, when in the window),
+    unless an existing snapshot already holds the same content."""
+    snapshots = [(entity, start) for entity in ("regions", "stores", "products", "customers")]
+    if start < BANNER_CHANGE.on <= run_date:
+        snapshots.append(("stores", BANNER_CHANGE.on))
+    for entity, day in snapshots:
+        path = raw_path(raw_dir, entity, day)
+        earlier = [d for d in _existing_dates(raw_dir, entity) if d <= day]
+        if path.exists() or (earlier and _reference_state(entity, earlier[-1]) == _reference_state(entity, day)):
+            summary["files_skipped"] += 1
+            continue
+        rows = _reference_rows(ref, entity, day)
+        write_bytes_atomic(path, render_csv(entity, rows))
+        _count_written(summary, entity, len(rows))
+
+
+def _write_days(ref: _Reference, raw_dir: Path, start: date, history_days: int, summary: dict) -> None:
+    """The sales and loyalty files of every day of the window that are not there yet."""
+    days = [start + timedelta(days=k) for k in range(history_days)]
+    for day in tqdm(days, desc=f"demo {ref.scale}", unit="day", disable=None, leave=False):
+        paths = {entity: raw_path(raw_dir, entity, day) for entity in ("sales", "loyalty")}
+        missing = [entity for entity, path in paths.items() if not path.exists()]
+        summary["files_skipped"] += len(paths) - len(missing)
+        if not missing:
+            continue
+        tables = dict(zip(("sales", "loyalty"), _day_tables(ref, day)))
+        for entity in missing:
+            _write_table(paths[entity], tables[entity])
+            _count_written(summary, entity, tables[entity].num_rows)
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -912,34 +853,8 @@ def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int =
                      "end": run_date.isoformat(), "files_written": 0, "files_skipped": 0,
                      "rows": {name: 0 for name in ENTITIES}}
 
-    def written(entity: str, rows: int) -> None:
-        summary["files_written"] += 1
-        summary["rows"][entity] += rows
-
-    snapshots = [(entity, start) for entity in ("regions", "stores", "products", "customers")]
-    if start < BANNER_CHANGE.on <= run_date:
-        snapshots.append(("stores", BANNER_CHANGE.on))
-    for entity, day in snapshots:
-        path = raw_path(raw_dir, entity, day)
-        earlier = [d for d in _existing_dates(raw_dir, entity) if d <= day]
-        if path.exists() or (earlier and _reference_state(entity, earlier[-1]) == _reference_state(entity, day)):
-            summary["files_skipped"] += 1   # an existing snapshot already holds this content
-            continue
-        rows = _reference_rows(ref, entity, day)
-        write_bytes_atomic(path, render_csv(entity, rows))
-        written(entity, len(rows))
-
-    days = [start + timedelta(days=k) for k in range(history_days)]
-    for day in tqdm(days, desc=f"demo {scale}", unit="day", disable=None, leave=False):
-        paths = {entity: raw_path(raw_dir, entity, day) for entity in ("sales", "loyalty")}
-        missing = [entity for entity, path in paths.items() if not path.exists()]
-        summary["files_skipped"] += len(paths) - len(missing)
-        if not missing:
-            continue
-        tables = dict(zip(("sales", "loyalty"), _day_tables(ref, day)))
-        for entity in missing:
-            _write_table(paths[entity], tables[entity])
-            written(entity, tables[entity].num_rows)
+    _write_snapshots(ref, raw_dir, start, run_date, summary)
+    _write_days(ref, raw_dir, start, history_days, summary)
     log.info("demo %s seed %s, %s..%s: %d files written, %d skipped, rows %s", scale, seed, start,
              run_date, summary["files_written"], summary["files_skipped"], summary["rows"])
     return summary
