@@ -4,12 +4,15 @@ and loyalty events, written as canonical raw files (see ``etl_helpers.contract``
 ``generate(raw_dir, run_date)`` writes:
 
 - reference snapshots (regions, stores, products, customers) dated at the history start
-  ``run_date - history_days + 1``; their content depends only on ``(seed, scale)``;
+  ``run_date - history_days + 1``; their content depends only on ``(seed, scale, profile)``;
 - a second stores snapshot dated ``BANNER_CHANGE.on`` (one store changes banner) when that
   day falls inside the window;
 - one ``sales`` and one ``loyalty`` file per day of the window. A day's content depends
-  only on ``(seed, scale, day)``, so every run date produces the same file for a given day
+  only on ``(seed, scale, profile, day)``, so every run date produces the same file for a given day
   and a file that already exists is skipped.
+
+``profile`` chooses the basket shape (``PROFILES``): ``retail``, the default, or
+``wholesale``, wide order lines (about 25 per ticket, a tail past 1,000).
 
 Planted structure (affinities, customer groups, banner change) is exposed as module
 constants and ``planted_customers()`` so tests and docs use the same codes; see
@@ -19,6 +22,7 @@ constants and ``planted_customers()`` so tests and docs use the same codes; see
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -81,6 +85,46 @@ SCALES: dict[str, Scale] = {
 }
 SCALE_NAMES = tuple(SCALES)
 
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The shape of the tickets, at any scale: how many lines, which products, what quantities.
+
+    ``retail`` (the default) is a grocery group's tills: a few lines per ticket, by banner
+    (repeats of a product merge into one line). ``wholesale`` is a wholesaler's order lines:
+    baskets of about 25 distinct products with a heavy log-normal tail past 1,000 lines, a
+    catalogue of a few thousand products with a flatter (Zipf-Mandelbrot) popularity, bigger
+    quantities, more returns, and the planted customer groups ordering less often. The scale
+    still sets the volume (stores, customers, lines per day).
+    """
+
+    name: str
+    min_products: int                # the catalogue holds at least this many products
+    popularity_shift: float          # the product of popularity rank r (from 0) sells in
+    popularity_exponent: float       # proportion to 1 / (r + shift) ** exponent
+    quantities: tuple[int, ...]
+    quantity_p: tuple[float, ...]
+    return_share: float              # share of lines that are returns
+    visit_rate_factor: float         # multiplies the planted groups' visit rates
+    basket_mean: float | None = None  # None: the banner's mean lines; else log-normal sizes of this mean
+    basket_sigma: float = 0.0        # spread of log(size): the tail's weight
+    basket_max: int = 0              # sizes above are not drawn (the log-normal is truncated)
+
+
+PROFILES: dict[str, Profile] = {
+    "retail": Profile("retail", min_products=0, popularity_shift=1.0, popularity_exponent=1.05,
+                      quantities=(1, 2, 3, 4, 6), quantity_p=(0.72, 0.18, 0.06, 0.03, 0.01),
+                      return_share=0.01, visit_rate_factor=1.0),
+    "wholesale": Profile("wholesale", min_products=4_000, popularity_shift=50.0, popularity_exponent=1.0,
+                         quantities=(1, 2, 3, 4, 6, 12, 24, 48, 96),
+                         quantity_p=(0.30, 0.14, 0.08, 0.08, 0.12, 0.14, 0.08, 0.04, 0.02),
+                         return_share=0.02, visit_rate_factor=0.2,
+                         basket_mean=25.0, basket_sigma=1.3, basket_max=2_000),
+}
+PROFILE_NAMES = tuple(PROFILES)
+
 # --------------------------------------------------------------------------- planted structure
 
 # Products planted with fixed codes (independent of seed and scale): see demo_catalogue.
@@ -131,11 +175,8 @@ OPEN_FULL, OPEN_MORNING = (8 * 60, 21 * 60), (8 * 60, 13 * 60)  # minutes since 
 INFLATION_PER_YEAR = 0.018                    # unit_price drifts from list_price from 2025-01-01
 PRICE_BASE_DAY = date(2025, 1, 1)
 ANONYMOUS_SHARE = 0.20
-RETURN_SHARE = 0.01
 DISCOUNT_PCTS = np.array([10, 20, 25, 30, 34, 50])
 DISCOUNT_P = np.array([0.30, 0.25, 0.15, 0.15, 0.10, 0.05])
-QUANTITIES = np.array([1, 2, 3, 4, 6])
-QUANTITY_P = np.array([0.72, 0.18, 0.06, 0.03, 0.01])
 REDEEM_RATE = 0.03            # chance a carded ticket redeems points (enrolled >= 90 days)
 REDEEM_MIN_AMOUNT = 1000      # cents: points are redeemed on a purchase of at least 10 EUR
 REDEEM_POINTS = np.array([100, 200, 500])
@@ -202,6 +243,7 @@ class _Reference:
     scale: str
     scale_index: int
     seed: int
+    profile: Profile
     regions: list[dict]
     stores: list[dict]               # as on the history start (before BANNER_CHANGE)
     products: list[dict]
@@ -295,7 +337,7 @@ def _store_rows(stores: list[dict], day: date) -> list[dict]:
     return rows
 
 
-def _build_products(spec: Scale, rng: np.random.Generator) -> list[dict]:
+def _build_products(count: int, rng: np.random.Generator) -> list[dict]:
     products = [
         {"product_code": code, "product_name": name, "category": cat, "subcategory": sub,
          "brand": brand, "list_price": round(price * 100)}
@@ -304,7 +346,7 @@ def _build_products(spec: Scale, rng: np.random.Generator) -> list[dict]:
     categories = list(CATALOGUE)
     shares = np.array([CATEGORY_SHARES[c] for c in categories])
     seen: set[str] = {p["product_name"] for p in products}
-    for i in range(len(products), spec.products):
+    for i in range(len(products), count):
         category = categories[rng.choice(len(categories), p=shares / shares.sum())]
         sub, items, (lo, hi), brands, sizes = CATALOGUE[category][rng.integers(len(CATALOGUE[category]))]
         item = items[rng.integers(len(items))]
@@ -412,22 +454,25 @@ def _build_customers(spec: Scale, stores: list[dict], rng: np.random.Generator) 
 
 
 @lru_cache(maxsize=8)
-def _reference(scale: str, seed: int) -> _Reference:
+def _reference(scale: str, seed: int, profile_name: str = "retail") -> _Reference:
     if scale not in SCALES:
         raise ValueError(f"unknown demo scale {scale!r}; choose one of {', '.join(SCALE_NAMES)}")
-    spec = SCALES[scale]
+    if profile_name not in PROFILES:
+        raise ValueError(f"unknown demo profile {profile_name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    spec, profile = SCALES[scale], PROFILES[profile_name]
     scale_index = SCALE_NAMES.index(scale)
     regions = [{"region_code": c, "region_name": n, "population": p} for c, n, p in REGIONS]
     stores = _build_stores(spec, _rng(seed, scale_index, 0, 1))
-    products = _build_products(spec, _rng(seed, scale_index, 0, 2))
+    products = _build_products(max(spec.products, profile.min_products), _rng(seed, scale_index, 0, 2))
     cust = _build_customers(spec, stores, _rng(seed, scale_index, 0, 3))
 
     n_planted = len(PLANTED_PRODUCTS)
     ranks = _rng(seed, scale_index, 0, 4).permutation(len(products) - n_planted)
-    popularity = 1.0 / (ranks + 1.0) ** 1.05          # Zipf-like: a few products sell a lot
+    # Zipf-like: a few products sell a lot
+    popularity = 1.0 / (ranks + profile.popularity_shift) ** profile.popularity_exponent
     pool_order = np.argsort(cust.home, kind="stable")
     fields = dict(
-        scale=scale, scale_index=scale_index, seed=seed, regions=regions, stores=stores,
+        scale=scale, scale_index=scale_index, seed=seed, profile=profile, regions=regions, stores=stores,
         products=products, customers=cust.rows,
         store_codes=pa.array([s["store_code"] for s in stores]),
         store_banner=np.array([BANNERS.index(s["banner"]) for s in stores]),
@@ -481,18 +526,37 @@ def _calibrate(ref: _Reference, spec: Scale) -> float:
     """Traffic constant so that a typical year (2025, fixed) averages ``spec.lines_per_day``."""
     pool = planted = 0.0
     first = date(2025, 1, 1)
-    banner_lines = np.array([_distinct_lines(ref, m) for m in _BANNER_LINES]) + _PLANTED_EXTRA
-    champion_lines = _distinct_lines(ref, CHAMPION_LINES) + _PLANTED_EXTRA
+    if ref.profile.basket_mean is None:
+        banner_lines = np.array([_distinct_lines(ref, m) for m in _BANNER_LINES]) + _PLANTED_EXTRA
+        champion_lines = _distinct_lines(ref, CHAMPION_LINES) + _PLANTED_EXTRA
+    else:
+        sizes = _basket_size_p(ref.profile)
+        champion_lines = float(np.sum(np.arange(1, len(sizes) + 1) * sizes)) + _PLANTED_EXTRA
+        banner_lines = np.full(len(BANNERS), champion_lines)
+    champion_rate = CHAMPION_VISIT_RATE * ref.profile.visit_rate_factor
+    churned_rate = CHURNED_VISIT_RATE * ref.profile.visit_rate_factor
     for k in range(365):
         hours, factor, banner_idx = _store_day(ref, first + timedelta(days=k))
         is_open = hours > 0
         lines = banner_lines[banner_idx]
         pool += float(np.sum(ref.store_size * _BANNER_TRAFFIC[banner_idx] * factor * lines))
-        planted += float(np.sum(is_open[ref.cust_store[ref.champions]])) * CHAMPION_VISIT_RATE * champion_lines
+        planted += float(np.sum(is_open[ref.cust_store[ref.champions]])) * champion_rate * champion_lines
         home = ref.cust_store[ref.churned]
-        planted += float(np.sum(is_open[home] * lines[home])) * CHURNED_VISIT_RATE
+        planted += float(np.sum(is_open[home] * lines[home])) * churned_rate
     target = max(spec.lines_per_day - planted / 365, 0.2 * spec.lines_per_day)
     return target / (pool / 365)
+
+
+@lru_cache(maxsize=None)
+def _basket_size_p(profile: Profile) -> np.ndarray:
+    """P(size = k) for k = 1..basket_max: a log-normal of mean ``basket_mean``, rounded to the
+    nearest whole line and truncated at ``basket_max``."""
+    sigma = profile.basket_sigma
+    mu = math.log(profile.basket_mean) - sigma**2 / 2
+    edges = np.log(np.arange(1, profile.basket_max + 1) + 0.5)   # between k and k + 1
+    cdf = np.array([0.5 * (1.0 + math.erf((x - mu) / (sigma * math.sqrt(2.0)))) for x in edges])
+    p = np.diff(np.concatenate([[0.0], cdf]))
+    return p / p.sum()
 
 
 @lru_cache(maxsize=1)
@@ -552,7 +616,7 @@ class _Lines:
 
 
 def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
-    """The sales lines and loyalty events of one day; depends only on (seed, scale, day).
+    """The sales lines and loyalty events of one day; depends only on (seed, scale, profile, day).
 
     The steps draw from one generator in a fixed order; that order is part of the output.
     """
@@ -560,8 +624,7 @@ def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
     hours, factor, banner_idx = _store_day(ref, day)
     store, customer, champion = _draw_tickets(ref, day, rng, hours > 0, factor * _BANNER_TRAFFIC[banner_idx])
     tickets = _time_tickets(rng, hours, store, customer, champion)
-    mean_lines = np.where(tickets.champion, CHAMPION_LINES, _BANNER_LINES[banner_idx[tickets.store]])
-    ticket_idx, product_idx = _draw_baskets(ref, day, rng, mean_lines)
+    ticket_idx, product_idx = _draw_baskets(ref, day, rng, tickets, banner_idx)
     lines = _price_lines(ref, day, rng, tickets, ticket_idx, product_idx)
     strings = _TicketStrings.of(ref, day, tickets)
     return _sales_table(ref, strings, lines), _loyalty_table(ref, day, rng, tickets, strings, lines)
@@ -590,10 +653,11 @@ def _draw_tickets(ref: _Reference, day: date, rng: np.random.Generator, is_open:
         hit = (rng.random(len(group)) < rate) & is_open[ref.cust_store[group]]
         return group[hit]
 
-    champions = visits(ref.champions, CHAMPION_VISIT_RATE)
-    churned = visits(ref.churned, CHURNED_VISIT_RATE) if day <= CHURN_LAST_DAY else ref.churned[:0]
+    factor = ref.profile.visit_rate_factor
+    champions = visits(ref.champions, CHAMPION_VISIT_RATE * factor)
+    churned = visits(ref.churned, CHURNED_VISIT_RATE * factor) if day <= CHURN_LAST_DAY else ref.churned[:0]
     first_visit = ref.new[ref.cust_enrolled[ref.new] == today]
-    later = visits(ref.new, NEW_VISIT_RATE)
+    later = visits(ref.new, NEW_VISIT_RATE * factor)
     new = np.union1d(first_visit, later[ref.cust_enrolled[later] < today])
     planted = np.concatenate([champions, churned, new]).astype(np.int64)
     return (np.concatenate([store, ref.cust_store[planted]]), np.concatenate([customer, planted]),
@@ -620,16 +684,20 @@ def _time_tickets(rng: np.random.Generator, hours: np.ndarray, store: np.ndarray
                     secs=secs[order], number=number[order])
 
 
-def _draw_baskets(ref: _Reference, day: date, rng: np.random.Generator,
-                  mean_lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _draw_baskets(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
+                  banner_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ticket index, product index) of every line: random products by popularity plus the
     planted bundles, one line per product, lines of a ticket in random order."""
-    n_tickets = len(mean_lines)
-    n_random = 1 + rng.poisson(mean_lines - 1.0)
-    l_ticket = [np.repeat(np.arange(n_tickets), n_random)]
-    draws = rng.random(len(l_ticket[0])) * ref.pop_cum[-1]
-    l_product = [ref.pop_index[np.minimum(np.searchsorted(ref.pop_cum, draws, side="right"),
-                                          len(ref.pop_cum) - 1)]]
+    n_tickets = len(tickets.store)
+    if ref.profile.basket_mean is None:   # retail: 1 + Poisson draws by banner; repeats merge below
+        mean_lines = np.where(tickets.champion, CHAMPION_LINES, _BANNER_LINES[banner_idx[tickets.store]])
+        n_random = 1 + rng.poisson(mean_lines - 1.0)
+        random_ticket = np.repeat(np.arange(n_tickets), n_random)
+        random_product = _popular_products(ref, rng, len(random_ticket))
+    else:
+        sizes = 1 + rng.choice(ref.profile.basket_max, size=n_tickets, p=_basket_size_p(ref.profile))
+        random_ticket, random_product = _distinct_popular_products(ref, rng, sizes)
+    l_ticket, l_product = [random_ticket], [random_product]
     triple_rate = TRIPLE_RATE * (1.6 if 5 <= day.month <= 9 else 1.0)
     bundles = [*zip(PLANTED_PAIRS, PAIR_RATES), (PLANTED_TRIPLE, triple_rate)]
     bundles += [((code,), PLANTED_SINGLE_RATE) for code, *_ in PLANTED_PRODUCTS]
@@ -646,13 +714,45 @@ def _draw_baskets(ref: _Reference, day: date, rng: np.random.Generator,
     return ticket_all[shuffle], product_all[shuffle]
 
 
+def _popular_products(ref: _Reference, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` independent draws of a non-planted product, by popularity."""
+    draws = rng.random(n) * ref.pop_cum[-1]
+    return ref.pop_index[np.minimum(np.searchsorted(ref.pop_cum, draws, side="right"), len(ref.pop_cum) - 1)]
+
+
+def _distinct_popular_products(ref: _Reference, rng: np.random.Generator,
+                               sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ticket, product) pairs giving ticket t exactly ``sizes[t]`` distinct products: draws by
+    popularity in which a product the ticket already has is drawn again (successive sampling
+    without replacement), done in vectorised rounds until every ticket is full."""
+    n_products = len(ref.price_cents)
+    if len(sizes) and sizes.max() > len(ref.pop_index):
+        raise ValueError(f"a basket of {sizes.max()} lines needs more than {len(ref.pop_index)} products")
+    ticket = np.zeros(0, dtype=np.int64)
+    product = np.zeros(0, dtype=np.int64)
+    distinct = np.zeros(len(sizes), dtype=np.int64)
+    first = np.zeros(0, dtype=np.int64)
+    while (short := np.flatnonzero(distinct < sizes)).size:
+        wanted = np.repeat(short, 2 * (sizes[short] - distinct[short]) + 4)   # spares: popular ones repeat
+        ticket = np.concatenate([ticket, wanted])
+        product = np.concatenate([product, _popular_products(ref, rng, len(wanted))])
+        first = np.sort(np.unique(ticket * n_products + product, return_index=True)[1])
+        distinct = np.bincount(ticket[first], minlength=len(sizes))
+    # keep each ticket's first sizes[t] distinct products, in draw order
+    by_ticket = first[np.argsort(ticket[first], kind="stable")]
+    owner = ticket[by_ticket]
+    rank = np.arange(len(owner)) - np.searchsorted(owner, owner, side="left")
+    kept = by_ticket[rank < sizes[owner]]
+    return ticket[kept], product[kept]
+
+
 def _price_lines(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
                  ticket_idx: np.ndarray, product_idx: np.ndarray) -> _Lines:
     """Quantities, returns, discounts, prices and amounts, in integer cents (amounts rounded
     half away from zero)."""
     n_lines = len(ticket_idx)
-    quantity = rng.choice(QUANTITIES, size=n_lines, p=QUANTITY_P)
-    is_return = rng.random(n_lines) < RETURN_SHARE
+    quantity = rng.choice(np.array(ref.profile.quantities), size=n_lines, p=np.array(ref.profile.quantity_p))
+    is_return = rng.random(n_lines) < ref.profile.return_share
     quantity[is_return] = -rng.choice(np.array([1, 1, 1, 2]), size=int(is_return.sum()))
     l_cust = tickets.customer[ticket_idx]
     carded_line = (l_cust >= 0) & ref.cust_carded[np.maximum(l_cust, 0)]
@@ -808,7 +908,7 @@ def _write_snapshots(ref: _Reference, raw_dir: Path, start: date, run_date: date
 def _write_days(ref: _Reference, raw_dir: Path, start: date, history_days: int, summary: dict) -> None:
     """The sales and loyalty files of every day of the window that are not there yet."""
     days = [start + timedelta(days=k) for k in range(history_days)]
-    for day in tqdm(days, desc=f"demo {ref.scale}", unit="day", disable=None, leave=False):
+    for day in tqdm(days, desc=f"demo {ref.profile.name} {ref.scale}", unit="day", disable=None, leave=False):
         paths = {entity: raw_path(raw_dir, entity, day) for entity in ("sales", "loyalty")}
         missing = [entity for entity, path in paths.items() if not path.exists()]
         summary["files_skipped"] += len(paths) - len(missing)
@@ -823,9 +923,9 @@ def _write_days(ref: _Reference, raw_dir: Path, start: date, history_days: int, 
 # --------------------------------------------------------------------------- public API
 
 
-def planted_customers(scale: str = "small", seed: int = 42) -> dict[str, tuple[str, ...]]:
+def planted_customers(scale: str = "small", seed: int = 42, profile: str = "retail") -> dict[str, tuple[str, ...]]:
     """Customer codes of the planted groups: ``champions``, ``churned`` and ``new``."""
-    ref = _reference(scale, seed)
+    ref = _reference(scale, seed, profile)
     codes = [c["customer_code"] for c in ref.customers]
     return {name: tuple(codes[i] for i in group)
             for name, group in (("champions", ref.champions), ("churned", ref.churned), ("new", ref.new))}
@@ -836,8 +936,12 @@ def history_start(run_date: date, history_days: int = 730) -> date:
 
 
 def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int = 42,
-             history_days: int = 730) -> dict:
+             history_days: int = 730, profile: str = "retail") -> dict:
     """Write the demo's canonical raw files for the window ending on ``run_date``.
+
+    ``profile`` is the basket shape (``PROFILES``: ``retail`` or ``wholesale``). Files depend on
+    (seed, scale, profile), so each profile needs its own folder: ``raw_dir`` must not hold
+    another profile's files (they would be taken as already written).
 
     Returns a summary: ``files_written``, ``files_skipped`` (already present: files are
     immutable and a day's content never changes), ``rows`` written per entity, and the window.
@@ -846,15 +950,16 @@ def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int =
         raise TypeError(f"run_date must be a datetime.date, not {type(run_date).__name__}")
     if history_days < 1:
         raise ValueError(f"history_days must be >= 1, not {history_days}")
-    ref = _reference(scale, seed)
+    ref = _reference(scale, seed, profile)
     raw_dir = Path(raw_dir)
     start = history_start(run_date, history_days)
-    summary: dict = {"raw_dir": str(raw_dir), "scale": scale, "seed": seed, "start": start.isoformat(),
+    summary: dict = {"raw_dir": str(raw_dir), "scale": scale, "seed": seed, "profile": profile,
+                     "start": start.isoformat(),
                      "end": run_date.isoformat(), "files_written": 0, "files_skipped": 0,
                      "rows": {name: 0 for name in ENTITIES}}
 
     _write_snapshots(ref, raw_dir, start, run_date, summary)
     _write_days(ref, raw_dir, start, history_days, summary)
-    log.info("demo %s seed %s, %s..%s: %d files written, %d skipped, rows %s", scale, seed, start,
-             run_date, summary["files_written"], summary["files_skipped"], summary["rows"])
+    log.info("demo %s %s seed %s, %s..%s: %d files written, %d skipped, rows %s", profile, scale, seed,
+             start, run_date, summary["files_written"], summary["files_skipped"], summary["rows"])
     return summary
