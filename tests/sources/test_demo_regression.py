@@ -20,12 +20,15 @@ from etl_helpers.sources import demo
 
 # (scale, seed, run date, history days) -> sha256 of the folder's files
 WINDOWS = {
+    # the banner-change snapshot, a Sunday, 1 June
     ("small", 42, date(2026, 6, 2), 4):
-        "2028c70e3cd80b23576d326264c61c6f074452a24d126c7f4d10555390252692",   # banner-change snapshot, Sunday, 1 June
+        "2028c70e3cd80b23576d326264c61c6f074452a24d126c7f4d10555390252692",
+    # Christmas Eve .. 2 January: closed days and eves
     ("small", 42, date(2026, 1, 2), 10):
-        "e371a5692092616b907488e55fd6c21faea09a4ae1d97252ae64dbb0b13a86a4",   # Christmas Eve..2 January: closed days, eves
+        "e371a5692092616b907488e55fd6c21faea09a4ae1d97252ae64dbb0b13a86a4",
+    # the spring DST change, another seed
     ("small", 7, date(2026, 3, 30), 3):
-        "a57586690393cd48a05745743bddd78132b7e7cf53368c595fb0eeb85e04e834",   # spring DST change
+        "a57586690393cd48a05745743bddd78132b7e7cf53368c595fb0eeb85e04e834",
     ("medium", 42, date(2026, 11, 30), 2):
         "a39fe95d3aebc24b6cba75647481133973bfbcf9858d8f43019006ba837fa3da",
     ("large", 42, date(2026, 11, 30), 1):

@@ -11,21 +11,18 @@ from etl_helpers import writing
 def test_failed_write_keeps_previous_file_and_leaves_no_temp(tmp_path):
     target = tmp_path / "mart.csv"
     target.write_text("old complete content\n")
-    with pytest.raises(OSError):
-        with writing.atomic_path(target) as tmp:
-            with tmp.open("w") as out:
-                out.write("half of the new")
-                raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(OSError), writing.atomic_path(target) as tmp, tmp.open("w") as out:
+        out.write("half of the new")
+        raise OSError(errno.ENOSPC, "No space left on device")
     assert target.read_text() == "old complete content\n"
     assert [p.name for p in tmp_path.iterdir()] == ["mart.csv"]
 
 
 def test_failed_first_write_leaves_nothing(tmp_path):
     target = tmp_path / "sub" / "new.parquet"
-    with pytest.raises(OSError):
-        with writing.atomic_path(target) as tmp:
-            tmp.write_bytes(b"partial")
-            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(OSError), writing.atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
     assert not target.exists() and list(target.parent.iterdir()) == []
 
 

@@ -21,11 +21,12 @@ constants and ``planted_customers()`` so tests and docs use the same codes; see
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -186,7 +187,7 @@ REDEEM_MIN_DAYS = 90
 WELCOME_POINTS = 50
 
 
-@lru_cache(maxsize=None)
+@cache
 def _holidays(year: int) -> dict[date, str]:
     return dict(holidays.France(years=year))
 
@@ -198,6 +199,7 @@ def is_public_holiday(day: date) -> bool:
 def utc_offset(day: date) -> str:
     """Europe/Paris offset during opening hours of ``day`` (DST changes at 02:00/03:00)."""
     offset = datetime(day.year, day.month, day.day, 12, tzinfo=PARIS).utcoffset()
+    assert offset is not None   # an aware datetime always has one
     minutes = int(offset.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
@@ -345,7 +347,7 @@ def _build_products(count: int, rng: np.random.Generator) -> list[dict]:
     ]
     categories = list(CATALOGUE)
     shares = np.array([CATEGORY_SHARES[c] for c in categories])
-    seen: set[str] = {p["product_name"] for p in products}
+    seen: set[str] = {str(p["product_name"]) for p in products}
     for i in range(len(products), count):
         category = categories[rng.choice(len(categories), p=shares / shares.sum())]
         sub, items, (lo, hi), brands, sizes = CATALOGUE[category][rng.integers(len(CATALOGUE[category]))]
@@ -471,7 +473,7 @@ def _reference(scale: str, seed: int, profile_name: str = "retail") -> _Referenc
     # Zipf-like: a few products sell a lot
     popularity = 1.0 / (ranks + profile.popularity_shift) ** profile.popularity_exponent
     pool_order = np.argsort(cust.home, kind="stable")
-    fields = dict(
+    uncalibrated = _Reference(
         scale=scale, scale_index=scale_index, seed=seed, profile=profile, regions=regions, stores=stores,
         products=products, customers=cust.rows,
         store_codes=pa.array([s["store_code"] for s in stores]),
@@ -488,8 +490,7 @@ def _reference(scale: str, seed: int, profile_name: str = "retail") -> _Referenc
         pool_bounds=np.searchsorted(cust.home[pool_order], np.arange(len(stores) + 1)),
         champions=cust.champions, churned=cust.churned, new=cust.new, traffic_k=1.0,
     )
-    uncalibrated = _Reference(**fields)
-    return _Reference(**{**fields, "traffic_k": _calibrate(uncalibrated, spec)})
+    return dataclasses.replace(uncalibrated, traffic_k=_calibrate(uncalibrated, spec))
 
 
 # --------------------------------------------------------------------------- daily generation
@@ -547,10 +548,12 @@ def _calibrate(ref: _Reference, spec: Scale) -> float:
     return target / (pool / 365)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _basket_size_p(profile: Profile) -> np.ndarray:
     """P(size = k) for k = 1..basket_max: a log-normal of mean ``basket_mean``, rounded to the
     nearest whole line and truncated at ``basket_max``."""
+    if profile.basket_mean is None:
+        raise ValueError(f"the {profile.name} profile draws no log-normal basket sizes")
     sigma = profile.basket_sigma
     mu = math.log(profile.basket_mean) - sigma**2 / 2
     edges = np.log(np.arange(1, profile.basket_max + 1) + 0.5)   # between k and k + 1
@@ -564,7 +567,7 @@ def _time_strings() -> pa.Array:
     return pa.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _minute_cdf(hours: int) -> tuple[int, np.ndarray]:
     """First minute and cumulative weights of a ticket's minute: late-morning and evening peaks."""
     lo, hi = OPEN_FULL if hours == 1 else OPEN_MORNING
@@ -779,7 +782,7 @@ class _TicketStrings:
     customer: pa.Array
 
     @classmethod
-    def of(cls, ref: _Reference, day: date, tickets: _Tickets) -> "_TicketStrings":
+    def of(cls, ref: _Reference, day: date, tickets: _Tickets) -> _TicketStrings:
         stamp = day.strftime("%Y%m%d")
         store = ref.store_codes.take(pa.array(tickets.store))
         number = pc.utf8_lpad(pc.cast(pa.array(tickets.number), pa.string()), 5, "0")
