@@ -395,7 +395,7 @@ def _build_customers(spec: Scale, stores: list[dict], rng: np.random.Generator) 
     champions = np.sort(planted[: spec.champions])
     churned = np.sort(planted[spec.champions: spec.champions + spec.churned])
     new = np.sort(planted[spec.champions + spec.churned:])
-    # planted groups enrolled long before any plausible window (new: see below)
+    # planted groups enrolled long before any plausible window; the new cohort within it
     enrolled[champions] = rng.integers(date(2012, 1, 1).toordinal(), date(2020, 12, 31).toordinal(),
                                        size=len(champions))
     enrolled[churned] = rng.integers(date(2012, 1, 1).toordinal(), date(2022, 12, 31).toordinal(),
@@ -403,56 +403,62 @@ def _build_customers(spec: Scale, stores: list[dict], rng: np.random.Generator) 
     activity[champions] = 0.0
     activity[churned] = 0.0
     activity[new] = 0.0
-    span = NEW_ENROLLED_TO.toordinal() - NEW_ENROLLED_FROM.toordinal() + 1
-    for i in new:  # the new cohort enrols at the till of their home store, on an open day
-        while True:
-            day = NEW_ENROLLED_FROM + timedelta(days=int(rng.integers(span)))
-            if opening(day, banner_on(stores[home[i]]["store_code"], stores[home[i]]["banner"], day))[0]:
-                break
-        enrolled[i] = day.toordinal()
+    for i in new:
+        enrolled[i] = _new_cohort_enrolment(rng, stores[home[i]]).toordinal()
 
+    tiers = _tiers(carded, activity)
+    tiers[champions] = "gold"
+    tiers[new] = "standard"
+    cities = _customer_cities(rng, stores, home)
+    customers = [{
+        "customer_code": f"C{i + 1:06d}",
+        "birth_year": int(birth[i]),
+        "gender": str(gender[i]),
+        "city": cities[i],
+        "region_code": stores[home[i]]["region_code"],
+        "has_loyalty_card": "true" if carded[i] else "false",
+        "enrolled_on": date.fromordinal(int(enrolled[i])).isoformat() if carded[i] else "",
+        "tier": str(tiers[i]),
+        "segment": "professional" if professional[i] else "consumer",
+    } for i in range(n)]
+    return _Customers(customers, home, carded, np.where(carded, enrolled, 0), activity,
+                      champions, churned, new)
+
+
+def _new_cohort_enrolment(rng: np.random.Generator, store: dict) -> date:
+    """The new cohort enrols at the till of their home store, on a day it is open."""
+    span = NEW_ENROLLED_TO.toordinal() - NEW_ENROLLED_FROM.toordinal() + 1
+    while True:
+        day = NEW_ENROLLED_FROM + timedelta(days=int(rng.integers(span)))
+        if opening(day, banner_on(store["store_code"], store["banner"], day))[0]:
+            return day
+
+
+def _tiers(carded: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """Card holders by activity: the top 10 % gold, the next 25 % silver, the rest standard;
+    no tier without a card."""
+    n = len(carded)
     order = np.argsort(np.where(carded, activity, -1.0), kind="stable")[::-1]
     rank = np.empty(n, dtype=int)
     rank[order] = np.arange(n)
     n_carded = int(carded.sum())
-    customers: list[dict] = []
-    cities_by_region: dict[str, list[tuple[str, str, str]]] = {}
-    for c in CITIES:
-        cities_by_region.setdefault(c[2], []).append(c)
-    city_draw = rng.random(n)
-    city_pick = rng.integers(0, 1_000_000, size=n)
-    for i in range(n):
-        store = stores[home[i]]
-        if city_draw[i] < 0.7:
-            city = store["city"]
-        else:
-            options = cities_by_region[store["region_code"]]
-            city = options[city_pick[i] % len(options)][0]
-        if not carded[i]:
-            tier = ""
-        elif rank[i] < 0.10 * n_carded:
-            tier = "gold"
-        elif rank[i] < 0.35 * n_carded:
-            tier = "silver"
-        else:
-            tier = "standard"
-        customers.append({
-            "customer_code": f"C{i + 1:06d}",
-            "birth_year": int(birth[i]),
-            "gender": str(gender[i]),
-            "city": city,
-            "region_code": store["region_code"],
-            "has_loyalty_card": "true" if carded[i] else "false",
-            "enrolled_on": date.fromordinal(int(enrolled[i])).isoformat() if carded[i] else "",
-            "tier": tier,
-            "segment": "professional" if professional[i] else "consumer",
-        })
-    for i in champions:
-        customers[i]["tier"] = "gold"
-    for i in new:
-        customers[i]["tier"] = "standard"
-    return _Customers(customers, home, carded, np.where(carded, enrolled, 0), activity,
-                      champions, churned, new)
+    tiers = np.where(rank < 0.10 * n_carded, "gold", np.where(rank < 0.35 * n_carded, "silver", "standard"))
+    return np.where(carded, tiers, "").astype(object)
+
+
+def _customer_cities(rng: np.random.Generator, stores: list[dict], home: np.ndarray) -> list[str]:
+    """70 % live in their home store's city, the others in another city of its region."""
+    cities_by_region: dict[str, list[str]] = {}
+    for city, _postal, region in CITIES:
+        cities_by_region.setdefault(region, []).append(city)
+    city_draw = rng.random(len(home))
+    city_pick = rng.integers(0, 1_000_000, size=len(home))
+    cities = []
+    for i, store_index in enumerate(home):
+        store = stores[store_index]
+        options = cities_by_region[store["region_code"]]
+        cities.append(store["city"] if city_draw[i] < 0.7 else options[city_pick[i] % len(options)])
+    return cities
 
 
 @lru_cache(maxsize=8)
