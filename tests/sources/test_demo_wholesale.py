@@ -169,3 +169,12 @@ def test_prepare_raw_keeps_each_profile_in_its_own_folder(wholesale, tmp_path):
     demo.generate(alone, next_day, history_days=1, profile="wholesale")
     for entity in ("sales", "loyalty"):
         assert raw_path(expected, entity, next_day).read_bytes() == raw_path(alone, entity, next_day).read_bytes()
+
+
+@pytest.mark.parametrize("other", [{"profile": "wholesale"}, {"seed": 7}, {"scale": "medium"}])
+def test_a_folder_of_other_demo_data_is_refused_before_any_write(tmp_path, other):
+    demo.generate(tmp_path, date(2026, 1, 10), history_days=2)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(ValueError, match="holds other demo data"):
+        demo.generate(tmp_path, date(2026, 1, 11), history_days=3, **other)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

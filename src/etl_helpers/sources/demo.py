@@ -899,18 +899,34 @@ def _count_written(summary: dict, entity: str, rows: int) -> None:
 
 def _write_snapshots(ref: _Reference, raw_dir: Path, start: date, run_date: date, summary: dict) -> None:
     """The reference snapshots dated ``start`` (and the banner change's, when in the window),
-    unless an existing snapshot already holds the same content."""
+    unless an existing snapshot already holds the same content.
+
+    An existing snapshot that should hold that content and does not means the folder holds
+    another seed's, scale's or profile's files: that is an error, raised before any write.
+    """
     snapshots = [(entity, start) for entity in ("regions", "stores", "products", "customers")]
     if start < BANNER_CHANGE.on <= run_date:
         snapshots.append(("stores", BANNER_CHANGE.on))
+    to_write: list[tuple[str, Path, list[dict], bytes]] = []
     for entity, day in snapshots:
+        rows = _reference_rows(ref, entity, day)
+        content = render_csv(entity, rows)
         path = raw_path(raw_dir, entity, day)
         earlier = [d for d in _existing_dates(raw_dir, entity) if d <= day]
-        if path.exists() or (earlier and _reference_state(entity, earlier[-1]) == _reference_state(entity, day)):
-            summary["files_skipped"] += 1
+        if path.exists():
+            holder = path
+        elif earlier and _reference_state(entity, earlier[-1]) == _reference_state(entity, day):
+            holder = raw_path(raw_dir, entity, earlier[-1])
+        else:
+            to_write.append((entity, path, rows, content))
             continue
-        rows = _reference_rows(ref, entity, day)
-        write_bytes_atomic(path, render_csv(entity, rows))
+        if holder.read_bytes() != content:
+            raise ValueError(
+                f"{holder} is not the demo's {entity} for scale {ref.scale}, seed {ref.seed}, profile "
+                f"{ref.profile.name}: this folder holds other demo data; use one folder per scale, seed and profile")
+        summary["files_skipped"] += 1
+    for entity, path, rows, content in to_write:
+        write_bytes_atomic(path, content)
         _count_written(summary, entity, len(rows))
 
 
