@@ -965,8 +965,8 @@ def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int =
     """Write the demo's canonical raw files for the window ending on ``run_date``.
 
     ``profile`` is the basket shape (``PROFILES``: ``retail`` or ``wholesale``). Files depend on
-    (seed, scale, profile), so each profile needs its own folder: ``raw_dir`` must not hold
-    another profile's files (they would be taken as already written).
+    (seed, scale, profile), so each needs its own folder: a ``raw_dir`` holding another scale's,
+    seed's or profile's files is refused (ValueError) before anything is written.
 
     Returns a summary: ``files_written``, ``files_skipped`` (already present: files are
     immutable and a day's content never changes), ``rows`` written per entity, and the window.
