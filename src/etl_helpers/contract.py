@@ -184,15 +184,3 @@ def list_raw_files(raw_dir: Path, up_to: date) -> list[RawFile]:
                 found.append(RawFile(path, ENTITIES[entity_name], day))
     return found
 
-
-def contract_markdown() -> str:
-    """The contract as Markdown tables (the README's section is generated from this)."""
-    lines: list[str] = []
-    for entity in ENTITIES.values():
-        lines.append(f"**{entity.name}** ({entity.kind}; key: {', '.join(entity.key)})\n")
-        lines.append("| column | type | required | notes |")
-        lines.append("|---|---|---|---|")
-        for c in entity.columns:
-            lines.append(f"| `{c.name}` | {c.type} | {'yes' if c.required else 'no'} | {c.description} |")
-        lines.append("")
-    return "\n".join(lines)

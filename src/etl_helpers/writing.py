@@ -1,18 +1,23 @@
 """Write files safely: to a temporary name in the same folder, then rename into place,
-so no reader ever sees a truncated file under its final name."""
+so no reader ever sees a truncated file under its final name.
+
+``atomic_path`` is the one way the package writes a file atomically; the other helpers here
+are short forms of it. The temporary name starts with a dot (``.<name>.tmp-<pid>``), so the
+contract's file lister never takes it for a raw file, and it is removed whatever happens.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success it replaces ``target``."""
+    """Yield a temporary path beside ``target``; on success it is synced and replaces ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
@@ -31,6 +36,15 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
 
 def write_text_atomic(target: Path, text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def write_bytes_if_changed(target: Path, data: bytes) -> bool:
+    """Write ``data`` atomically unless ``target`` already holds exactly it (its mtime is then
+    kept). Returns True when the file was (re)written."""
+    if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
+        return False
+    write_bytes_atomic(target, data)
+    return True
 
 
 def sha256_of(path: Path) -> str:

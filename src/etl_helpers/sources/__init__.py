@@ -3,7 +3,8 @@
 Every source writes into a raw folder laid out as the contract says; the loader only ever
 reads that layout, so there is one loading path whatever the origin of the data.
 
-- ``demo``: deterministic French retail generator (``--scale small|medium|large``);
+- ``demo``: deterministic French retail generator (``--scale small|medium|large``,
+  ``--profile retail|wholesale`` for the basket shape);
 - ``canonical``: the user's own extracts, already in the contract's layout (``--raw PATH``);
 - ``superstore``: the seed project's real Superstore order lines, converted.
 """
@@ -23,9 +24,17 @@ SOURCE_NAMES = ("demo", "canonical", "superstore")
 class SourceOptions:
     scale: str = "small"          # demo only
     seed: int = 42                # demo only
+    profile: str = "retail"       # demo only: basket shape, retail | wholesale (demo.PROFILES)
     raw: Path | None = None       # canonical only: the user's folder
     superstore_csv: Path = SUPERSTORE_CSV
     points_rate: float = 0.10     # superstore only: loyalty points per unit of amount
+
+
+def demo_folder_name(options: SourceOptions) -> str:
+    """``<scale>-seed<seed>``, plus ``-<profile>`` for a profile other than retail: each
+    profile's files live apart (a folder of retail files keeps its name)."""
+    name = f"{options.scale}-seed{options.seed}"
+    return name if options.profile == "retail" else f"{name}-{options.profile}"
 
 
 def prepare_raw(source: str, settings: Settings, run_date: date, options: SourceOptions) -> Path:
@@ -39,8 +48,8 @@ def prepare_raw(source: str, settings: Settings, run_date: date, options: Source
     if source == "demo":
         from etl_helpers.sources import demo
 
-        raw_dir = settings.raw_dir / "demo" / f"{options.scale}-seed{options.seed}"
-        demo.generate(raw_dir, run_date, scale=options.scale, seed=options.seed)
+        raw_dir = settings.raw_dir / "demo" / demo_folder_name(options)
+        demo.generate(raw_dir, run_date, scale=options.scale, seed=options.seed, profile=options.profile)
         return raw_dir
     if source == "superstore":
         from etl_helpers.sources import superstore

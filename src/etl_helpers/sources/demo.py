@@ -4,12 +4,15 @@ and loyalty events, written as canonical raw files (see ``etl_helpers.contract``
 ``generate(raw_dir, run_date)`` writes:
 
 - reference snapshots (regions, stores, products, customers) dated at the history start
-  ``run_date - history_days + 1``; their content depends only on ``(seed, scale)``;
+  ``run_date - history_days + 1``; their content depends only on ``(seed, scale, profile)``;
 - a second stores snapshot dated ``BANNER_CHANGE.on`` (one store changes banner) when that
   day falls inside the window;
 - one ``sales`` and one ``loyalty`` file per day of the window. A day's content depends
-  only on ``(seed, scale, day)``, so every run date produces the same file for a given day
+  only on ``(seed, scale, profile, day)``, so every run date produces the same file for a given day
   and a file that already exists is skipped.
+
+``profile`` chooses the basket shape (``PROFILES``): ``retail``, the default, or
+``wholesale``, wide order lines (about 25 per ticket, a tail past 1,000).
 
 Planted structure (affinities, customer groups, banner change) is exposed as module
 constants and ``planted_customers()`` so tests and docs use the same codes; see
@@ -18,13 +21,12 @@ constants and ``planted_customers()`` so tests and docs use the same codes; see
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
 import logging
-import os
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,6 +38,24 @@ import pyarrow.csv as pacsv
 from tqdm import tqdm
 
 from etl_helpers.contract import ENTITIES, FILE_NAME, raw_path
+from etl_helpers.sources.contract_csv import render_csv
+from etl_helpers.sources.demo_catalogue import (
+    BANNER_LABELS,
+    BURGER_BUNS,
+    CATALOGUE,
+    CATEGORY_SHARES,
+    CHEDDAR,
+    CITIES,
+    COFFEE,
+    COFFEE_FILTERS,
+    DISTRICTS,
+    MINCED_BEEF,
+    PASTA,
+    PLANTED_PRODUCTS,
+    REGIONS,
+    TOMATO_SAUCE,
+)
+from etl_helpers.writing import atomic_path, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +86,49 @@ SCALES: dict[str, Scale] = {
 }
 SCALE_NAMES = tuple(SCALES)
 
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The shape of the tickets, at any scale: how many lines, which products, what quantities.
+
+    ``retail`` (the default) is a grocery group's tills: a few lines per ticket, by banner
+    (repeats of a product merge into one line). ``wholesale`` is a wholesaler's order lines:
+    baskets of about 25 distinct products with a heavy log-normal tail past 1,000 lines, a
+    catalogue of a few thousand products with a flatter (Zipf-Mandelbrot) popularity, bigger
+    quantities, more returns, and the planted customer groups ordering less often. The scale
+    still sets the volume (stores, customers, lines per day).
+    """
+
+    name: str
+    min_products: int                # the catalogue holds at least this many products
+    popularity_shift: float          # the product of popularity rank r (from 0) sells in
+    popularity_exponent: float       # proportion to 1 / (r + shift) ** exponent
+    quantities: tuple[int, ...]
+    quantity_p: tuple[float, ...]
+    return_share: float              # share of lines that are returns
+    visit_rate_factor: float         # multiplies the planted groups' visit rates
+    basket_mean: float | None = None  # None: the banner's mean lines; else log-normal sizes of this mean
+    basket_sigma: float = 0.0        # spread of log(size): the tail's weight
+    basket_max: int = 0              # sizes above are not drawn (the log-normal is truncated)
+
+
+PROFILES: dict[str, Profile] = {
+    "retail": Profile("retail", min_products=0, popularity_shift=1.0, popularity_exponent=1.05,
+                      quantities=(1, 2, 3, 4, 6), quantity_p=(0.72, 0.18, 0.06, 0.03, 0.01),
+                      return_share=0.01, visit_rate_factor=1.0),
+    "wholesale": Profile("wholesale", min_products=4_000, popularity_shift=50.0, popularity_exponent=1.0,
+                         quantities=(1, 2, 3, 4, 6, 12, 24, 48, 96),
+                         quantity_p=(0.30, 0.14, 0.08, 0.08, 0.12, 0.14, 0.08, 0.04, 0.02),
+                         return_share=0.02, visit_rate_factor=0.2,
+                         basket_mean=25.0, basket_sigma=1.3, basket_max=2_000),
+}
+PROFILE_NAMES = tuple(PROFILES)
+
 # --------------------------------------------------------------------------- planted structure
 
-# Products planted with fixed codes (independent of seed and scale).
-PASTA, TOMATO_SAUCE, BURGER_BUNS, MINCED_BEEF, CHEDDAR, COFFEE, COFFEE_FILTERS = (
-    "P00001", "P00002", "P00003", "P00004", "P00005", "P00006", "P00007")
+# Products planted with fixed codes (independent of seed and scale): see demo_catalogue.
 PLANTED_PAIRS: tuple[tuple[str, str], ...] = ((PASTA, TOMATO_SAUCE), (COFFEE, COFFEE_FILTERS))
 PLANTED_TRIPLE: tuple[str, str, str] = (BURGER_BUNS, MINCED_BEEF, CHEDDAR)
 PAIR_RATES = (0.06, 0.03)          # share of tickets that get each pair
@@ -99,195 +157,12 @@ class BannerChange:
 # dated ``on`` (its name changes with its banner; nothing else changes).
 BANNER_CHANGE = BannerChange("S002", date(2026, 6, 1), "super", "hyper")
 
-# --------------------------------------------------------------------------- reference data
-
-# Metropolitan regions: code, name, INSEE legal population 2021 (population municipale,
-# in force on 1 January 2024).
-REGIONS: tuple[tuple[str, str, int], ...] = (
-    ("IDF", "Île-de-France", 12_317_279),
-    ("ARA", "Auvergne-Rhône-Alpes", 8_114_361),
-    ("NAQ", "Nouvelle-Aquitaine", 6_069_352),
-    ("OCC", "Occitanie", 6_022_176),
-    ("HDF", "Hauts-de-France", 5_995_292),
-    ("GES", "Grand Est", 5_561_287),
-    ("PAC", "Provence-Alpes-Côte d'Azur", 5_127_840),
-    ("PDL", "Pays de la Loire", 3_853_999),
-    ("BRE", "Bretagne", 3_394_567),
-    ("NOR", "Normandie", 3_327_966),
-    ("BFC", "Bourgogne-Franche-Comté", 2_800_194),
-    ("CVL", "Centre-Val de Loire", 2_573_303),
-    ("COR", "Corse", 347_597),
-)
-
-# Real communes: name, a postal code of the commune, region code.
-CITIES: tuple[tuple[str, str, str], ...] = (
-    ("Paris", "75011", "IDF"), ("Boulogne-Billancourt", "92100", "IDF"), ("Saint-Denis", "93200", "IDF"),
-    ("Argenteuil", "95100", "IDF"), ("Montreuil", "93100", "IDF"), ("Versailles", "78000", "IDF"),
-    ("Créteil", "94000", "IDF"), ("Nanterre", "92000", "IDF"), ("Évry-Courcouronnes", "91000", "IDF"),
-    ("Meaux", "77100", "IDF"), ("Cergy", "95000", "IDF"),
-    ("Lyon", "69003", "ARA"), ("Villeurbanne", "69100", "ARA"), ("Saint-Étienne", "42000", "ARA"),
-    ("Grenoble", "38000", "ARA"), ("Clermont-Ferrand", "63000", "ARA"), ("Annecy", "74000", "ARA"),
-    ("Chambéry", "73000", "ARA"), ("Valence", "26000", "ARA"), ("Vichy", "03200", "ARA"),
-    ("Bordeaux", "33000", "NAQ"), ("Limoges", "87000", "NAQ"), ("Poitiers", "86000", "NAQ"),
-    ("Pau", "64000", "NAQ"), ("La Rochelle", "17000", "NAQ"), ("Bayonne", "64100", "NAQ"),
-    ("Angoulême", "16000", "NAQ"), ("Niort", "79000", "NAQ"), ("Périgueux", "24000", "NAQ"),
-    ("Agen", "47000", "NAQ"),
-    ("Toulouse", "31000", "OCC"), ("Montpellier", "34000", "OCC"), ("Nîmes", "30000", "OCC"),
-    ("Perpignan", "66000", "OCC"), ("Béziers", "34500", "OCC"), ("Carcassonne", "11000", "OCC"),
-    ("Albi", "81000", "OCC"), ("Montauban", "82000", "OCC"), ("Tarbes", "65000", "OCC"),
-    ("Sète", "34200", "OCC"),
-    ("Lille", "59000", "HDF"), ("Amiens", "80000", "HDF"), ("Roubaix", "59100", "HDF"),
-    ("Dunkerque", "59140", "HDF"), ("Calais", "62100", "HDF"), ("Arras", "62000", "HDF"),
-    ("Beauvais", "60000", "HDF"), ("Compiègne", "60200", "HDF"), ("Saint-Quentin", "02100", "HDF"),
-    ("Strasbourg", "67000", "GES"), ("Reims", "51100", "GES"), ("Metz", "57000", "GES"),
-    ("Mulhouse", "68100", "GES"), ("Nancy", "54000", "GES"), ("Colmar", "68000", "GES"),
-    ("Troyes", "10000", "GES"), ("Charleville-Mézières", "08000", "GES"), ("Épinal", "88000", "GES"),
-    ("Marseille", "13008", "PAC"), ("Nice", "06000", "PAC"), ("Toulon", "83000", "PAC"),
-    ("Aix-en-Provence", "13090", "PAC"), ("Avignon", "84000", "PAC"), ("Cannes", "06400", "PAC"),
-    ("Antibes", "06600", "PAC"), ("Gap", "05000", "PAC"),
-    ("Nantes", "44000", "PDL"), ("Angers", "49000", "PDL"), ("Le Mans", "72000", "PDL"),
-    ("Saint-Nazaire", "44600", "PDL"), ("La Roche-sur-Yon", "85000", "PDL"), ("Laval", "53000", "PDL"),
-    ("Cholet", "49300", "PDL"),
-    ("Le Havre", "76600", "NOR"), ("Rouen", "76000", "NOR"), ("Caen", "14000", "NOR"),
-    ("Cherbourg-en-Cotentin", "50100", "NOR"), ("Évreux", "27000", "NOR"), ("Dieppe", "76200", "NOR"),
-    ("Alençon", "61000", "NOR"), ("Lisieux", "14100", "NOR"), ("Saint-Lô", "50000", "NOR"),
-    ("Rennes", "35000", "BRE"), ("Brest", "29200", "BRE"), ("Quimper", "29000", "BRE"),
-    ("Lorient", "56100", "BRE"), ("Vannes", "56000", "BRE"), ("Saint-Malo", "35400", "BRE"),
-    ("Saint-Brieuc", "22000", "BRE"),
-    ("Dijon", "21000", "BFC"), ("Besançon", "25000", "BFC"), ("Belfort", "90000", "BFC"),
-    ("Chalon-sur-Saône", "71100", "BFC"), ("Auxerre", "89000", "BFC"), ("Mâcon", "71000", "BFC"),
-    ("Nevers", "58000", "BFC"), ("Dole", "39100", "BFC"),
-    ("Tours", "37000", "CVL"), ("Orléans", "45000", "CVL"), ("Bourges", "18000", "CVL"),
-    ("Blois", "41000", "CVL"), ("Chartres", "28000", "CVL"), ("Châteauroux", "36000", "CVL"),
-    ("Vierzon", "18100", "CVL"),
-    ("Ajaccio", "20000", "COR"), ("Bastia", "20200", "COR"), ("Porto-Vecchio", "20137", "COR"),
-)
+# --------------------------------------------------------------------------- banners
 
 BANNERS = ("hyper", "super", "proxi")
-BANNER_LABELS = {"hyper": "Lutèce Hyper", "super": "Lutèce Super", "proxi": "Lutèce Proxi"}
 BANNER_SHARES = (0.25, 0.45, 0.30)
 BANNER_TRAFFIC = {"hyper": 3.0, "super": 1.6, "proxi": 0.8}   # relative tickets per open day
 BANNER_LINES = {"hyper": 6.5, "super": 4.5, "proxi": 2.8}     # mean lines per ticket
-DISTRICTS = ("Centre", "Nord", "Sud", "Est", "Ouest", "Gare", "Port", "Les Halles")
-
-# Catalogue: category -> subcategories (name, items, (min, max) list price in euros,
-# brands, sizes). An empty brand tuple means fresh goods without a brand.
-CATALOGUE: dict[str, tuple[tuple[str, tuple[str, ...], tuple[float, float], tuple[str, ...], tuple[str, ...]], ...]] = {
-    "Épicerie salée": (
-        ("Pâtes", ("Spaghetti", "Penne", "Fusilli", "Tagliatelles", "Coquillettes", "Farfalle"),
-         (0.79, 3.49), ("Panzani", "Barilla", "Lustucru", "Rivoire et Carret", "Marque distributeur"),
-         ("500 g", "1 kg")),
-        ("Sauces", ("Sauce bolognaise", "Pesto vert", "Sauce arrabbiata", "Ketchup", "Mayonnaise"),
-         (1.19, 3.99), ("Panzani", "Barilla", "Heinz", "Amora", "Marque distributeur"), ("190 g", "400 g")),
-        ("Riz et céréales", ("Riz basmati", "Riz long", "Semoule", "Quinoa", "Lentilles vertes"),
-         (1.09, 4.49), ("Taureau Ailé", "Tipiak", "Marque distributeur"), ("500 g", "1 kg")),
-        ("Conserves", ("Haricots verts", "Petits pois carottes", "Thon au naturel", "Sardines à l'huile",
-                       "Maïs doux", "Cassoulet"),
-         (0.99, 5.49), ("Bonduelle", "D'aucy", "Petit Navire", "Saupiquet", "Marque distributeur"),
-         ("boîte 1/2", "boîte 4/4", "lot de 3")),
-        ("Apéritif", ("Chips nature", "Cacahuètes grillées", "Crackers", "Olives vertes"),
-         (0.99, 3.99), ("Lay's", "Bénénuts", "Vico", "Belin", "Marque distributeur"), ("150 g", "300 g")),
-    ),
-    "Épicerie sucrée": (
-        ("Biscuits", ("Petits beurre", "Cookies", "Palmiers", "Galettes bretonnes", "Madeleines"),
-         (0.99, 3.49), ("LU", "St Michel", "Bonne Maman", "Gerblé", "Marque distributeur"), ("200 g", "400 g")),
-        ("Petit-déjeuner", ("Céréales chocolat", "Muesli", "Pâte à tartiner", "Confiture fraise", "Miel"),
-         (1.49, 5.99), ("Kellogg's", "Nestlé", "Bonne Maman", "Marque distributeur"), ("375 g", "750 g")),
-        ("Chocolat", ("Tablette noir 70 %", "Tablette lait", "Bouchées pralinées", "Chocolat pâtissier"),
-         (1.29, 4.99), ("Côte d'Or", "Lindt", "Milka", "Poulain", "Marque distributeur"), ("100 g", "200 g")),
-        ("Café et thé", ("Café en grains", "Capsules espresso", "Thé vert", "Infusion verveine"),
-         (1.99, 8.99), ("Carte Noire", "L'Or", "Lavazza", "Lipton", "Marque distributeur"), ("x20", "500 g")),
-    ),
-    "Boissons": (
-        ("Eaux", ("Eau minérale", "Eau gazeuse", "Eau de source"),
-         (0.25, 3.99), ("Evian", "Volvic", "Badoit", "Perrier", "Cristaline"), ("50 cl", "1,5 L", "6 x 1,5 L")),
-        ("Sodas et jus", ("Cola", "Limonade", "Jus d'orange", "Thé glacé", "Sirop de grenadine"),
-         (0.89, 4.99), ("Coca-Cola", "Orangina", "Tropicana", "Teisseire", "Marque distributeur"),
-         ("1 L", "1,5 L", "6 x 33 cl")),
-        ("Vins", ("Bordeaux rouge", "Côtes-du-Rhône", "Rosé de Provence", "Muscadet", "Chablis", "Champagne brut"),
-         (3.49, 29.90), ("Cellier des Dauphins", "Mouton Cadet", "Nicolas Feuillatte", "Marque distributeur"),
-         ("75 cl",)),
-        ("Bières", ("Blonde", "Blanche", "IPA", "Ambrée"),
-         (2.49, 9.99), ("Kronenbourg", "1664", "Pelforth", "Grimbergen"), ("6 x 25 cl", "75 cl")),
-    ),
-    "Produits laitiers": (
-        ("Lait", ("Lait demi-écrémé", "Lait entier", "Boisson avoine"),
-         (0.89, 6.49), ("Lactel", "Candia", "Bjorg", "Marque distributeur"), ("1 L", "6 x 1 L")),
-        ("Yaourts et desserts", ("Yaourt nature", "Yaourt aux fruits", "Fromage blanc", "Crème dessert vanille"),
-         (1.19, 3.99), ("Danone", "Yoplait", "Danette", "Marque distributeur"), ("4 x 125 g", "8 x 125 g")),
-        ("Fromages", ("Camembert", "Comté 12 mois", "Emmental râpé", "Roquefort", "Bûche de chèvre"),
-         (1.49, 8.99), ("Président", "Entremont", "Société", "Soignon", "Marque distributeur"),
-         ("200 g", "250 g")),
-        ("Beurre et crème", ("Beurre doux", "Beurre demi-sel", "Crème fraîche épaisse", "Crème liquide"),
-         (1.29, 4.49), ("Président", "Elle & Vire", "Paysan Breton", "Marque distributeur"), ("250 g", "20 cl")),
-    ),
-    "Boucherie et charcuterie": (
-        ("Boeuf", ("Steak haché 15 %", "Entrecôte", "Rôti de boeuf", "Boeuf bourguignon"),
-         (3.99, 19.99), ("Charal", "Bigard", "Boucherie du magasin"), ("2 x 125 g", "300 g", "1 kg")),
-        ("Volaille", ("Filet de poulet", "Cuisses de poulet", "Poulet fermier entier", "Escalope de dinde"),
-         (3.49, 14.99), ("Le Gaulois", "Maître Coq", "Loué"), ("400 g", "1 kg")),
-        ("Charcuterie", ("Jambon blanc", "Saucisson sec", "Lardons fumés", "Rillettes", "Chorizo"),
-         (1.49, 6.99), ("Herta", "Fleury Michon", "Aoste", "Justin Bridou", "Marque distributeur"),
-         ("4 tranches", "200 g")),
-    ),
-    "Fruits et légumes": (
-        ("Fruits", ("Pommes Gala", "Bananes", "Oranges à jus", "Clémentines", "Fraises", "Raisin blanc"),
-         (1.49, 4.99), (), ("1 kg", "barquette 500 g", "filet 2 kg")),
-        ("Légumes", ("Tomates grappe", "Carottes", "Pommes de terre", "Courgettes", "Salade batavia",
-                     "Oignons jaunes"),
-         (0.99, 3.99), (), ("1 kg", "pièce", "filet 2,5 kg")),
-    ),
-    "Surgelés": (
-        ("Plats cuisinés", ("Pizza 4 fromages", "Lasagnes bolognaise", "Hachis parmentier", "Paëlla"),
-         (2.49, 7.99), ("Picard", "Buitoni", "Findus", "Marie", "Marque distributeur"), ("400 g", "1 kg")),
-        ("Glaces", ("Bâtonnets vanille", "Cônes chocolat", "Sorbet citron", "Bac vanille"),
-         (2.49, 6.99), ("Magnum", "Carte d'Or", "Miko", "Marque distributeur"), ("x4", "900 ml")),
-        ("Légumes surgelés", ("Haricots verts extra-fins", "Épinards hachés", "Poêlée de légumes", "Frites"),
-         (1.29, 4.49), ("Bonduelle", "McCain", "Picard", "Marque distributeur"), ("750 g", "1 kg")),
-    ),
-    "Boulangerie": (
-        ("Pain", ("Baguette tradition", "Pain de campagne", "Pain complet"),
-         (0.95, 3.49), ("Boulangerie du magasin",), ("250 g", "400 g")),
-        ("Viennoiseries", ("Croissants", "Pains au chocolat", "Brioche tranchée"),
-         (1.49, 4.49), ("Pasquier", "Harrys", "Boulangerie du magasin"), ("x4", "x8")),
-        ("Pains spéciaux", ("Pain de mie", "Pains hot-dog", "Wraps"),
-         (1.19, 3.49), ("Harrys", "Jacquet", "Marque distributeur"), ("x6", "500 g")),
-    ),
-    "Hygiène et beauté": (
-        ("Soins corps", ("Gel douche", "Déodorant", "Crème hydratante", "Savon"),
-         (1.49, 7.99), ("Dove", "Nivea", "Le Petit Marseillais", "Mixa", "Marque distributeur"),
-         ("250 ml", "400 ml")),
-        ("Capillaires", ("Shampooing", "Après-shampooing", "Masque cheveux"),
-         (1.99, 8.49), ("Elsève", "Garnier", "Head & Shoulders", "Marque distributeur"), ("250 ml", "400 ml")),
-        ("Hygiène dentaire", ("Dentifrice", "Brosse à dents", "Bain de bouche"),
-         (1.29, 5.99), ("Signal", "Colgate", "Elmex", "Marque distributeur"), ("75 ml", "x2")),
-    ),
-    "Entretien": (
-        ("Lessive", ("Lessive liquide", "Lessive capsules", "Adoucissant"),
-         (2.99, 14.99), ("Ariel", "Skip", "Le Chat", "Lenor", "Marque distributeur"), ("x20", "2 L")),
-        ("Vaisselle", ("Liquide vaisselle", "Tablettes lave-vaisselle", "Éponges"),
-         (0.99, 9.99), ("Paic", "Finish", "Spontex", "Marque distributeur"), ("x3", "500 ml", "x40")),
-        ("Papier", ("Papier toilette", "Essuie-tout", "Mouchoirs"),
-         (1.49, 8.99), ("Lotus", "Okay", "Kleenex", "Marque distributeur"), ("x6", "x12")),
-    ),
-}
-CATEGORY_SHARES = {
-    "Épicerie salée": 0.14, "Épicerie sucrée": 0.12, "Boissons": 0.13, "Produits laitiers": 0.13,
-    "Boucherie et charcuterie": 0.10, "Fruits et légumes": 0.08, "Surgelés": 0.08, "Boulangerie": 0.06,
-    "Hygiène et beauté": 0.08, "Entretien": 0.08,
-}
-
-# The planted products: code, name, category, subcategory, brand, list price.
-PLANTED_PRODUCTS: tuple[tuple[str, str, str, str, str, float], ...] = (
-    (PASTA, "Spaghetti n°5 Panzani 500 g", "Épicerie salée", "Pâtes", "Panzani", 1.29),
-    (TOMATO_SAUCE, "Sauce tomate basilic Panzani 400 g", "Épicerie salée", "Sauces", "Panzani", 2.19),
-    (BURGER_BUNS, "Pains burger x4 Harrys", "Boulangerie", "Pains spéciaux", "Harrys", 1.89),
-    (MINCED_BEEF, "Viande hachée 5 % MG Charal 2 x 125 g", "Boucherie et charcuterie", "Boeuf", "Charal", 4.49),
-    (CHEDDAR, "Cheddar tranches x10 Président 200 g", "Produits laitiers", "Fromages", "Président", 2.39),
-    (COFFEE, "Café moulu Carte Noire 250 g", "Épicerie sucrée", "Café et thé", "Carte Noire", 3.49),
-    (COFFEE_FILTERS, "Filtres à café n°4 x80 Marque distributeur", "Épicerie sucrée", "Café et thé",
-     "Marque distributeur", 1.19),
-)
 
 # --------------------------------------------------------------------------- calendar
 
@@ -301,11 +176,8 @@ OPEN_FULL, OPEN_MORNING = (8 * 60, 21 * 60), (8 * 60, 13 * 60)  # minutes since 
 INFLATION_PER_YEAR = 0.018                    # unit_price drifts from list_price from 2025-01-01
 PRICE_BASE_DAY = date(2025, 1, 1)
 ANONYMOUS_SHARE = 0.20
-RETURN_SHARE = 0.01
 DISCOUNT_PCTS = np.array([10, 20, 25, 30, 34, 50])
 DISCOUNT_P = np.array([0.30, 0.25, 0.15, 0.15, 0.10, 0.05])
-QUANTITIES = np.array([1, 2, 3, 4, 6])
-QUANTITY_P = np.array([0.72, 0.18, 0.06, 0.03, 0.01])
 REDEEM_RATE = 0.03            # chance a carded ticket redeems points (enrolled >= 90 days)
 REDEEM_MIN_AMOUNT = 1000      # cents: points are redeemed on a purchase of at least 10 EUR
 REDEEM_POINTS = np.array([100, 200, 500])
@@ -315,7 +187,7 @@ REDEEM_MIN_DAYS = 90
 WELCOME_POINTS = 50
 
 
-@lru_cache(maxsize=None)
+@cache
 def _holidays(year: int) -> dict[date, str]:
     return dict(holidays.France(years=year))
 
@@ -327,6 +199,7 @@ def is_public_holiday(day: date) -> bool:
 def utc_offset(day: date) -> str:
     """Europe/Paris offset during opening hours of ``day`` (DST changes at 02:00/03:00)."""
     offset = datetime(day.year, day.month, day.day, 12, tzinfo=PARIS).utcoffset()
+    assert offset is not None   # an aware datetime always has one
     minutes = int(offset.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
@@ -372,6 +245,7 @@ class _Reference:
     scale: str
     scale_index: int
     seed: int
+    profile: Profile
     regions: list[dict]
     stores: list[dict]               # as on the history start (before BANNER_CHANGE)
     products: list[dict]
@@ -465,7 +339,7 @@ def _store_rows(stores: list[dict], day: date) -> list[dict]:
     return rows
 
 
-def _build_products(spec: Scale, rng: np.random.Generator) -> list[dict]:
+def _build_products(count: int, rng: np.random.Generator) -> list[dict]:
     products = [
         {"product_code": code, "product_name": name, "category": cat, "subcategory": sub,
          "brand": brand, "list_price": round(price * 100)}
@@ -473,8 +347,8 @@ def _build_products(spec: Scale, rng: np.random.Generator) -> list[dict]:
     ]
     categories = list(CATALOGUE)
     shares = np.array([CATEGORY_SHARES[c] for c in categories])
-    seen: set[str] = {p["product_name"] for p in products}
-    for i in range(len(products), spec.products):
+    seen: set[str] = {str(p["product_name"]) for p in products}
+    for i in range(len(products), count):
         category = categories[rng.choice(len(categories), p=shares / shares.sum())]
         sub, items, (lo, hi), brands, sizes = CATALOGUE[category][rng.integers(len(CATALOGUE[category]))]
         item = items[rng.integers(len(items))]
@@ -521,7 +395,7 @@ def _build_customers(spec: Scale, stores: list[dict], rng: np.random.Generator) 
     champions = np.sort(planted[: spec.champions])
     churned = np.sort(planted[spec.champions: spec.champions + spec.churned])
     new = np.sort(planted[spec.champions + spec.churned:])
-    # planted groups enrolled long before any plausible window (new: see below)
+    # planted groups enrolled long before any plausible window; the new cohort within it
     enrolled[champions] = rng.integers(date(2012, 1, 1).toordinal(), date(2020, 12, 31).toordinal(),
                                        size=len(champions))
     enrolled[churned] = rng.integers(date(2012, 1, 1).toordinal(), date(2022, 12, 31).toordinal(),
@@ -529,75 +403,84 @@ def _build_customers(spec: Scale, stores: list[dict], rng: np.random.Generator) 
     activity[champions] = 0.0
     activity[churned] = 0.0
     activity[new] = 0.0
-    span = NEW_ENROLLED_TO.toordinal() - NEW_ENROLLED_FROM.toordinal() + 1
-    for i in new:  # the new cohort enrols at the till of their home store, on an open day
-        while True:
-            day = NEW_ENROLLED_FROM + timedelta(days=int(rng.integers(span)))
-            if opening(day, banner_on(stores[home[i]]["store_code"], stores[home[i]]["banner"], day))[0]:
-                break
-        enrolled[i] = day.toordinal()
-
-    order = np.argsort(np.where(carded, activity, -1.0), kind="stable")[::-1]
-    rank = np.empty(n, dtype=int)
-    rank[order] = np.arange(n)
-    n_carded = int(carded.sum())
-    customers: list[dict] = []
-    cities_by_region: dict[str, list[tuple[str, str, str]]] = {}
-    for c in CITIES:
-        cities_by_region.setdefault(c[2], []).append(c)
-    city_draw = rng.random(n)
-    city_pick = rng.integers(0, 1_000_000, size=n)
-    for i in range(n):
-        store = stores[home[i]]
-        if city_draw[i] < 0.7:
-            city = store["city"]
-        else:
-            options = cities_by_region[store["region_code"]]
-            city = options[city_pick[i] % len(options)][0]
-        if not carded[i]:
-            tier = ""
-        elif rank[i] < 0.10 * n_carded:
-            tier = "gold"
-        elif rank[i] < 0.35 * n_carded:
-            tier = "silver"
-        else:
-            tier = "standard"
-        customers.append({
-            "customer_code": f"C{i + 1:06d}",
-            "birth_year": int(birth[i]),
-            "gender": str(gender[i]),
-            "city": city,
-            "region_code": store["region_code"],
-            "has_loyalty_card": "true" if carded[i] else "false",
-            "enrolled_on": date.fromordinal(int(enrolled[i])).isoformat() if carded[i] else "",
-            "tier": tier,
-            "segment": "professional" if professional[i] else "consumer",
-        })
-    for i in champions:
-        customers[i]["tier"] = "gold"
     for i in new:
-        customers[i]["tier"] = "standard"
+        enrolled[i] = _new_cohort_enrolment(rng, stores[home[i]]).toordinal()
+
+    tiers = _tiers(carded, activity)
+    tiers[champions] = "gold"
+    tiers[new] = "standard"
+    cities = _customer_cities(rng, stores, home)
+    customers = [{
+        "customer_code": f"C{i + 1:06d}",
+        "birth_year": int(birth[i]),
+        "gender": str(gender[i]),
+        "city": cities[i],
+        "region_code": stores[home[i]]["region_code"],
+        "has_loyalty_card": "true" if carded[i] else "false",
+        "enrolled_on": date.fromordinal(int(enrolled[i])).isoformat() if carded[i] else "",
+        "tier": str(tiers[i]),
+        "segment": "professional" if professional[i] else "consumer",
+    } for i in range(n)]
     return _Customers(customers, home, carded, np.where(carded, enrolled, 0), activity,
                       champions, churned, new)
 
 
+def _new_cohort_enrolment(rng: np.random.Generator, store: dict) -> date:
+    """The new cohort enrols at the till of their home store, on a day it is open."""
+    span = NEW_ENROLLED_TO.toordinal() - NEW_ENROLLED_FROM.toordinal() + 1
+    while True:
+        day = NEW_ENROLLED_FROM + timedelta(days=int(rng.integers(span)))
+        if opening(day, banner_on(store["store_code"], store["banner"], day))[0]:
+            return day
+
+
+def _tiers(carded: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """Card holders by activity: the top 10 % gold, the next 25 % silver, the rest standard;
+    no tier without a card."""
+    n = len(carded)
+    order = np.argsort(np.where(carded, activity, -1.0), kind="stable")[::-1]
+    rank = np.empty(n, dtype=int)
+    rank[order] = np.arange(n)
+    n_carded = int(carded.sum())
+    tiers = np.where(rank < 0.10 * n_carded, "gold", np.where(rank < 0.35 * n_carded, "silver", "standard"))
+    return np.where(carded, tiers, "").astype(object)
+
+
+def _customer_cities(rng: np.random.Generator, stores: list[dict], home: np.ndarray) -> list[str]:
+    """70 % live in their home store's city, the others in another city of its region."""
+    cities_by_region: dict[str, list[str]] = {}
+    for city, _postal, region in CITIES:
+        cities_by_region.setdefault(region, []).append(city)
+    city_draw = rng.random(len(home))
+    city_pick = rng.integers(0, 1_000_000, size=len(home))
+    cities = []
+    for i, store_index in enumerate(home):
+        store = stores[store_index]
+        options = cities_by_region[store["region_code"]]
+        cities.append(store["city"] if city_draw[i] < 0.7 else options[city_pick[i] % len(options)])
+    return cities
+
+
 @lru_cache(maxsize=8)
-def _reference(scale: str, seed: int) -> _Reference:
+def _reference(scale: str, seed: int, profile_name: str = "retail") -> _Reference:
     if scale not in SCALES:
         raise ValueError(f"unknown demo scale {scale!r}; choose one of {', '.join(SCALE_NAMES)}")
-    spec = SCALES[scale]
+    if profile_name not in PROFILES:
+        raise ValueError(f"unknown demo profile {profile_name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    spec, profile = SCALES[scale], PROFILES[profile_name]
     scale_index = SCALE_NAMES.index(scale)
     regions = [{"region_code": c, "region_name": n, "population": p} for c, n, p in REGIONS]
     stores = _build_stores(spec, _rng(seed, scale_index, 0, 1))
-    products = _build_products(spec, _rng(seed, scale_index, 0, 2))
+    products = _build_products(max(spec.products, profile.min_products), _rng(seed, scale_index, 0, 2))
     cust = _build_customers(spec, stores, _rng(seed, scale_index, 0, 3))
 
     n_planted = len(PLANTED_PRODUCTS)
     ranks = _rng(seed, scale_index, 0, 4).permutation(len(products) - n_planted)
-    popularity = 1.0 / (ranks + 1.0) ** 1.05          # Zipf-like: a few products sell a lot
+    # Zipf-like: a few products sell a lot
+    popularity = 1.0 / (ranks + profile.popularity_shift) ** profile.popularity_exponent
     pool_order = np.argsort(cust.home, kind="stable")
-    fields = dict(
-        scale=scale, scale_index=scale_index, seed=seed, regions=regions, stores=stores,
+    uncalibrated = _Reference(
+        scale=scale, scale_index=scale_index, seed=seed, profile=profile, regions=regions, stores=stores,
         products=products, customers=cust.rows,
         store_codes=pa.array([s["store_code"] for s in stores]),
         store_banner=np.array([BANNERS.index(s["banner"]) for s in stores]),
@@ -613,8 +496,7 @@ def _reference(scale: str, seed: int) -> _Reference:
         pool_bounds=np.searchsorted(cust.home[pool_order], np.arange(len(stores) + 1)),
         champions=cust.champions, churned=cust.churned, new=cust.new, traffic_k=1.0,
     )
-    uncalibrated = _Reference(**fields)
-    return _Reference(**{**fields, "traffic_k": _calibrate(uncalibrated, spec)})
+    return dataclasses.replace(uncalibrated, traffic_k=_calibrate(uncalibrated, spec))
 
 
 # --------------------------------------------------------------------------- daily generation
@@ -651,18 +533,39 @@ def _calibrate(ref: _Reference, spec: Scale) -> float:
     """Traffic constant so that a typical year (2025, fixed) averages ``spec.lines_per_day``."""
     pool = planted = 0.0
     first = date(2025, 1, 1)
-    banner_lines = np.array([_distinct_lines(ref, m) for m in _BANNER_LINES]) + _PLANTED_EXTRA
-    champion_lines = _distinct_lines(ref, CHAMPION_LINES) + _PLANTED_EXTRA
+    if ref.profile.basket_mean is None:
+        banner_lines = np.array([_distinct_lines(ref, m) for m in _BANNER_LINES]) + _PLANTED_EXTRA
+        champion_lines = _distinct_lines(ref, CHAMPION_LINES) + _PLANTED_EXTRA
+    else:
+        sizes = _basket_size_p(ref.profile)
+        champion_lines = float(np.sum(np.arange(1, len(sizes) + 1) * sizes)) + _PLANTED_EXTRA
+        banner_lines = np.full(len(BANNERS), champion_lines)
+    champion_rate = CHAMPION_VISIT_RATE * ref.profile.visit_rate_factor
+    churned_rate = CHURNED_VISIT_RATE * ref.profile.visit_rate_factor
     for k in range(365):
         hours, factor, banner_idx = _store_day(ref, first + timedelta(days=k))
         is_open = hours > 0
         lines = banner_lines[banner_idx]
         pool += float(np.sum(ref.store_size * _BANNER_TRAFFIC[banner_idx] * factor * lines))
-        planted += float(np.sum(is_open[ref.cust_store[ref.champions]])) * CHAMPION_VISIT_RATE * champion_lines
+        planted += float(np.sum(is_open[ref.cust_store[ref.champions]])) * champion_rate * champion_lines
         home = ref.cust_store[ref.churned]
-        planted += float(np.sum(is_open[home] * lines[home])) * CHURNED_VISIT_RATE
+        planted += float(np.sum(is_open[home] * lines[home])) * churned_rate
     target = max(spec.lines_per_day - planted / 365, 0.2 * spec.lines_per_day)
     return target / (pool / 365)
+
+
+@cache
+def _basket_size_p(profile: Profile) -> np.ndarray:
+    """P(size = k) for k = 1..basket_max: a log-normal of mean ``basket_mean``, rounded to the
+    nearest whole line and truncated at ``basket_max``."""
+    if profile.basket_mean is None:
+        raise ValueError(f"the {profile.name} profile draws no log-normal basket sizes")
+    sigma = profile.basket_sigma
+    mu = math.log(profile.basket_mean) - sigma**2 / 2
+    edges = np.log(np.arange(1, profile.basket_max + 1) + 0.5)   # between k and k + 1
+    cdf = np.array([0.5 * (1.0 + math.erf((x - mu) / (sigma * math.sqrt(2.0)))) for x in edges])
+    p = np.diff(np.concatenate([[0.0], cdf]))
+    return p / p.sum()
 
 
 @lru_cache(maxsize=1)
@@ -670,7 +573,7 @@ def _time_strings() -> pa.Array:
     return pa.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _minute_cdf(hours: int) -> tuple[int, np.ndarray]:
     """First minute and cumulative weights of a ticket's minute: late-morning and evening peaks."""
     lo, hi = OPEN_FULL if hours == 1 else OPEN_MORNING
@@ -694,69 +597,116 @@ def _join(*parts) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
-    """The sales lines and loyalty events of one day; depends only on (seed, scale, day)."""
-    rng = _rng(ref.seed, ref.scale_index, day.toordinal())
-    today = day.toordinal()
-    hours, factor, banner_idx = _store_day(ref, day)
-    is_open = hours > 0
-    n_stores = len(hours)
+@dataclass(frozen=True)
+class _Tickets:
+    """One day's tickets in output order, one entry per ticket (customer -1 = anonymous)."""
 
-    # ordinary tickets: Poisson traffic per store, 80 % identified customers from the store's pool
-    counts = rng.poisson(ref.traffic_k * ref.store_size * _BANNER_TRAFFIC[banner_idx] * factor)
-    t_store = np.repeat(np.arange(n_stores), counts)
-    t_cust = np.full(len(t_store), -1, dtype=np.int64)
-    identified = rng.random(len(t_store)) >= ANONYMOUS_SHARE
+    store: np.ndarray
+    customer: np.ndarray
+    champion: np.ndarray
+    secs: np.ndarray     # seconds since midnight
+    number: np.ndarray   # 1..n per store, in time order
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """One day's ticket lines: ticket index, product index and the priced values."""
+
+    ticket: np.ndarray
+    product: np.ndarray
+    number: np.ndarray
+    quantity: np.ndarray
+    unit_cents: np.ndarray
+    discount_pct: np.ndarray
+    amount_cents: np.ndarray
+
+
+def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
+    """The sales lines and loyalty events of one day; depends only on (seed, scale, profile, day).
+
+    The steps draw from one generator in a fixed order; that order is part of the output.
+    """
+    rng = _rng(ref.seed, ref.scale_index, day.toordinal())
+    hours, factor, banner_idx = _store_day(ref, day)
+    store, customer, champion = _draw_tickets(ref, day, rng, hours > 0, factor * _BANNER_TRAFFIC[banner_idx])
+    tickets = _time_tickets(rng, hours, store, customer, champion)
+    ticket_idx, product_idx = _draw_baskets(ref, day, rng, tickets, banner_idx)
+    lines = _price_lines(ref, day, rng, tickets, ticket_idx, product_idx)
+    strings = _TicketStrings.of(ref, day, tickets)
+    return _sales_table(ref, strings, lines), _loyalty_table(ref, day, rng, tickets, strings, lines)
+
+
+def _draw_tickets(ref: _Reference, day: date, rng: np.random.Generator, is_open: np.ndarray,
+                  traffic: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ordinary tickets (Poisson traffic per store, 80 % identified customers from the store's
+    pool), then the planted groups' visits at their home store when it is open."""
+    today = day.toordinal()
+    counts = rng.poisson(ref.traffic_k * ref.store_size * traffic)
+    store = np.repeat(np.arange(len(traffic)), counts)
+    customer = np.full(len(store), -1, dtype=np.int64)
+    identified = rng.random(len(store)) >= ANONYMOUS_SHARE
     pool = ref.pool_order
     eligible = ~ref.cust_carded[pool] | (ref.cust_enrolled[pool] <= today)
     cum = np.cumsum(ref.pool_weight * eligible)
     cum0 = np.concatenate([[0.0], cum])
-    lo, hi = cum0[ref.pool_bounds[t_store]], cum0[ref.pool_bounds[t_store + 1]]
-    pick = np.searchsorted(cum, lo + rng.random(len(t_store)) * (hi - lo), side="right")
-    pick = np.minimum(pick, ref.pool_bounds[t_store + 1] - 1)
+    lo, hi = cum0[ref.pool_bounds[store]], cum0[ref.pool_bounds[store + 1]]
+    pick = np.searchsorted(cum, lo + rng.random(len(store)) * (hi - lo), side="right")
+    pick = np.minimum(pick, ref.pool_bounds[store + 1] - 1)
     ok = identified & (hi > lo)
-    t_cust[ok] = pool[pick[ok]]
-    t_champion = np.zeros(len(t_store), dtype=bool)
+    customer[ok] = pool[pick[ok]]
 
-    # planted groups: their own visit processes, at their home store when it is open
     def visits(group: np.ndarray, rate: float) -> np.ndarray:
         hit = (rng.random(len(group)) < rate) & is_open[ref.cust_store[group]]
         return group[hit]
 
-    champions = visits(ref.champions, CHAMPION_VISIT_RATE)
-    churned = visits(ref.churned, CHURNED_VISIT_RATE) if day <= CHURN_LAST_DAY else ref.churned[:0]
-    enrolled_new = ref.cust_enrolled[ref.new]
-    first_visit = ref.new[enrolled_new == today]
-    later = visits(ref.new, NEW_VISIT_RATE)
+    factor = ref.profile.visit_rate_factor
+    champions = visits(ref.champions, CHAMPION_VISIT_RATE * factor)
+    churned = visits(ref.churned, CHURNED_VISIT_RATE * factor) if day <= CHURN_LAST_DAY else ref.churned[:0]
+    first_visit = ref.new[ref.cust_enrolled[ref.new] == today]
+    later = visits(ref.new, NEW_VISIT_RATE * factor)
     new = np.union1d(first_visit, later[ref.cust_enrolled[later] < today])
     planted = np.concatenate([champions, churned, new]).astype(np.int64)
-    t_store = np.concatenate([t_store, ref.cust_store[planted]])
-    t_cust = np.concatenate([t_cust, planted])
-    t_champion = np.concatenate([t_champion, np.isin(planted, champions)])
-    n_tickets = len(t_store)
+    return (np.concatenate([store, ref.cust_store[planted]]), np.concatenate([customer, planted]),
+            np.concatenate([np.zeros(len(store), dtype=bool), np.isin(planted, champions)]))
 
-    # time of day, ticket numbers per store in time order, then output order by time
+
+def _time_tickets(rng: np.random.Generator, hours: np.ndarray, store: np.ndarray, customer: np.ndarray,
+                  champion: np.ndarray) -> _Tickets:
+    """Draw each ticket's time of day, number the tickets per store in time order, and put
+    them in output order (by time, then store, then number)."""
+    n_tickets = len(store)
     secs = np.zeros(n_tickets, dtype=np.int64)
     for code in (1, 2):
-        sel = hours[t_store] == code
+        sel = hours[store] == code
         first_minute, cdf = _minute_cdf(code)
         minute = first_minute + np.searchsorted(cdf, rng.random(int(sel.sum())), side="right")
         secs[sel] = minute * 60 + rng.integers(0, 60, size=int(sel.sum()))
-    by_store = np.lexsort((secs, t_store))
-    ticket_no = np.empty(n_tickets, dtype=np.int64)
-    store_sorted = t_store[by_store]
-    ticket_no[by_store] = np.arange(n_tickets) - np.searchsorted(store_sorted, store_sorted, side="left") + 1
-    order = np.lexsort((ticket_no, t_store, secs))
-    t_store, t_cust, t_champion, secs, ticket_no = (
-        a[order] for a in (t_store, t_cust, t_champion, secs, ticket_no))
+    by_store = np.lexsort((secs, store))
+    number = np.empty(n_tickets, dtype=np.int64)
+    store_sorted = store[by_store]
+    number[by_store] = np.arange(n_tickets) - np.searchsorted(store_sorted, store_sorted, side="left") + 1
+    order = np.lexsort((number, store, secs))
+    return _Tickets(store=store[order], customer=customer[order], champion=champion[order],
+                    secs=secs[order], number=number[order])
 
-    # lines: random products by popularity, plus the planted bundles; one line per product
-    mean_lines = np.where(t_champion, CHAMPION_LINES, _BANNER_LINES[banner_idx[t_store]])
-    n_random = 1 + rng.poisson(mean_lines - 1.0)
-    l_ticket = [np.repeat(np.arange(n_tickets), n_random)]
-    draws = rng.random(len(l_ticket[0])) * ref.pop_cum[-1]
-    l_product = [ref.pop_index[np.minimum(np.searchsorted(ref.pop_cum, draws, side="right"),
-                                          len(ref.pop_cum) - 1)]]
+
+def _draw_baskets(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
+                  banner_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ticket index, product index) of every line: random products by popularity plus the
+    planted bundles, one line per product, lines of a ticket in random order."""
+    n_tickets = len(tickets.store)
+    if ref.profile.basket_mean is None:   # retail: 1 + Poisson draws by banner; repeats merge below
+        mean_lines = np.where(tickets.champion, CHAMPION_LINES, _BANNER_LINES[banner_idx[tickets.store]])
+        n_random = 1 + rng.poisson(mean_lines - 1.0)
+        random_ticket = np.repeat(np.arange(n_tickets), n_random)
+        random_product = _popular_products(ref, rng, len(random_ticket))
+    else:
+        sizes = 1 + rng.choice(ref.profile.basket_max, size=n_tickets, p=_basket_size_p(ref.profile))
+        random_ticket, random_product = _distinct_popular_products(ref, rng, sizes)
+    l_ticket, l_product = [random_ticket], [random_product]
     triple_rate = TRIPLE_RATE * (1.6 if 5 <= day.month <= 9 else 1.0)
     bundles = [*zip(PLANTED_PAIRS, PAIR_RATES), (PLANTED_TRIPLE, triple_rate)]
     bundles += [((code,), PLANTED_SINGLE_RATE) for code, *_ in PLANTED_PRODUCTS]
@@ -770,49 +720,111 @@ def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
     _, first = np.unique(ticket_all * len(ref.price_cents) + product_all, return_index=True)
     ticket_all, product_all = ticket_all[first], product_all[first]
     shuffle = np.lexsort((rng.random(len(ticket_all)), ticket_all))
-    l_ticket_idx, l_product_idx = ticket_all[shuffle], product_all[shuffle]
-    n_lines = len(l_ticket_idx)
-    line_number = np.arange(n_lines) - np.searchsorted(l_ticket_idx, l_ticket_idx, side="left") + 1
+    return ticket_all[shuffle], product_all[shuffle]
 
-    # quantities, returns, discounts, prices, amounts (integer cents, rounded half away from zero)
-    quantity = rng.choice(QUANTITIES, size=n_lines, p=QUANTITY_P)
-    is_return = rng.random(n_lines) < RETURN_SHARE
+
+def _popular_products(ref: _Reference, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` independent draws of a non-planted product, by popularity."""
+    draws = rng.random(n) * ref.pop_cum[-1]
+    return ref.pop_index[np.minimum(np.searchsorted(ref.pop_cum, draws, side="right"), len(ref.pop_cum) - 1)]
+
+
+def _distinct_popular_products(ref: _Reference, rng: np.random.Generator,
+                               sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ticket, product) pairs giving ticket t exactly ``sizes[t]`` distinct products: draws by
+    popularity in which a product the ticket already has is drawn again (successive sampling
+    without replacement), done in vectorised rounds until every ticket is full."""
+    n_products = len(ref.price_cents)
+    if len(sizes) and sizes.max() > len(ref.pop_index):
+        raise ValueError(f"a basket of {sizes.max()} lines needs more than {len(ref.pop_index)} products")
+    ticket = np.zeros(0, dtype=np.int64)
+    product = np.zeros(0, dtype=np.int64)
+    distinct = np.zeros(len(sizes), dtype=np.int64)
+    first = np.zeros(0, dtype=np.int64)
+    while (short := np.flatnonzero(distinct < sizes)).size:
+        wanted = np.repeat(short, 2 * (sizes[short] - distinct[short]) + 4)   # spares: popular ones repeat
+        ticket = np.concatenate([ticket, wanted])
+        product = np.concatenate([product, _popular_products(ref, rng, len(wanted))])
+        first = np.sort(np.unique(ticket * n_products + product, return_index=True)[1])
+        distinct = np.bincount(ticket[first], minlength=len(sizes))
+    # keep each ticket's first sizes[t] distinct products, in draw order
+    by_ticket = first[np.argsort(ticket[first], kind="stable")]
+    owner = ticket[by_ticket]
+    rank = np.arange(len(owner)) - np.searchsorted(owner, owner, side="left")
+    kept = by_ticket[rank < sizes[owner]]
+    return ticket[kept], product[kept]
+
+
+def _price_lines(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
+                 ticket_idx: np.ndarray, product_idx: np.ndarray) -> _Lines:
+    """Quantities, returns, discounts, prices and amounts, in integer cents (amounts rounded
+    half away from zero)."""
+    n_lines = len(ticket_idx)
+    quantity = rng.choice(np.array(ref.profile.quantities), size=n_lines, p=np.array(ref.profile.quantity_p))
+    is_return = rng.random(n_lines) < ref.profile.return_share
     quantity[is_return] = -rng.choice(np.array([1, 1, 1, 2]), size=int(is_return.sum()))
-    l_cust = t_cust[l_ticket_idx]
+    l_cust = tickets.customer[ticket_idx]
     carded_line = (l_cust >= 0) & ref.cust_carded[np.maximum(l_cust, 0)]
     discounted = (rng.random(n_lines) < np.where(carded_line, 0.14, 0.08)) & ~is_return
     discount_pct = np.where(discounted, rng.choice(DISCOUNT_PCTS, size=n_lines, p=DISCOUNT_P), 0)
-    inflation = 1.0 + INFLATION_PER_YEAR * (today - PRICE_BASE_DAY.toordinal()) / 365.25
-    unit_cents = np.maximum(np.rint(ref.price_cents[l_product_idx] * inflation), 1).astype(np.int64)
+    inflation = 1.0 + INFLATION_PER_YEAR * (day.toordinal() - PRICE_BASE_DAY.toordinal()) / 365.25
+    unit_cents = np.maximum(np.rint(ref.price_cents[product_idx] * inflation), 1).astype(np.int64)
     gross = quantity * unit_cents * (100 - discount_pct)
-    amount_cents = np.sign(gross) * ((np.abs(gross) + 50) // 100)
+    return _Lines(ticket=ticket_idx, product=product_idx,
+                  number=np.arange(n_lines) - np.searchsorted(ticket_idx, ticket_idx, side="left") + 1,
+                  quantity=quantity, unit_cents=unit_cents, discount_pct=discount_pct,
+                  amount_cents=np.sign(gross) * ((np.abs(gross) + 50) // 100))
 
-    # strings: built per ticket, then taken per line
-    stamp = day.strftime("%Y%m%d")
-    store_str = ref.store_codes.take(pa.array(t_store))
-    number_str = pc.utf8_lpad(pc.cast(pa.array(ticket_no), pa.string()), 5, "0")
-    ticket_id = _join(f"T{stamp}-", store_str, "-", number_str)
-    sold_at = _join(f"{day.isoformat()}T", _time_strings().take(pa.array(secs)), utc_offset(day))
-    cust_str = ref.customer_codes.take(pa.array(np.maximum(t_cust, 0), mask=t_cust < 0))
-    line_take = pa.array(l_ticket_idx)
-    sales = pa.table({
-        "ticket_id": ticket_id.take(line_take),
-        "line_number": pa.array(line_number),
-        "sold_at": sold_at.take(line_take),
-        "store_code": store_str.take(line_take),
-        "customer_code": cust_str.take(line_take),
-        "product_code": ref.product_codes.take(pa.array(l_product_idx)),
-        "quantity": pa.array(quantity.astype(np.int64)),
-        "unit_price": _decimal(unit_cents),
-        "discount": _decimal(discount_pct, precision=4),
-        "amount": _decimal(amount_cents),
+
+@dataclass(frozen=True)
+class _TicketStrings:
+    """Per-ticket text columns, built once and then taken per line or per event."""
+
+    stamp: str
+    store: pa.Array
+    number: pa.Array
+    ticket_id: pa.Array
+    sold_at: pa.Array
+    customer: pa.Array
+
+    @classmethod
+    def of(cls, ref: _Reference, day: date, tickets: _Tickets) -> _TicketStrings:
+        stamp = day.strftime("%Y%m%d")
+        store = ref.store_codes.take(pa.array(tickets.store))
+        number = pc.utf8_lpad(pc.cast(pa.array(tickets.number), pa.string()), 5, "0")
+        customer = tickets.customer
+        return cls(stamp=stamp, store=store, number=number,
+                   ticket_id=_join(f"T{stamp}-", store, "-", number),
+                   sold_at=_join(f"{day.isoformat()}T", _time_strings().take(pa.array(tickets.secs)),
+                                 utc_offset(day)),
+                   customer=ref.customer_codes.take(pa.array(np.maximum(customer, 0), mask=customer < 0)))
+
+
+def _sales_table(ref: _Reference, strings: _TicketStrings, lines: _Lines) -> pa.Table:
+    line_take = pa.array(lines.ticket)
+    return pa.table({
+        "ticket_id": strings.ticket_id.take(line_take),
+        "line_number": pa.array(lines.number),
+        "sold_at": strings.sold_at.take(line_take),
+        "store_code": strings.store.take(line_take),
+        "customer_code": strings.customer.take(line_take),
+        "product_code": ref.product_codes.take(pa.array(lines.product)),
+        "quantity": pa.array(lines.quantity.astype(np.int64)),
+        "unit_price": _decimal(lines.unit_cents),
+        "discount": _decimal(lines.discount_pct, precision=4),
+        "amount": _decimal(lines.amount_cents),
     })
 
-    # loyalty: one event per carded ticket (1 point per euro of positive net amount),
-    # occasional redemptions once enrolled for a while, and a welcome bonus on enrolment day
-    total_cents = np.bincount(l_ticket_idx, weights=amount_cents, minlength=n_tickets).astype(np.int64)
+
+def _loyalty_table(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
+                   strings: _TicketStrings, lines: _Lines) -> pa.Table:
+    """One event per carded ticket (1 point per euro of positive net amount), occasional
+    redemptions once enrolled for a while, and a welcome bonus on enrolment day."""
+    n_tickets = len(tickets.store)
+    t_cust = tickets.customer
+    total_cents = np.bincount(lines.ticket, weights=lines.amount_cents, minlength=n_tickets).astype(np.int64)
     carded = (t_cust >= 0) & ref.cust_carded[np.maximum(t_cust, 0)]
-    tenure = today - ref.cust_enrolled[np.maximum(t_cust, 0)]
+    tenure = day.toordinal() - ref.cust_enrolled[np.maximum(t_cust, 0)]
     earned = np.maximum(total_cents, 0) // 100
     redeems = (carded & (tenure >= REDEEM_MIN_DAYS) & (total_cents >= REDEEM_MIN_AMOUNT)
                & (rng.random(n_tickets) < REDEEM_RATE))
@@ -824,60 +836,33 @@ def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
     ev_key = np.concatenate([2 * welcome, 2 * ev + 1])                     # welcome first
     sort = np.argsort(ev_key, kind="stable")
     ev_ticket = ev_ticket[sort]
-    is_welcome = (ev_key[sort] % 2) == 0
+    welcome_mask = (ev_key[sort] % 2) == 0
+    is_welcome = pa.array(welcome_mask)
     ev_take = pa.array(ev_ticket)
-    ticket_event = _join(f"L{stamp}-", store_str.take(ev_take), "-", number_str.take(ev_take))
-    welcome_event = _join(f"W{stamp}-", cust_str.take(ev_take))
-    loyalty = pa.table({
-        "event_id": pc.if_else(pa.array(is_welcome), welcome_event, ticket_event),
-        "occurred_at": sold_at.take(ev_take),
-        "customer_code": cust_str.take(ev_take),
-        "store_code": store_str.take(ev_take),
-        "ticket_id": pc.if_else(pa.array(is_welcome), pa.nulls(len(ev_ticket), pa.string()),
-                                ticket_id.take(ev_take)),
-        "points_earned": pa.array(np.where(is_welcome, WELCOME_POINTS, earned[ev_ticket]).astype(np.int64)),
-        "points_redeemed": pa.array(np.where(is_welcome, 0, redeemed[ev_ticket]).astype(np.int64)),
+    ticket_event = _join(f"L{strings.stamp}-", strings.store.take(ev_take), "-", strings.number.take(ev_take))
+    welcome_event = _join(f"W{strings.stamp}-", strings.customer.take(ev_take))
+    return pa.table({
+        "event_id": pc.if_else(is_welcome, welcome_event, ticket_event),
+        "occurred_at": strings.sold_at.take(ev_take),
+        "customer_code": strings.customer.take(ev_take),
+        "store_code": strings.store.take(ev_take),
+        "ticket_id": pc.if_else(is_welcome, pa.nulls(len(ev_ticket), pa.string()),
+                                strings.ticket_id.take(ev_take)),
+        "points_earned": pa.array(np.where(welcome_mask, WELCOME_POINTS, earned[ev_ticket]).astype(np.int64)),
+        "points_redeemed": pa.array(np.where(welcome_mask, 0, redeemed[ev_ticket]).astype(np.int64)),
     })
-    return sales, loyalty
 
 
 # --------------------------------------------------------------------------- writing
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Write through a hidden temp file in the same folder, then rename (never a truncated file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_table(path: Path, table: pa.Table) -> None:
+    """An event file straight from Arrow (no field of the demo's events needs quoting)."""
     assert table.column_names == ENTITIES[path.parent.name].column_names
-
-    def write(handle) -> None:
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
         handle.write((",".join(table.column_names) + "\n").encode("utf-8"))
         if table.num_rows:
             pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-
-    _write_atomic(path, write)
-
-
-def _write_rows(path: Path, entity: str, rows: list[dict]) -> None:
-    columns = ENTITIES[entity].column_names
-
-    def write(handle) -> None:
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([row.get(c, "") for c in columns] for row in rows)
-        handle.write(text.getvalue().encode("utf-8"))
-
-    _write_atomic(path, write)
 
 
 def _reference_rows(ref: _Reference, entity: str, day: date) -> list[dict]:
@@ -907,12 +892,65 @@ def _existing_dates(raw_dir: Path, entity: str) -> list[date]:
     return sorted(found)
 
 
+def _count_written(summary: dict, entity: str, rows: int) -> None:
+    summary["files_written"] += 1
+    summary["rows"][entity] += rows
+
+
+def _write_snapshots(ref: _Reference, raw_dir: Path, start: date, run_date: date, summary: dict) -> None:
+    """The reference snapshots dated ``start`` (and the banner change's, when in the window),
+    unless an existing snapshot already holds the same content.
+
+    An existing snapshot that should hold that content and does not means the folder holds
+    another seed's, scale's or profile's files: that is an error, raised before any write.
+    """
+    snapshots = [(entity, start) for entity in ("regions", "stores", "products", "customers")]
+    if start < BANNER_CHANGE.on <= run_date:
+        snapshots.append(("stores", BANNER_CHANGE.on))
+    to_write: list[tuple[str, Path, list[dict], bytes]] = []
+    for entity, day in snapshots:
+        rows = _reference_rows(ref, entity, day)
+        content = render_csv(entity, rows)
+        path = raw_path(raw_dir, entity, day)
+        earlier = [d for d in _existing_dates(raw_dir, entity) if d <= day]
+        if path.exists():
+            holder = path
+        elif earlier and _reference_state(entity, earlier[-1]) == _reference_state(entity, day):
+            holder = raw_path(raw_dir, entity, earlier[-1])
+        else:
+            to_write.append((entity, path, rows, content))
+            continue
+        if holder.read_bytes() != content:
+            raise ValueError(
+                f"{holder} is not the demo's {entity} for scale {ref.scale}, seed {ref.seed}, profile "
+                f"{ref.profile.name}: this folder holds other demo data; use one folder per scale, seed and profile")
+        summary["files_skipped"] += 1
+    for entity, path, rows, content in to_write:
+        write_bytes_atomic(path, content)
+        _count_written(summary, entity, len(rows))
+
+
+def _write_days(ref: _Reference, raw_dir: Path, start: date, history_days: int, summary: dict) -> None:
+    """The sales and loyalty files of every day of the window that are not there yet."""
+    days = [start + timedelta(days=k) for k in range(history_days)]
+    for day in tqdm(days, desc=f"demo {ref.profile.name} {ref.scale}", unit="day", disable=None, leave=False):
+        paths = {entity: raw_path(raw_dir, entity, day) for entity in ("sales", "loyalty")}
+        missing = [entity for entity, path in paths.items() if not path.exists()]
+        summary["files_skipped"] += len(paths) - len(missing)
+        if not missing:
+            continue
+        tables = dict(zip(("sales", "loyalty"), _day_tables(ref, day)))
+        for entity in missing:
+            _write_table(paths[entity], tables[entity])
+            _count_written(summary, entity, tables[entity].num_rows)
+
+
 # --------------------------------------------------------------------------- public API
 
 
-def planted_customers(scale: str = "small", seed: int = 42) -> dict[str, tuple[str, ...]]:
+def planted_customers(scale: str = "small", seed: int = 42, profile: str = "retail") -> dict[str, tuple[str, ...]]:
     """Customer codes of the planted groups: ``champions``, ``churned`` and ``new``."""
-    ref = _reference(scale, seed)
+    ref = _reference(scale, seed, profile)
     codes = [c["customer_code"] for c in ref.customers]
     return {name: tuple(codes[i] for i in group)
             for name, group in (("champions", ref.champions), ("churned", ref.churned), ("new", ref.new))}
@@ -923,8 +961,12 @@ def history_start(run_date: date, history_days: int = 730) -> date:
 
 
 def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int = 42,
-             history_days: int = 730) -> dict:
+             history_days: int = 730, profile: str = "retail") -> dict:
     """Write the demo's canonical raw files for the window ending on ``run_date``.
+
+    ``profile`` is the basket shape (``PROFILES``: ``retail`` or ``wholesale``). Files depend on
+    (seed, scale, profile), so each needs its own folder: a ``raw_dir`` holding another scale's,
+    seed's or profile's files is refused (ValueError) before anything is written.
 
     Returns a summary: ``files_written``, ``files_skipped`` (already present: files are
     immutable and a day's content never changes), ``rows`` written per entity, and the window.
@@ -933,41 +975,16 @@ def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int =
         raise TypeError(f"run_date must be a datetime.date, not {type(run_date).__name__}")
     if history_days < 1:
         raise ValueError(f"history_days must be >= 1, not {history_days}")
-    ref = _reference(scale, seed)
+    ref = _reference(scale, seed, profile)
     raw_dir = Path(raw_dir)
     start = history_start(run_date, history_days)
-    summary: dict = {"raw_dir": str(raw_dir), "scale": scale, "seed": seed, "start": start.isoformat(),
+    summary: dict = {"raw_dir": str(raw_dir), "scale": scale, "seed": seed, "profile": profile,
+                     "start": start.isoformat(),
                      "end": run_date.isoformat(), "files_written": 0, "files_skipped": 0,
                      "rows": {name: 0 for name in ENTITIES}}
 
-    def written(entity: str, rows: int) -> None:
-        summary["files_written"] += 1
-        summary["rows"][entity] += rows
-
-    snapshots = [(entity, start) for entity in ("regions", "stores", "products", "customers")]
-    if start < BANNER_CHANGE.on <= run_date:
-        snapshots.append(("stores", BANNER_CHANGE.on))
-    for entity, day in snapshots:
-        path = raw_path(raw_dir, entity, day)
-        earlier = [d for d in _existing_dates(raw_dir, entity) if d <= day]
-        if path.exists() or (earlier and _reference_state(entity, earlier[-1]) == _reference_state(entity, day)):
-            summary["files_skipped"] += 1   # an existing snapshot already holds this content
-            continue
-        rows = _reference_rows(ref, entity, day)
-        _write_rows(path, entity, rows)
-        written(entity, len(rows))
-
-    days = [start + timedelta(days=k) for k in range(history_days)]
-    for day in tqdm(days, desc=f"demo {scale}", unit="day", disable=None, leave=False):
-        paths = {entity: raw_path(raw_dir, entity, day) for entity in ("sales", "loyalty")}
-        missing = [entity for entity, path in paths.items() if not path.exists()]
-        summary["files_skipped"] += len(paths) - len(missing)
-        if not missing:
-            continue
-        tables = dict(zip(("sales", "loyalty"), _day_tables(ref, day)))
-        for entity in missing:
-            _write_table(paths[entity], tables[entity])
-            written(entity, tables[entity].num_rows)
-    log.info("demo %s seed %s, %s..%s: %d files written, %d skipped, rows %s", scale, seed, start,
-             run_date, summary["files_written"], summary["files_skipped"], summary["rows"])
+    _write_snapshots(ref, raw_dir, start, run_date, summary)
+    _write_days(ref, raw_dir, start, history_days, summary)
+    log.info("demo %s %s seed %s, %s..%s: %d files written, %d skipped, rows %s", profile, scale, seed,
+             start, run_date, summary["files_written"], summary["files_skipped"], summary["rows"])
     return summary

@@ -21,8 +21,8 @@ derived here, as the seed project did:
 - **sales**: one file per order date. ``ticket_id`` = Order ID, ``line_number`` = 1..n by
   Row ID within the order, ``sold_at`` = the order date at 12:00 UTC (noon UTC keeps the same
   calendar day in Europe/Paris). ``amount`` is the Sales text exactly as written (no float
-  round trip; Superstore's Sales carry up to 4 decimals, the warehouse's numeric(12,2) rounds
-  them on load). ``unit_price`` = round(Sales / Quantity / (1 - Discount), 2), half up.
+  round trip; Superstore's Sales carry up to 4 decimals, which the warehouse's numeric(14,4)
+  keeps exactly). ``unit_price`` = round(Sales / Quantity / (1 - Discount), 2), half up.
 - **loyalty**: one event per order, ``event_id`` = ``L-<Order ID>``, at the order's
   ``sold_at``. ``points_earned`` = floor(order total Sales x ``points_rate``) computed in
   Decimal (the seed used 10 %); ``points_redeemed`` = 0, the seed had no redemptions.
@@ -42,11 +42,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import logging
-import os
 import re
-import tempfile
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -54,7 +51,9 @@ from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
-from etl_helpers.contract import ENTITIES, FILE_NAME, LOAD_ORDER, RawFormat, raw_path
+from etl_helpers.contract import FILE_NAME, LOAD_ORDER, RawFormat, raw_path
+from etl_helpers.sources.contract_csv import render_csv
+from etl_helpers.writing import write_bytes_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -358,37 +357,6 @@ def build_tables(lines: list[OrderLine], points_rate: float | Decimal | str = 0.
     }
 
 
-def render_csv(entity: str, rows: list[dict[str, str]]) -> bytes:
-    """A contract file: UTF-8, comma, header = the contract's column names, ``\\n`` endings."""
-    columns = ENTITIES[entity].column_names
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([row[c] for c in columns] for row in rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-def write_if_changed(path: Path, content: bytes) -> bool:
-    """Write ``content`` atomically (temp file + rename) unless the file already holds it.
-
-    Returns True when the file was (re)written.
-    """
-    if path.is_file() and path.stat().st_size == len(content) and path.read_bytes() == content:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return True
-
-
 def convert(csv_path: Path, raw_dir: Path, *, points_rate: float = 0.10,
             encoding: str | None = None) -> dict:
     """Convert the Superstore CSV at ``csv_path`` into contract files under ``raw_dir``.
@@ -414,7 +382,7 @@ def convert(csv_path: Path, raw_dir: Path, *, points_rate: float = 0.10,
         for day, rows in sorted(tables[entity].items()):
             path = raw_path(raw_dir, entity, day)
             produced.add(path)
-            if write_if_changed(path, render_csv(entity, rows)):
+            if write_bytes_if_changed(path, render_csv(entity, rows)):
                 written.append(path.relative_to(raw_dir).as_posix())
             else:
                 unchanged += 1
