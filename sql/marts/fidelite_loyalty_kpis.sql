@@ -1,7 +1,7 @@
 -- fidelite_loyalty_kpis: one row per store and calendar month, for the trailing months up
 -- to the run date (the run date's month is partial: it stops on the run date).
 --
--- params: run_date (the as-of date), months (how many months, 12)
+-- params: run_date (the as-of date), kpi_months (how many months)
 -- - store: every store with a version valid on the run date, shown with that version's
 --   name, banner and region; sales of its earlier versions count for it;
 -- - a carded sale: a line of a customer holding a card on the sale date (has_loyalty_card,
@@ -14,7 +14,7 @@
 with bounds as (
     select
         (date_trunc('month', %(run_date)s::date)
-            - make_interval(months => %(months)s::int - 1))::date as first_day,
+            - make_interval(months => %(kpi_months)s::int - 1))::date as first_day,
         %(run_date)s::date as last_day
 ),
 cells as (

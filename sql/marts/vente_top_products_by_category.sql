@@ -1,11 +1,11 @@
--- fact_vente_mart.top_products_by_category: within each product category, the top_n products
+-- fact_vente_mart.top_products_by_category: within each product category, the group_top_n products
 -- by net quantity over the trailing year [run_date - 364, run_date], with net revenue, tickets
 -- and the product's share of its category's net quantity. Categories are the products'
 -- current ones (dim_produit is type 1). Ties broken by product code.
 -- Reads marts.agg_product_region_month for the window's whole calendar months
 -- [months_start, months_end) and counts the days of its partial edge months from the lines.
 -- Parameters: first_day, last_day (the window), months_start, months_end (its whole
--- months, etl_helpers.marts.window), top_n (int).
+-- months, etl_helpers.marts.query.window), group_top_n (int).
 with whole_months as (
     select region_id, product_id, quantity, revenue, tickets
     from marts.agg_product_region_month
@@ -74,7 +74,7 @@ final as (
         tickets,
         round(quantity * 100.0 / nullif(category_quantity, 0), 2) as category_quantity_share_pct
     from ranked
-    where rank <= %(top_n)s
+    where rank <= %(group_top_n)s
 )
 select * from final
 order by category collate "C", rank

@@ -5,7 +5,7 @@
 -- Reads marts.agg_product_region_month for the window's whole calendar months
 -- [months_start, months_end) and counts the days of its partial edge months from the lines.
 -- Parameters: first_day, last_day (the window), months_start, months_end (its whole
--- months, etl_helpers.marts.window), top_n (int).
+-- months, etl_helpers.marts.query.window), top_n (int).
 with whole_months as (
     select region_id, product_id, quantity, revenue, tickets
     from marts.agg_product_region_month

@@ -1,11 +1,11 @@
--- fact_vente_mart.top_products_by_region: within each region, the top_n products by net
+-- fact_vente_mart.top_products_by_region: within each region, the group_top_n products by net
 -- quantity over the trailing year [run_date - 364, run_date], with net revenue and tickets.
 -- A sale belongs to the region of its store as it was on the sale date (v_sales_lines).
 -- Ties broken by product code.
 -- Reads marts.agg_product_region_month for the window's whole calendar months
 -- [months_start, months_end) and counts the days of its partial edge months from the lines.
 -- Parameters: first_day, last_day (the window), months_start, months_end (its whole
--- months, etl_helpers.marts.window), top_n (int).
+-- months, etl_helpers.marts.query.window), group_top_n (int).
 with whole_months as (
     select region_id, product_id, quantity, revenue, tickets
     from marts.agg_product_region_month
@@ -78,7 +78,7 @@ final as (
         round(revenue, 2) as revenue,
         tickets
     from ranked
-    where rank <= %(top_n)s
+    where rank <= %(group_top_n)s
 )
 select * from final
 order by region_code collate "C", rank

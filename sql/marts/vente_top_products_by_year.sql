@@ -1,10 +1,10 @@
 -- fact_vente_mart.top_products_by_year: for each calendar year with sales up to the run date,
--- the top_n products by net quantity, with net revenue and tickets. The run date's year is
+-- the group_top_n products by net quantity, with net revenue and tickets. The run date's year is
 -- counted up to the run date only (is_partial_year). Ties broken by product code.
 -- Reads marts.agg_product_region_month for the window's whole calendar months
 -- [months_start, months_end) and counts the days of its partial edge months from the lines.
 -- Parameters: first_day (the first day of the history), last_day (the run date),
--- months_start, months_end (the whole months, etl_helpers.marts.window), top_n (int).
+-- months_start, months_end (the whole months, etl_helpers.marts.query.window), group_top_n (int).
 with whole_months as (
     select extract(year from month)::int as year, region_id, product_id, quantity, revenue, tickets
     from marts.agg_product_region_month
@@ -72,7 +72,7 @@ final as (
         round(revenue, 2) as revenue,
         tickets
     from ranked
-    where rank <= %(top_n)s
+    where rank <= %(group_top_n)s
 )
 select * from final
 order by year, rank

@@ -1,5 +1,5 @@
-"""The marts: set-based SQL in ``sql/marts/<name>.sql`` run "as of" a run date, pandas only
-on the (small) results. ``fidelite`` builds fact_fidelite_mart, ``ventes`` fact_vente_mart."""
+"""Running the marts' SQL: ``sql/marts/<name>.sql`` with bound values, results typed from
+their PostgreSQL types, and the window bounds of the queries that read monthly aggregates."""
 
 from __future__ import annotations
 
@@ -15,10 +15,6 @@ from etl_helpers.settings import PROJECT_ROOT
 log = logging.getLogger(__name__)
 
 MARTS_SQL_DIR = PROJECT_ROOT / "sql" / "marts"
-
-
-def as_date(run_date: str | date) -> date:
-    return run_date if isinstance(run_date, date) else date.fromisoformat(run_date)
 
 
 def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
