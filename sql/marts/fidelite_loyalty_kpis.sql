@@ -40,14 +40,11 @@ store_versions as (
 ),
 stores_as_of as (
     select store_code, store_name, banner, region_code, region_name
-    from marts.v_stores
-    where valid_from <= %(run_date)s::date
-      and (valid_to is null or valid_to > %(run_date)s::date)
+    from marts.stores_as_of(%(run_date)s::date)
 ),
 months as (
-    select month_start::date as month_start
-    from bounds,
-        generate_series(bounds.first_day, bounds.last_day, interval '1 month') as month_start
+    select spine.month as month_start
+    from bounds, marts.month_spine(bounds.first_day, bounds.last_day) as spine
 ),
 carded_cells as (
     select

@@ -151,3 +151,22 @@ def test_51_an_explosive_rule_search_fails_at_once_naming_the_bound(demo_warehou
     with pytest.raises(ValueError, match="exceed MAX_CANDIDATES"):
         baskets = [[f"i{k}" for k in range(40)]] * 2
         rules.count_itemsets(baskets, 0.5, max_len=5)
+
+
+def test_sql_window_months_is_the_python_rule(warehouse):
+    """The marts' SQL split of a window into whole months and edge days (marts.window_months)
+    and the Python one (marts.whole_months, which the rule search binds) agree on every case."""
+    days = [date(2024, 1, 1), date(2024, 1, 31), date(2024, 2, 1), date(2024, 2, 28), date(2024, 2, 29),
+            date(2024, 3, 1), date(2024, 3, 15), date(2024, 12, 31), date(2025, 1, 1), date(2025, 2, 28),
+            date(2025, 11, 16), date(2025, 11, 30), date(2026, 11, 30), date(1, 1, 1)]
+    pairs = [(a, b) for a in days for b in days if a <= b]
+    with db.connect(warehouse, autocommit=True) as conn:
+        views.create_views(conn)
+        got = conn.execute(
+            "select first_day, last_day, whole.months_start, whole.months_end "
+            "from unnest(%s::date[], %s::date[]) as pairs (first_day, last_day), "
+            "marts.window_months(first_day, last_day) as whole",
+            ([a for a, _ in pairs], [b for _, b in pairs])).fetchall()
+    assert len(got) == len(pairs)
+    for first_day, last_day, start, end in got:
+        assert (start, end) == marts.whole_months(first_day, last_day), (first_day, last_day)

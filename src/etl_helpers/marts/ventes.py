@@ -25,7 +25,6 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from etl_helpers import charts
-from etl_helpers.marts.query import window
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +34,13 @@ REGION_PANELS = 4  # monthly_sales_by_region: panels per row (one panel per regi
 
 
 def trailing_year(run_date: date) -> dict[str, date]:
-    """The bounds of [run_date - 364, run_date]: its days and its whole months."""
-    return window(run_date - timedelta(days=TRAILING_YEAR_DAYS - 1), run_date)
+    """The bounds of [run_date - 364, run_date]."""
+    return {"first_day": run_date - timedelta(days=TRAILING_YEAR_DAYS - 1), "last_day": run_date}
 
 
 def whole_history(run_date: date) -> dict[str, date]:
-    """The bounds of every day up to the run date: its days and its whole months."""
-    return window(HISTORY_START, run_date)
+    """The bounds of every day up to the run date."""
+    return {"first_day": HISTORY_START, "last_day": run_date}
 
 
 # --------------------------------------------------------------------------- charts
