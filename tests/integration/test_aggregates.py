@@ -312,3 +312,25 @@ CATEGORY_QUANTITY_FROM_LINES = """
     group by category
     order by category collate "C"
 """
+
+
+def test_build_order_comes_from_the_depends_on_headers(tmp_path, monkeypatch):
+    """Each aggregate is built after those its SQL file declares it reads; reversing the
+    declaration order changes nothing that matters, and an undeclared read is refused."""
+    order = [a.name for a in aggregates.AGGREGATES]
+    for aggregate in aggregates.AGGREGATES:
+        for dependency in aggregate.depends_on():
+            assert order.index(dependency) < order.index(aggregate.name), (dependency, aggregate.name)
+    assert {a.name: a.depends_on() for a in aggregates.AGGREGATES}["agg_items_month"] == ("agg_baskets",)
+    reversed_order = [a.name for a in aggregates.build_order(tuple(reversed(aggregates.AGGREGATES)))]
+    for aggregate in aggregates.AGGREGATES:
+        for dependency in aggregate.depends_on():
+            assert reversed_order.index(dependency) < reversed_order.index(aggregate.name)
+    (tmp_path / "agg_a.sql").write_text("select * from marts.agg_b\n", encoding="utf-8")
+    (tmp_path / "agg_b.sql").write_text("select 1\n", encoding="utf-8")
+    monkeypatch.setattr(aggregates, "AGGREGATES_SQL_DIR", tmp_path)
+    pair = (aggregates.Aggregate("agg_a", "sales", "sale_date"), aggregates.Aggregate("agg_b", "sales", "sale_date"))
+    with pytest.raises(ValueError, match="reads agg_b without a '-- depends on:' header"):
+        aggregates.build_order(pair)
+    (tmp_path / "agg_a.sql").write_text("-- depends on: agg_b\nselect * from marts.agg_b\n", encoding="utf-8")
+    assert [a.name for a in aggregates.build_order(pair)] == ["agg_b", "agg_a"]
