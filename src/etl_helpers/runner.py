@@ -146,10 +146,15 @@ def notebook_parameters(path: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(path)).keys())
 
 
-def step_parameters(path: Path, run_date: date, run_id: int, request: RunRequest) -> dict:
+def step_parameters(path: Path, run_date: date, run_id: int, request: RunRequest,
+                    export_dir: Path | None = None) -> dict:
     """The parameters a notebook declares, filled from the request. Never a credential."""
+    from etl_helpers.charts import DEFAULT_CURRENCY, SOURCE_CURRENCY  # drawing libraries: only when needed
+
     available = {
         "run_date": run_date.isoformat(),
+        "export_dir": str(export_dir) if export_dir else "",  # mart notebooks: where their files go
+        "currency": SOURCE_CURRENCY.get(request.source, DEFAULT_CURRENCY),
         "run_id": run_id,
         "source": request.source,
         "scale": request.options.scale,
@@ -194,7 +199,7 @@ def execute_step(step: Step, run_date: date, run_id: int, request: RunRequest, s
         out_dir.mkdir(parents=True, exist_ok=True)
         papermill.execute_notebook(
             str(source), str(executed),
-            parameters=step_parameters(source, run_date, run_id, request),
+            parameters=step_parameters(source, run_date, run_id, request, out_dir),
             kernel_name=KERNEL_NAME,
             cwd=str(notebooks_dir),
             progress_bar=request.progress,
