@@ -54,7 +54,8 @@ class Parameter:
 
     def check(self, name: str, value: Any) -> int | float:
         kind = type(self.default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        wrong_kind = kind is int and not isinstance(value, int)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or wrong_kind:
             raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
         too_low = value <= self.low if self.low_open else value < self.low
         if too_low or (self.high is not None and value > self.high) or value != value:
@@ -64,21 +65,23 @@ class Parameter:
 
 
 _SUPPORT = {"low": 0, "high": 1, "low_open": True}
+_SHARE = {"low": 0, "high": 1}
 PARAMETERS: dict[str, dict[str, Parameter]] = {
     FIDELITE: {
-        "window_days": Parameter(rules.WINDOW_DAYS, "trailing window (days, run date included) for frequency, monetary, "
-                                      "activity, baskets and purchase days", high=3660),
+        "window_days": Parameter(rules.WINDOW_DAYS, "trailing window (days, run date included) for frequency, "
+                                 "monetary, activity, baskets and purchase days", high=3660),
         "kpi_months": Parameter(12, "calendar months in loyalty_kpis, the run date's month (partial) included",
                                 high=120),
         "top_n": Parameter(10, "customers kept per store in top_loyal_clients_by_store", high=1000),
-        "min_support": Parameter(rules.MIN_SUPPORT, "product rules: an itemset is frequent if in at least this share of baskets",
-                                 **_SUPPORT),
-        "min_confidence": Parameter(rules.MIN_CONFIDENCE, "product rules: keep X -> y when count(X + y) is at least this share of "
-                                         "count(X)", low=0, high=1),
-        "max_len": Parameter(rules.DEFAULT_MAX_LEN, "largest itemset (left-hand side + right-hand side) mined; 2 means pairs only",
-                             low=2, high=rules.MAX_LEN),
+        "min_support": Parameter(rules.MIN_SUPPORT, "product rules: an itemset is frequent if in at least this "
+                                 "share of baskets", **_SUPPORT),
+        "min_confidence": Parameter(rules.MIN_CONFIDENCE, "product rules: keep X -> y when count(X + y) is at "
+                                    "least this share of count(X)", **_SHARE),
+        "max_len": Parameter(rules.DEFAULT_MAX_LEN, "largest itemset (left-hand side + right-hand side) mined; "
+                             "2 means pairs only", low=2, high=rules.MAX_LEN),
         "category_min_support": Parameter(rules.CATEGORY_MIN_SUPPORT, "category rules: minimum support", **_SUPPORT),
-        "category_min_confidence": Parameter(rules.CATEGORY_MIN_CONFIDENCE, "category rules: minimum confidence", low=0, high=1),
+        "category_min_confidence": Parameter(rules.CATEGORY_MIN_CONFIDENCE, "category rules: minimum confidence",
+                                             **_SHARE),
         "top_rules": Parameter(15, "rules shown in the charts", high=200),
         "target_top_n": Parameter(3, "categories flagged as targets per segment (if over-indexed)", high=100),
     },
