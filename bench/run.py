@@ -219,13 +219,14 @@ HEAVY_AGGREGATES = ("sales_by_store_month", "product_pairs", "rfm_trailing_year"
 
 def time_heavy_aggregates_postgres(url: str, run_date: date, runs: int) -> dict[str, list[float]]:
     """The heaviest mart aggregates as the marts compute them, in PostgreSQL."""
-    from etl_helpers.marts import fidelite, rules, ventes
+    from etl_helpers import marts
+    from etl_helpers.marts import rules
 
     calls = {
-        "sales_by_store_month": lambda conn: ventes.sales_by_store_month(conn, run_date),
-        "product_pairs": lambda conn: rules.count_basket_itemsets(conn, run_date, level="product",
+        "sales_by_store_month": lambda conn: marts.compute(conn, "sales_by_store_month", run_date),
+        "product_pairs": lambda conn: rules.count_basket_itemsets(conn, run_date, level="product", window_days=365,
                                                                   min_support=0.01, max_len=2),
-        "rfm_trailing_year": lambda conn: fidelite.rfm_customers(conn, run_date),
+        "rfm_trailing_year": lambda conn: marts.compute(conn, "rfm_customers", run_date),
     }
     times: dict[str, list[float]] = {name: [] for name in calls}
     with psycopg.connect(url) as conn:

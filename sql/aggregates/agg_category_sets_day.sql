@@ -4,6 +4,7 @@
 -- over these weighted sets (sql/marts/fidelite_baskets.sql).
 -- Bakes in the products' categories: a snapshot that re-categorises a product rebuilds it.
 -- Refreshed by etl_helpers.aggregates after agg_baskets, by sale date.
+-- depends on: agg_baskets (built first: this aggregate reads it)
 -- params: dates (date[]: the sale dates to aggregate; null = all)
 with baskets as (
     select sale_date, ticket_id, product_ids

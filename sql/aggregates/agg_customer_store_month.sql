@@ -2,6 +2,7 @@
 -- cell's first and last purchase day, so the RFM table reads whole months where its window
 -- holds whole months, and days only at its two edges.
 -- Refreshed by etl_helpers.aggregates after agg_customer_store_day, whole months at a time.
+-- depends on: agg_customer_store_day (built first: this aggregate reads it)
 -- params: dates (date[]: the sale dates to aggregate, every day of the months; null = all)
 with cells as (
     select sale_date, customer_id, store_code, amount, purchases

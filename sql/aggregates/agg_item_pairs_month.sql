@@ -4,6 +4,7 @@
 -- partial edge months, counted from agg_baskets (sql/marts/fidelite_itemset_product_pairs.sql).
 -- Refreshed by etl_helpers.aggregates after agg_baskets, whole months at a time. Its index
 -- (month, product_id, paired_product_id) serves the lookups of the frequent pairs.
+-- depends on: agg_baskets (built first: this aggregate reads it)
 -- params: dates (date[]: the sale dates to aggregate, every day of the months; null = all)
 with baskets as (
     select sale_date, product_ids

@@ -3,6 +3,7 @@
 -- association rules read whole months from here and the days of a window's partial edge months
 -- from agg_baskets (sql/marts/fidelite_itemset_product_*.sql).
 -- Refreshed by etl_helpers.aggregates after agg_baskets, whole months at a time.
+-- depends on: agg_baskets (built first: this aggregate reads it)
 -- params: dates (date[]: the sale dates to aggregate, every day of the months; null = all)
 with baskets as (
     select sale_date, product_ids

@@ -1,11 +1,11 @@
 -- fidelite_itemset_product_pairs: Apriori level 2 at the product level, from the aggregates: the
 -- pairs of frequent products (items: their ids) held by at least min_count baskets of the window
--- [first_day, last_day], as sorted id arrays with that count. Its whole calendar months
--- [months_start, months_end) are read from marts.agg_item_pairs_month, the days of its partial
--- edge months from marts.agg_baskets, each basket cut down to its frequent products.
+-- [first_day, last_day], as sorted id arrays with that count. Its whole calendar months are read
+-- from marts.agg_item_pairs_month, the days of its partial edge months from marts.edge_baskets,
+-- each basket cut down to its frequent products.
 --
--- params: first_day, last_day, months_start, months_end (dates), months (date[]: the whole
--- months' first days, an equality the index serves), items (bigint[]), min_count (int)
+-- params: first_day, last_day (dates), months (date[]: the first days of the whole months,
+-- marts.window_months, as an equality the index serves), items (bigint[]), min_count (int)
 with whole_months as (
     select product_id, paired_product_id, baskets
     from marts.agg_item_pairs_month
@@ -20,9 +20,7 @@ edge_baskets as (
         where product_id = any(%(items)s::bigint[])
         order by product_id
     ) as product_ids
-    from marts.agg_baskets
-    where (sale_date >= %(first_day)s::date and sale_date < %(months_start)s::date)
-       or (sale_date >= %(months_end)s::date and sale_date <= %(last_day)s::date)
+    from marts.edge_baskets(%(first_day)s::date, %(last_day)s::date)
 ),
 edge_days as (
     select

@@ -1,7 +1,7 @@
 -- fidelite_loyalty_kpis: one row per store and calendar month, for the trailing months up
 -- to the run date (the run date's month is partial: it stops on the run date).
 --
--- params: run_date (the as-of date), months (how many months, 12)
+-- params: run_date (the as-of date), kpi_months (how many months)
 -- - store: every store with a version valid on the run date, shown with that version's
 --   name, banner and region; sales of its earlier versions count for it;
 -- - a carded sale: a line of a customer holding a card on the sale date (has_loyalty_card,
@@ -14,7 +14,7 @@
 with bounds as (
     select
         (date_trunc('month', %(run_date)s::date)
-            - make_interval(months => %(months)s::int - 1))::date as first_day,
+            - make_interval(months => %(kpi_months)s::int - 1))::date as first_day,
         %(run_date)s::date as last_day
 ),
 cells as (
@@ -40,14 +40,11 @@ store_versions as (
 ),
 stores_as_of as (
     select store_code, store_name, banner, region_code, region_name
-    from marts.v_stores
-    where valid_from <= %(run_date)s::date
-      and (valid_to is null or valid_to > %(run_date)s::date)
+    from marts.stores_as_of(%(run_date)s::date)
 ),
 months as (
-    select month_start::date as month_start
-    from bounds,
-        generate_series(bounds.first_day, bounds.last_day, interval '1 month') as month_start
+    select spine.month as month_start
+    from bounds, marts.month_spine(bounds.first_day, bounds.last_day) as spine
 ),
 carded_cells as (
     select

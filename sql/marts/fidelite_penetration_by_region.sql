@@ -27,9 +27,7 @@ regions as (
 ),
 stores_as_of as (
     select store_code, region_code
-    from marts.v_stores
-    where valid_from <= %(run_date)s::date
-      and (valid_to is null or valid_to > %(run_date)s::date)
+    from marts.stores_as_of(%(run_date)s::date)
 ),
 member_cells as (
     select

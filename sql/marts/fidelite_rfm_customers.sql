@@ -56,9 +56,7 @@ customers as (
 ),
 stores_as_of as (
     select store_code, store_name, banner, region_code, region_name
-    from marts.v_stores
-    where valid_from <= %(run_date)s::date
-      and (valid_to is null or valid_to > %(run_date)s::date)
+    from marts.stores_as_of(%(run_date)s::date)
 ),
 segment_map as (
     select *

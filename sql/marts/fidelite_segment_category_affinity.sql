@@ -3,14 +3,14 @@
 --
 -- params: run_date (the as-of date), window_days (365),
 --         customer_codes / segments (text[], aligned: each customer's segment, from
---         fidelite_rfm_customers), top_n (how many categories to target per segment)
+--         fidelite_rfm_customers), target_top_n (how many categories to target per segment)
 -- - spend: net amount of the customers' lines in the window (run_date - window_days, run_date];
 -- - segment_share: the segment's spend in the category / the segment's total spend;
 -- - overall_share: every segmented customer's spend in the category / their total spend;
 -- - affinity_index: 100 * segment_share / overall_share (100 = like everyone, 150 = half as
 --   much again); null when the category has no spend at all;
 -- - target_rank: 1 = the category the segment over-indexes most on (ties: higher spend, then
---   category); is_target: among the top_n and over-indexed (index > 100).
+--   category); is_target: among the target_top_n and over-indexed (index > 100).
 -- Segments with no spend in the window have no rows.
 with segments as (
     select customer_code, segment
@@ -86,7 +86,7 @@ ranked as (
 final as (
     select
         ranked.*,
-        ranked.target_rank <= %(top_n)s::int and coalesce(ranked.affinity_index > 100, false)
+        ranked.target_rank <= %(target_top_n)s::int and coalesce(ranked.affinity_index > 100, false)
             as is_target
     from ranked
     order by ranked.segment collate "C", ranked.target_rank

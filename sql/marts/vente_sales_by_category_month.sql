@@ -22,23 +22,19 @@ monthly as (
     group by 1, category
 ),
 months as (
-    select month::date as month
-    from generate_series(
-        (select min(month) from monthly)::timestamp,
-        date_trunc('month', %(run_date)s::date)::timestamp,
-        interval '1 month'
-    ) as month
+    select month, period_end, is_partial_month
+    from marts.month_spine((select min(month) from monthly), %(run_date)s::date)
 ),
 grid as (
-    select months.month, active.category
+    select months.month, months.period_end, months.is_partial_month, active.category
     from months
     cross join (select distinct category from monthly) as active
 ),
 final as (
     select
         grid.month,
-        least((grid.month + interval '1 month - 1 day')::date, %(run_date)s::date) as period_end,
-        (grid.month + interval '1 month - 1 day')::date > %(run_date)s::date as is_partial_month,
+        grid.period_end,
+        grid.is_partial_month,
         grid.category,
         coalesce(monthly.quantity, 0) as quantity,
         round(coalesce(monthly.revenue, 0), 2) as revenue,

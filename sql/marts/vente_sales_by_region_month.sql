@@ -71,23 +71,19 @@ monthly as (
     group by month, region_id
 ),
 months as (
-    select month::date as month
-    from generate_series(
-        (select min(month) from monthly)::timestamp,
-        date_trunc('month', %(run_date)s::date)::timestamp,
-        interval '1 month'
-    ) as month
+    select month, period_end, is_partial_month
+    from marts.month_spine((select min(month) from monthly), %(run_date)s::date)
 ),
 grid as (
-    select months.month, active.region_id
+    select months.month, months.period_end, months.is_partial_month, active.region_id
     from months
     cross join (select distinct region_id from monthly) as active
 ),
 final as (
     select
         grid.month,
-        least((grid.month + interval '1 month - 1 day')::date, %(run_date)s::date) as period_end,
-        (grid.month + interval '1 month - 1 day')::date > %(run_date)s::date as is_partial_month,
+        grid.period_end,
+        grid.is_partial_month,
         regions.region_code,
         regions.region_name,
         coalesce(monthly.quantity, 0) as quantity,

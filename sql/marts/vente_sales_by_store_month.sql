@@ -44,17 +44,11 @@ monthly as (
     from recounted
 ),
 months as (
-    select
-        month::date as month,
-        least((month + interval '1 month - 1 day')::date, %(run_date)s::date) as period_end
-    from generate_series(
-        (select min(month) from monthly)::timestamp,
-        date_trunc('month', %(run_date)s::date::timestamp)::timestamp,
-        interval '1 month'
-    ) as month
+    select month, period_end, is_partial_month
+    from marts.month_spine((select min(month) from monthly), %(run_date)s::date)
 ),
 grid as (
-    select months.month, months.period_end, active.store_code
+    select months.month, months.period_end, months.is_partial_month, active.store_code
     from months
     cross join (select distinct store_code from monthly) as active
 ),
@@ -62,7 +56,7 @@ final as (
     select
         grid.month,
         grid.period_end,
-        (grid.month + interval '1 month - 1 day')::date > %(run_date)s::date as is_partial_month,
+        grid.is_partial_month,
         grid.store_code,
         stores.store_name,
         stores.banner,

@@ -1,15 +1,15 @@
--- fact_vente_mart.sales_daily: one row per day of the `days` days ending on the run date
--- [run_date - days + 1, run_date], every day present (zeros on days without sales), with net
+-- fact_vente_mart.sales_daily: one row per day of the `daily_days` days ending on the run date
+-- [run_date - daily_days + 1, run_date], every day present (zeros on days without sales), with net
 -- quantity, net revenue, tickets, average basket and the trailing 7-day average of net
 -- revenue (the day and the 6 before it, days without sales counting as zero). Calendar flags
 -- come from dim_temps (is_holiday is null for a day dim_temps does not hold).
 -- Reads marts.agg_sales_store_day: a ticket is one store, so a day's tickets are the sum of its
 -- stores' tickets.
--- Parameters: run_date (date), days (int).
+-- Parameters: run_date (date), daily_days (int).
 with store_days as (
     select sale_date, quantity, revenue, tickets
     from marts.agg_sales_store_day
-    where sale_date between %(run_date)s::date - (%(days)s::int + 5) and %(run_date)s::date
+    where sale_date between %(run_date)s::date - (%(daily_days)s::int + 5) and %(run_date)s::date
 ),
 calendar as (
     select date_id, is_ferie, holiday_name
@@ -18,7 +18,7 @@ calendar as (
 days as (
     select day::date as sale_date
     from generate_series(
-        (%(run_date)s::date - (%(days)s::int + 5))::timestamp,
+        (%(run_date)s::date - (%(daily_days)s::int + 5))::timestamp,
         %(run_date)s::date::timestamp,
         interval '1 day'
     ) as day
@@ -63,7 +63,7 @@ final as (
         rolled.revenue_7d_avg
     from rolled
     left join calendar on calendar.date_id = rolled.sale_date
-    where rolled.sale_date > %(run_date)s::date - %(days)s::int
+    where rolled.sale_date > %(run_date)s::date - %(daily_days)s::int
 )
 select * from final
 order by sale_date

@@ -1,32 +1,12 @@
--- fact_vente_mart.top_products_by_region: within each region, the top_n products by net
+-- fact_vente_mart.top_products_by_region: within each region, the group_top_n products by net
 -- quantity over the trailing year [run_date - 364, run_date], with net revenue and tickets.
 -- A sale belongs to the region of its store as it was on the sale date (v_sales_lines).
 -- Ties broken by product code.
--- Reads marts.agg_product_region_month for the window's whole calendar months
--- [months_start, months_end) and counts the days of its partial edge months from the lines.
--- Parameters: first_day, last_day (the window), months_start, months_end (its whole
--- months, etl_helpers.marts.window), top_n (int).
-with whole_months as (
+-- Reads marts.product_region_sales (whole months from the aggregate, edge days from the lines).
+-- Parameters: first_day, last_day (the window), group_top_n (int).
+with sales as (
     select region_id, product_id, quantity, revenue, tickets
-    from marts.agg_product_region_month
-    where month >= %(months_start)s::date and month < %(months_end)s::date
-),
-edge_days as (
-    select
-        region_id,
-        product_id,
-        sum(quantity)::bigint as quantity,
-        sum(amount) as revenue,
-        count(distinct ticket_id) filter (where not is_return) as tickets
-    from marts.v_sales_lines
-    where (sale_date >= %(first_day)s::date and sale_date < %(months_start)s::date)
-       or (sale_date >= %(months_end)s::date and sale_date <= %(last_day)s::date)
-    group by region_id, product_id
-),
-sales as (
-    select * from whole_months
-    union all
-    select * from edge_days
+    from marts.product_region_sales(%(first_day)s::date, %(last_day)s::date)
 ),
 regions as (
     select region_id, region_code, region_name
@@ -78,7 +58,7 @@ final as (
         round(revenue, 2) as revenue,
         tickets
     from ranked
-    where rank <= %(top_n)s
+    where rank <= %(group_top_n)s
 )
 select * from final
 order by region_code collate "C", rank

@@ -1,32 +1,11 @@
 -- fact_vente_mart.top_products_by_year: for each calendar year with sales up to the run date,
--- the top_n products by net quantity, with net revenue and tickets. The run date's year is
+-- the group_top_n products by net quantity, with net revenue and tickets. The run date's year is
 -- counted up to the run date only (is_partial_year). Ties broken by product code.
--- Reads marts.agg_product_region_month for the window's whole calendar months
--- [months_start, months_end) and counts the days of its partial edge months from the lines.
--- Parameters: first_day (the first day of the history), last_day (the run date),
--- months_start, months_end (the whole months, etl_helpers.marts.window), top_n (int).
-with whole_months as (
+-- Reads marts.product_region_sales (whole months from the aggregate, edge days from the lines).
+-- Parameters: first_day (the first day of the history), last_day (the run date), group_top_n (int).
+with sales as (
     select extract(year from month)::int as year, region_id, product_id, quantity, revenue, tickets
-    from marts.agg_product_region_month
-    where month >= %(months_start)s::date and month < %(months_end)s::date
-),
-edge_days as (
-    select
-        extract(year from sale_date)::int as year,
-        region_id,
-        product_id,
-        sum(quantity)::bigint as quantity,
-        sum(amount) as revenue,
-        count(distinct ticket_id) filter (where not is_return) as tickets
-    from marts.v_sales_lines
-    where (sale_date >= %(first_day)s::date and sale_date < %(months_start)s::date)
-       or (sale_date >= %(months_end)s::date and sale_date <= %(last_day)s::date)
-    group by 1, region_id, product_id
-),
-sales as (
-    select * from whole_months
-    union all
-    select * from edge_days
+    from marts.product_region_sales(%(first_day)s::date, %(last_day)s::date)
 ),
 products as (
     select product_id, product_code, product_name, category
@@ -72,7 +51,7 @@ final as (
         round(revenue, 2) as revenue,
         tickets
     from ranked
-    where rank <= %(top_n)s
+    where rank <= %(group_top_n)s
 )
 select * from final
 order by year, rank

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -48,6 +49,7 @@ from etl_helpers.settings import PROJECT_ROOT
 log = logging.getLogger(__name__)
 
 AGGREGATES_SQL_DIR = PROJECT_ROOT / "sql" / "aggregates"
+DEPENDS_ON = re.compile(r"^--\s*depends on:\s*(.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,17 @@ class Aggregate:
 
     def query(self) -> str:
         return (AGGREGATES_SQL_DIR / f"{self.name}.sql").read_text(encoding="utf-8")
+
+    def depends_on(self) -> tuple[str, ...]:
+        """The aggregates it reads, declared in its SQL file's ``-- depends on:`` header lines
+        (built before it); an ``marts.agg_*`` the query reads without declaring it is an error."""
+        query = self.query()
+        declared = tuple(name for line in DEPENDS_ON.findall(query) for name in re.findall(r"agg_\w+", line))
+        read = set(re.findall(r"\bmarts\.(agg_\w+)", query)) - {self.name}
+        if read - set(declared):
+            raise ValueError(f"sql/aggregates/{self.name}.sql reads {', '.join(sorted(read - set(declared)))} "
+                             "without a '-- depends on:' header naming it")
+        return declared
 
     def definition(self, fingerprints: dict[str, str]) -> str:
         """The query, its lookup columns and the fingerprints of the attributes it bakes in:
@@ -85,23 +98,46 @@ BAKED_ATTRIBUTES = {
 }
 
 
-AGGREGATES = (
+_DECLARED = (
     Aggregate("agg_sales_store_month", "sales", "month", monthly=True,
               merges=(("last_sale_date", "max"), ("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum"))),
     Aggregate("agg_customer_store_day", "sales", "sale_date"),
-    Aggregate("agg_customer_store_month", "sales", "month", monthly=True),  # rolls up the day one
+    Aggregate("agg_customer_store_month", "sales", "month", monthly=True),
     Aggregate("agg_baskets", "sales", "sale_date"),
-    Aggregate("agg_items_month", "sales", "month", monthly=True,       # rolls up agg_baskets
+    Aggregate("agg_items_month", "sales", "month", monthly=True,
               merges=(("baskets", "sum"),)),
-    Aggregate("agg_item_pairs_month", "sales", "month", monthly=True,  # rolls up agg_baskets
+    Aggregate("agg_item_pairs_month", "sales", "month", monthly=True,
               lookup=("product_id", "paired_product_id"), merges=(("baskets", "sum"),)),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
     Aggregate("agg_sales_hour_day", "sales", "sale_date"),
     Aggregate("agg_product_region_month", "sales", "month", monthly=True, bakes=("store_region",),
               merges=(("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum"))),
     Aggregate("agg_category_day", "sales", "sale_date", bakes=("product_category",)),
-    Aggregate("agg_category_sets_day", "sales", "sale_date", bakes=("product_category",)),  # rolls up agg_baskets
+    Aggregate("agg_category_sets_day", "sales", "sale_date", bakes=("product_category",)),
 )
+
+
+
+
+def build_order(declared: tuple[Aggregate, ...]) -> tuple[Aggregate, ...]:
+    """The aggregates in an order where each comes after those its SQL file says it depends on
+    (``-- depends on:``), otherwise in declaration order."""
+    depends = {a.name: set(a.depends_on()) for a in declared}
+    unknown = set().union(*depends.values()) - set(depends)
+    if unknown:
+        raise ValueError(f"unknown aggregate(s) in '-- depends on:' headers: {', '.join(sorted(unknown))}")
+    order: list[Aggregate] = []
+    while len(order) < len(declared):
+        placed = {a.name for a in order}
+        ready = [a for a in declared if a.name not in placed and depends[a.name] <= placed]
+        if not ready:
+            raise ValueError(f"a cycle in the '-- depends on:' headers of {', '.join(sorted(set(depends) - placed))}")
+        order.append(ready[0])
+    return tuple(order)
+
+
+# The aggregates in their build order (sql/aggregates/*.sql headers say what each reads).
+AGGREGATES = build_order(_DECLARED)
 
 
 class StaleAggregates(RuntimeError):

@@ -2,6 +2,12 @@
 
 Every file is written to a temporary name and renamed into place (see ``writing``), rows
 are sorted by the caller's key before writing, and no timestamp goes into any file.
+
+Formula neutralising (CSV only): a text value that starts with ``=``, ``+``, ``-`` or ``@``
+would be run as a formula by a spreadsheet that opens the CSV, so it is written with a single
+quote in front (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``), which spreadsheets show as text.
+Numbers are never changed (a negative amount stays ``-12.5``), and Parquet keeps every value
+verbatim: read the Parquet file for the exact text.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl_helpers.settings import Settings, load_settings
 from etl_helpers.writing import write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -26,17 +31,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def export_dir(mart: str, run_date: str, settings: Settings | None = None) -> Path:
-    """``exports/<mart>/<run_date>/`` (created)."""
-    path = (settings or load_settings()).export_dir(mart, run_date)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text values starting with ``=``, ``+``, ``-`` or ``@`` get a leading single
+    quote, so a spreadsheet shows them as text instead of running them (for CSV files only)."""
+    result = frame.copy()
+    for column in result.columns:
+        values = result[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            text = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES))
+            if text.any():
+                result[column] = values.where(~text, "'" + values.astype(str))
+    return result
 
 
 def write_table(frame: pd.DataFrame, name: str, directory: Path, *, sort_by: list[str] | None = None) -> list[Path]:
     """Write ``<name>.csv`` and ``<name>.parquet``; rows sorted by ``sort_by`` (default: all columns)."""
     ordered = frame.sort_values(sort_by or list(frame.columns), kind="mergesort").reset_index(drop=True)
-    csv_bytes = ordered.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    csv_bytes = neutralise_formulas(ordered).to_csv(index=False, lineterminator="\n").encode("utf-8")
     table = pa.Table.from_pandas(ordered, preserve_index=False).replace_schema_metadata(None)
     parquet = io.BytesIO()
     pq.write_table(table, parquet, compression="zstd")

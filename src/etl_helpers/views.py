@@ -1,4 +1,5 @@
-"""Parse ``sql/olap_queries.sql`` into named view blocks and create them.
+"""Parse ``sql/olap_queries.sql`` into named view blocks and create them, then the marts'
+shared SQL functions (``sql/marts/shared/<function>.sql``, one per file).
 
 Each block starts with a ``-- name: <view>`` header line. The parser is strict: text before
 the first header, a header without a valid name, a repeated name, or a block with no SQL
@@ -16,6 +17,7 @@ import psycopg
 from etl_helpers.settings import PROJECT_ROOT
 
 OLAP_QUERIES = PROJECT_ROOT / "sql" / "olap_queries.sql"
+SHARED_FUNCTIONS = PROJECT_ROOT / "sql" / "marts" / "shared"
 HEADER = re.compile(r"^--\s*name:\s*(?P<name>.*?)\s*$")
 VALID_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -78,8 +80,25 @@ def load_views(path: Path = OLAP_QUERIES) -> list[ViewBlock]:
 
 
 def create_views(conn: psycopg.Connection, path: Path = OLAP_QUERIES) -> list[str]:
-    """Create or replace every named view, in file order; returns their names."""
+    """Create or replace every named view, in file order, then the shared functions; returns the
+    views' names."""
     blocks = load_views(path)
     for block in blocks:
         conn.execute(block.sql)
+    create_functions(conn)
     return [b.name for b in blocks]
+
+
+def create_functions(conn: psycopg.Connection, folder: Path = SHARED_FUNCTIONS) -> list[str]:
+    """Create or replace the marts' shared SQL functions (plain ``language sql`` functions the
+    planner inlines). Their bodies may read aggregates not built yet, so they are checked when
+    called, not when created."""
+    names = []
+    with conn.transaction():
+        previous = conn.execute("select current_setting('check_function_bodies')").fetchone()[0]
+        conn.execute("select set_config('check_function_bodies', 'off', true)")
+        for path in sorted(folder.glob("*.sql")):
+            conn.execute(path.read_text(encoding="utf-8"))
+            names.append(path.stem)
+        conn.execute("select set_config('check_function_bodies', %s, true)", (previous,))
+    return names

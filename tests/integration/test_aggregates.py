@@ -14,8 +14,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from etl_helpers import aggregates, db, warehouse
-from etl_helpers.marts import fidelite, read_sql, rules, ventes
+from etl_helpers import aggregates, db, marts, warehouse
+from etl_helpers.marts import rules
+from etl_helpers.marts.query import read_sql
 from etl_helpers.sources import SourceOptions, demo
 
 FIRST_RUN = date(2026, 6, 3)     # three days after the demo's banner change (2026-06-01)
@@ -37,23 +38,23 @@ def _marts(conn: psycopg.Connection, run_date: date) -> dict[str, pd.DataFrame]:
     counts = rules.count_basket_itemsets(conn, run_date, level="product", window_days=WINDOW_DAYS,
                                          min_support=0.02, max_len=3)
     return {
-        "sales_by_store_month": ventes.sales_by_store_month(conn, run_date),
-        "sales_by_region_month": ventes.sales_by_region_month(conn, run_date),
-        "sales_daily": ventes.sales_daily(conn, run_date),
-        "sales_period_comparison": ventes.sales_period_comparison(conn, run_date),
-        "loyalty_kpis": fidelite.loyalty_kpis(conn, run_date),
-        "penetration_by_region": fidelite.penetration_by_region(conn, run_date),
-        "penetration_by_region_short_window": fidelite.penetration_by_region(conn, run_date,
+        "sales_by_store_month": marts.compute(conn, "sales_by_store_month", run_date),
+        "sales_by_region_month": marts.compute(conn, "sales_by_region_month", run_date),
+        "sales_daily": marts.compute(conn, "sales_daily", run_date),
+        "sales_period_comparison": marts.compute(conn, "sales_period_comparison", run_date),
+        "loyalty_kpis": marts.compute(conn, "loyalty_kpis", run_date),
+        "penetration_by_region": marts.compute(conn, "penetration_by_region", run_date),
+        "penetration_by_region_short_window": marts.compute(conn, "penetration_by_region", run_date,
                                                                              window_days=WINDOW_DAYS),
-        "top_stores_by_loyal_customers": fidelite.top_stores_by_loyal_customers(conn, run_date),
-        "rfm_customers": fidelite.rfm_customers(conn, run_date),
-        "rfm_customers_short_window": fidelite.rfm_customers(conn, run_date, window_days=WINDOW_DAYS),
-        "category_rules": rules.category_rules(conn, run_date),
-        "top_products_by_quantity": ventes.top_products_by_quantity(conn, run_date),
-        "top_products_by_region": ventes.top_products_by_region(conn, run_date),
-        "top_products_by_year": ventes.top_products_by_year(conn, run_date),
-        "sales_by_category_month": ventes.sales_by_category_month(conn, run_date),
-        "sales_by_weekday_hour": ventes.sales_by_weekday_hour(conn, run_date),
+        "top_stores_by_loyal_customers": marts.compute(conn, "top_stores_by_loyal_customers", run_date),
+        "rfm_customers": marts.compute(conn, "rfm_customers", run_date),
+        "rfm_customers_short_window": marts.compute(conn, "rfm_customers", run_date, window_days=WINDOW_DAYS),
+        "category_rules": marts.compute(conn, "category_rules", run_date),
+        "top_products_by_quantity": marts.compute(conn, "top_products_by_quantity", run_date),
+        "top_products_by_region": marts.compute(conn, "top_products_by_region", run_date),
+        "top_products_by_year": marts.compute(conn, "top_products_by_year", run_date),
+        "sales_by_category_month": marts.compute(conn, "sales_by_category_month", run_date),
+        "sales_by_weekday_hour": marts.compute(conn, "sales_by_weekday_hour", run_date),
         "product_itemsets": pd.DataFrame(sorted(counts.counts.items()), columns=["items", "count"]),
     }
 
@@ -173,7 +174,7 @@ def test_a_late_store_version_needs_no_recomputation(pipeline):
     assert (refreshes["dates"] == 0).all()
     _assert_current_and_exact(settings, refreshes, "incremental")  # a stores file, no sale date
     with db.connect(settings) as conn:
-        stores = ventes.sales_by_store_month(conn, FIRST_RUN)
+        stores = marts.compute(conn, "sales_by_store_month", FIRST_RUN)
     june = stores[(stores["month"] == CHANGE_DAY) & (stores["store_code"] == demo.BANNER_CHANGE.store_code)]
     assert june["banner"].tolist() == [demo.BANNER_CHANGE.new_banner]
 
@@ -184,7 +185,7 @@ def test_a_new_day_refreshes_its_dates_only(pipeline):
     demo.generate(raw, next_day, scale="small", seed=42, history_days=HISTORY_DAYS + 1)
     _load(settings, raw, next_day)
     with db.connect(settings) as conn, pytest.raises(aggregates.StaleAggregates):
-        ventes.sales_by_store_month(conn, next_day)  # loaded, not refreshed: the marts refuse
+        marts.compute(conn, "sales_by_store_month", next_day)  # loaded, not refreshed: the marts refuse
     refreshes = _views_step(settings).set_index("aggregate")
     assert refreshes.loc["agg_customer_store_day", "dates"] == 1
     assert refreshes.loc["agg_customer_store_month", "dates"] == 30  # the whole of June
@@ -261,13 +262,13 @@ def test_region_months_follow_a_store_that_moves_region_mid_month(pipeline):
         region_aggregates = tuple(a.name for a in aggregates.AGGREGATES if "store_region" in a.bakes)
         aggregates.check_current(conn, tuple(a.name for a in aggregates.AGGREGATES if a.name not in region_aggregates))
         with pytest.raises(aggregates.StaleAggregates, match="agg_product_region_month"):
-            ventes.top_products_by_region(conn, run_date=moved_on)  # it bakes the regions in
+            marts.compute(conn, "top_products_by_region", moved_on)  # it bakes the regions in
         refreshed = aggregates.refresh(conn).set_index("aggregate")["refresh"]
         assert {name for name, mode in refreshed.items() if mode == "rebuilt"} == set(region_aggregates)
         for aggregate in aggregates.AGGREGATES:
             assert _differences(conn, aggregate) == 0, aggregate.name
         for run_date in (FIRST_RUN, moved_on + timedelta(days=3)):
-            got = ventes.sales_by_region_month(conn, run_date)
+            got = marts.compute(conn, "sales_by_region_month", run_date)
             got = got[got["quantity"] != 0].sort_values(["month", "region_code"]).reset_index(drop=True)
             expected = read_sql(conn, REGION_MONTH_FROM_LINES, run_date=run_date).sort_values(
                 ["month", "region_code"]).reset_index(drop=True)
@@ -291,13 +292,13 @@ def test_a_recategorised_product_rebuilds_the_aggregates_that_bake_categories_in
                              (category,)).fetchone()[0]
         conn.execute("update warehouse.dim_produit set category = %s where product_id = %s", (other, product_id))
         with pytest.raises(aggregates.StaleAggregates, match="agg_category_day"):
-            ventes.sales_by_category_month(conn, FIRST_RUN)
+            marts.compute(conn, "sales_by_category_month", FIRST_RUN)
         refreshed = aggregates.refresh(conn).set_index("aggregate")["refresh"]
         baking = {a.name for a in aggregates.AGGREGATES if "product_category" in a.bakes}
         assert {name for name, mode in refreshed.items() if mode == "rebuilt"} == baking
         for aggregate in aggregates.AGGREGATES:
             assert _differences(conn, aggregate) == 0, aggregate.name
-        by_month = ventes.sales_by_category_month(conn, FIRST_RUN)
+        by_month = marts.compute(conn, "sales_by_category_month", FIRST_RUN)
         expected = read_sql(conn, CATEGORY_QUANTITY_FROM_LINES, run_date=FIRST_RUN)
         got = by_month[by_month["quantity"] != 0].groupby("category")["quantity"].sum()
         pd.testing.assert_series_equal(got, expected.set_index("category")["quantity"], check_names=False, check_dtype=False)
@@ -311,3 +312,25 @@ CATEGORY_QUANTITY_FROM_LINES = """
     group by category
     order by category collate "C"
 """
+
+
+def test_build_order_comes_from_the_depends_on_headers(tmp_path, monkeypatch):
+    """Each aggregate is built after those its SQL file declares it reads; reversing the
+    declaration order changes nothing that matters, and an undeclared read is refused."""
+    order = [a.name for a in aggregates.AGGREGATES]
+    for aggregate in aggregates.AGGREGATES:
+        for dependency in aggregate.depends_on():
+            assert order.index(dependency) < order.index(aggregate.name), (dependency, aggregate.name)
+    assert {a.name: a.depends_on() for a in aggregates.AGGREGATES}["agg_items_month"] == ("agg_baskets",)
+    reversed_order = [a.name for a in aggregates.build_order(tuple(reversed(aggregates.AGGREGATES)))]
+    for aggregate in aggregates.AGGREGATES:
+        for dependency in aggregate.depends_on():
+            assert reversed_order.index(dependency) < reversed_order.index(aggregate.name)
+    (tmp_path / "agg_a.sql").write_text("select * from marts.agg_b\n", encoding="utf-8")
+    (tmp_path / "agg_b.sql").write_text("select 1\n", encoding="utf-8")
+    monkeypatch.setattr(aggregates, "AGGREGATES_SQL_DIR", tmp_path)
+    pair = (aggregates.Aggregate("agg_a", "sales", "sale_date"), aggregates.Aggregate("agg_b", "sales", "sale_date"))
+    with pytest.raises(ValueError, match="reads agg_b without a '-- depends on:' header"):
+        aggregates.build_order(pair)
+    (tmp_path / "agg_a.sql").write_text("-- depends on: agg_b\nselect * from marts.agg_b\n", encoding="utf-8")
+    assert [a.name for a in aggregates.build_order(pair)] == ["agg_b", "agg_a"]

@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl_helpers import db, exports, warehouse
+from etl_helpers import db, exports, marts, warehouse
 from etl_helpers.marts import fidelite
 from etl_helpers.sources import SourceOptions, demo
 
+FIDELITE_TABLES = [name for name, table in marts.TABLES.items() if table.mart == marts.FIDELITE]
+FIDELITE_CHARTS = [name for name, chart in marts.CHARTS.items() if chart.mart == marts.FIDELITE]
 DEMO_RUN_DATE = date(2026, 11, 30)       # the demo_warehouse fixture's run date
 EARLIER = date(2026, 5, 20)              # before the banner change (06-01) and the new cohort (09-01)
 RUN_DATES = [pytest.param(DEMO_RUN_DATE, id="run-date"), pytest.param(EARLIER, id="earlier")]
@@ -185,7 +187,7 @@ def test_segment_grid_constant_matches_the_documented_map():
 
 @pytest.mark.parametrize("run_date", RUN_DATES)
 def test_rfm_customers_match_the_raw_files(conn, raw, run_date):
-    got = fidelite.rfm_customers(conn, run_date)
+    got = marts.compute(conn, "rfm_customers", run_date)
     want = expected_rfm(raw, run_date)
     assert got["customer_code"].tolist() == want["customer_code"].tolist()
     for column in ("first_purchase_date", "last_purchase_date", "recency_days", "frequency", "r_score",
@@ -205,7 +207,7 @@ def test_rfm_customers_match_the_raw_files(conn, raw, run_date):
 @pytest.mark.parametrize("run_date", RUN_DATES)
 def test_segments_tables_match_the_raw_files(conn, raw, run_date, level, key):
     reference = expected_rfm(raw, run_date).rename(columns={"main_store_code": "store_code"})
-    got = fidelite.segments_by(fidelite.rfm_customers(conn, run_date), level)
+    got = fidelite.segments_by(marts.compute(conn, "rfm_customers", run_date), level)
     want = expected_segments(reference, key)
     assert len(got) == got[key].nunique() * len(fidelite.SEGMENTS)        # every segment in every group
     assert got.groupby(key)["customer_share"].sum().round(12).eq(1).all()
@@ -219,7 +221,7 @@ def test_segments_tables_match_the_raw_files(conn, raw, run_date, level, key):
 
 def test_planted_customer_groups_land_in_their_segments(conn):
     groups = demo.planted_customers("small", 42)
-    rfm = fidelite.rfm_customers(conn, DEMO_RUN_DATE).set_index("customer_code")
+    rfm = marts.compute(conn, "rfm_customers", DEMO_RUN_DATE).set_index("customer_code")
     churned = rfm.loc[list(groups["churned"])]
     assert set(churned["segment"]) <= {"at risk", "can't lose", "hibernating", "lost"}
     assert (churned["r_score"] <= 2).all()
@@ -229,7 +231,7 @@ def test_planted_customer_groups_land_in_their_segments(conn):
     new = rfm.loc[list(groups["new"])]
     assert (new["first_purchase_date"] >= demo.NEW_ENROLLED_FROM).all()
     # before the churn, the churned group were big regular customers, worth keeping
-    before = fidelite.rfm_customers(conn, EARLIER).set_index("customer_code")
+    before = marts.compute(conn, "rfm_customers", EARLIER).set_index("customer_code")
     assert set(before.loc[list(groups["churned"]), "segment"]) <= {"at risk", "can't lose"}
     assert not set(groups["new"]) & set(before.index)   # not enrolled yet on the earlier date
 
@@ -239,7 +241,7 @@ def test_planted_customer_groups_land_in_their_segments(conn):
 
 @pytest.mark.parametrize("run_date", RUN_DATES)
 def test_loyalty_kpis_match_the_raw_files(conn, raw, run_date):
-    got = fidelite.loyalty_kpis(conn, run_date)
+    got = marts.compute(conn, "loyalty_kpis", run_date)
     first = (pd.Timestamp(run_date).to_period("M") - 11).to_timestamp().date()
     lines = raw.sales[(raw.sales["sale_date"] >= first) & (raw.sales["sale_date"] <= run_date)].copy()
     lines["month"] = [d.strftime("%Y-%m") for d in lines["sale_date"]]
@@ -270,7 +272,7 @@ def test_loyalty_kpis_match_the_raw_files(conn, raw, run_date):
 
 @pytest.mark.parametrize("run_date", RUN_DATES)
 def test_penetration_by_region_matches_the_raw_files(conn, raw, run_date):
-    got = fidelite.penetration_by_region(conn, run_date).set_index("region_code")
+    got = marts.compute(conn, "penetration_by_region", run_date).set_index("region_code")
     lines = window(raw.sales, "sale_date", run_date)
     lines = lines[raw.carded_on_sale_date(lines)]
     stores = raw.stores_as_of(run_date)
@@ -289,7 +291,7 @@ def test_penetration_by_region_matches_the_raw_files(conn, raw, run_date):
 
 @pytest.mark.parametrize("run_date", RUN_DATES)
 def test_top_loyal_clients_by_store_match_the_raw_files(conn, raw, run_date):
-    got = fidelite.top_loyal_clients_by_store(conn, run_date)
+    got = marts.compute(conn, "top_loyal_clients_by_store", run_date)
     events = window(raw.loyalty, "event_date", run_date)
     points = (events.groupby(["store_code", "customer_code"])
               .agg(points_earned=("points_earned", "sum"), points_redeemed=("points_redeemed", "sum"),
@@ -315,7 +317,7 @@ def test_top_loyal_clients_by_store_match_the_raw_files(conn, raw, run_date):
 
 @pytest.mark.parametrize("run_date", RUN_DATES)
 def test_top_stores_by_loyal_customers_match_the_raw_files(conn, raw, run_date):
-    got = fidelite.top_stores_by_loyal_customers(conn, run_date)
+    got = marts.compute(conn, "top_stores_by_loyal_customers", run_date)
     lines = window(raw.sales, "sale_date", run_date)
     lines = lines.assign(carded=raw.carded_on_sale_date(lines))
     stores = raw.stores_as_of(run_date)
@@ -341,8 +343,8 @@ def test_top_stores_by_loyal_customers_match_the_raw_files(conn, raw, run_date):
 
 @pytest.mark.parametrize("run_date", RUN_DATES)
 def test_segment_category_affinity_matches_the_raw_files(conn, raw, run_date):
-    rfm = fidelite.rfm_customers(conn, run_date)
-    got = fidelite.segment_category_affinity(conn, run_date, rfm)
+    rfm = marts.compute(conn, "rfm_customers", run_date)
+    got = marts.compute(conn, "segment_category_affinity", run_date, inputs={"rfm_customers": rfm})
     segment_of = expected_rfm(raw, run_date).set_index("customer_code")["segment"]
     lines = window(raw.sales, "sale_date", run_date)
     lines = lines[lines["customer_code"].isin(segment_of.index)]
@@ -369,7 +371,7 @@ def test_segment_category_affinity_matches_the_raw_files(conn, raw, run_date):
 
 @pytest.mark.parametrize("run_date", RUN_DATES)
 def test_category_correlation_matches_the_raw_files(conn, raw, run_date):
-    got = fidelite.category_correlation(conn, run_date)
+    got = marts.compute(conn, "category_correlation", run_date)
     lines = window(raw.sales, "sale_date", run_date)
     lines = lines[(lines["quantity"] > 0) & lines["customer_code"].isin(raw.carded_as_of(run_date))]
     lines = lines.assign(category=lines["product_code"].map(raw.products.set_index("product_code")["category"]))
@@ -388,16 +390,16 @@ def test_category_correlation_matches_the_raw_files(conn, raw, run_date):
 
 
 def _all_tables(conn, run_date: date) -> dict[str, pd.DataFrame]:
-    rfm = fidelite.rfm_customers(conn, run_date)
+    rfm = marts.compute(conn, "rfm_customers", run_date)
     return {
         "rfm_customers": rfm,
-        "segments_by_store": fidelite.segments_by_store(rfm),
-        "loyalty_kpis": fidelite.loyalty_kpis(conn, run_date),
-        "penetration_by_region": fidelite.penetration_by_region(conn, run_date),
-        "top_loyal_clients_by_store": fidelite.top_loyal_clients_by_store(conn, run_date),
-        "top_stores_by_loyal_customers": fidelite.top_stores_by_loyal_customers(conn, run_date),
-        "segment_category_affinity": fidelite.segment_category_affinity(conn, run_date, rfm),
-        "category_correlation": fidelite.category_correlation(conn, run_date),
+        "segments_by_store": fidelite.segments_by(rfm, "store"),
+        "loyalty_kpis": marts.compute(conn, "loyalty_kpis", run_date),
+        "penetration_by_region": marts.compute(conn, "penetration_by_region", run_date),
+        "top_loyal_clients_by_store": marts.compute(conn, "top_loyal_clients_by_store", run_date),
+        "top_stores_by_loyal_customers": marts.compute(conn, "top_stores_by_loyal_customers", run_date),
+        "segment_category_affinity": marts.compute(conn, "segment_category_affinity", run_date, inputs={"rfm_customers": rfm}),
+        "category_correlation": marts.compute(conn, "category_correlation", run_date),
     }
 
 
@@ -418,65 +420,47 @@ def test_an_earlier_run_ignores_later_rows(conn, settings, demo_warehouse):
     kpis = full["loyalty_kpis"]
     assert set(kpis.loc[kpis["store_code"] == demo.BANNER_CHANGE.store_code, "banner"]) == {
         demo.BANNER_CHANGE.old_banner}
-    now = fidelite.loyalty_kpis(conn, DEMO_RUN_DATE)
+    now = marts.compute(conn, "loyalty_kpis", DEMO_RUN_DATE)
     assert set(now.loc[now["store_code"] == demo.BANNER_CHANGE.store_code, "banner"]) == {
         demo.BANNER_CHANGE.new_banner}
 
 
 def test_windows_are_parameters(conn, raw):
-    short = fidelite.rfm_customers(conn, DEMO_RUN_DATE, window_days=30)
-    full = fidelite.rfm_customers(conn, DEMO_RUN_DATE)
+    short = marts.compute(conn, "rfm_customers", DEMO_RUN_DATE, window_days=30)
+    full = marts.compute(conn, "rfm_customers", DEMO_RUN_DATE)
     assert (short["frequency"] <= full.set_index("customer_code").loc[short["customer_code"], "frequency"].values).all()
     assert len(short) == len(full)      # recency looks at the whole history either way
-    kpis = fidelite.loyalty_kpis(conn, DEMO_RUN_DATE, months=3)
+    kpis = marts.compute(conn, "loyalty_kpis", DEMO_RUN_DATE, kpi_months=3)
     assert sorted(kpis["month"].unique()) == ["2026-09", "2026-10", "2026-11"]
     with pytest.raises(ValueError):
-        fidelite.loyalty_kpis(conn, DEMO_RUN_DATE, months=0)
+        marts.compute(conn, "loyalty_kpis", DEMO_RUN_DATE, kpi_months=0)
     with pytest.raises(ValueError):
-        fidelite.rfm_customers(conn, "2026-13-01")
+        marts.open_run(marts.FIDELITE, "2026-13-01")
 
 
 # --------------------------------------------------------------------------- exports and charts
 
 
 def test_exports_are_byte_identical_on_rerun(conn, tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from etl_helpers.marts import rules
-
     def run(directory: Path) -> dict[str, bytes]:
         tables = _all_tables(conn, DEMO_RUN_DATE)
         rfm = tables["rfm_customers"]
-        tables["segments_by_region"] = fidelite.segments_by_region(rfm)
-        tables["segments_by_brand"] = fidelite.segments_by_brand(rfm)
-        tables["product_rules"] = rules.product_rules(conn, DEMO_RUN_DATE)
-        tables["category_rules"] = rules.category_rules(conn, DEMO_RUN_DATE)
-        assert set(tables) == set(fidelite.SORT_KEYS)
+        tables["segments_by_region"] = fidelite.segments_by(rfm, "region")
+        tables["segments_by_brand"] = fidelite.segments_by(rfm, "brand")
+        tables["product_rules"] = marts.compute(conn, "product_rules", DEMO_RUN_DATE)
+        tables["category_rules"] = marts.compute(conn, "category_rules", DEMO_RUN_DATE)
+        assert set(tables) == set(FIDELITE_TABLES)
         for name, frame in tables.items():
-            assert not frame.duplicated(fidelite.SORT_KEYS[name]).any(), name
-            fidelite.export_table(frame, name, directory)
-        charts = {
-            "segment_distribution": fidelite.plot_segment_distribution(rfm),
-            "segments_by_region": fidelite.plot_segment_shares(tables["segments_by_region"], "region_name"),
-            "segments_by_brand": fidelite.plot_segment_shares(tables["segments_by_brand"], "banner"),
-            "loyalty_trend": fidelite.plot_loyalty_trend(tables["loyalty_kpis"]),
-            "penetration": fidelite.plot_penetration(tables["penetration_by_region"]),
-            "category_correlation": fidelite.plot_category_correlation(tables["category_correlation"]),
-            "segment_affinity": fidelite.plot_segment_affinity(tables["segment_category_affinity"]),
-            "top_product_rules": rules.plot_top_rules(tables["product_rules"]),
-        }
-        for name, figure in charts.items():
-            exports.save_chart(figure, name, directory)
-            plt.close(figure)
+            assert not frame.duplicated(list(marts.TABLES[name].sort_by)).any(), name
+            marts.export(frame, name, directory)
+        for name in FIDELITE_CHARTS:
+            exports.save_chart(marts.draw(name, tables[marts.CHARTS[name].table]), name, directory)
         return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*.*"))}
 
     first, second = run(tmp_path / "a"), run(tmp_path / "b")
     assert first.keys() == second.keys()
-    assert len([k for k in first if k.endswith(".parquet")]) == len(fidelite.SORT_KEYS)
-    assert len([k for k in first if k.startswith("charts/")]) == 8
+    assert len([k for k in first if k.endswith(".parquet")]) == len(FIDELITE_TABLES)
+    assert len([k for k in first if k.startswith("charts/")]) == len(FIDELITE_CHARTS) == 9
     assert [k for k in first if first[k] != second[k]] == []
     with pytest.raises(KeyError):
-        fidelite.export_table(pd.DataFrame({"a": [1]}), "not_a_table", tmp_path)
+        marts.export(pd.DataFrame({"a": [1]}), "not_a_table", tmp_path)

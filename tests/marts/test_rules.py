@@ -266,7 +266,7 @@ def test_sql_window_and_levels(hand_warehouse):
         short = rules.count_basket_itemsets(conn, HAND_RUN_DATE, window_days=10, min_support=0.01)
         later = rules.count_basket_itemsets(conn, HAND_RUN_DATE + timedelta(days=1), window_days=2,
                                             min_support=0.01)
-        categories = rules.category_rules(conn, HAND_RUN_DATE, min_support=0.1, min_confidence=0.1)
+        categories = rules.category_rules(conn, HAND_RUN_DATE, category_min_support=0.1, category_min_confidence=0.1)
     expected_short = sum(1 for k in range(50) if k % 30 >= 20)   # baskets on the last 10 days
     assert short.n_baskets == expected_short
     assert later.n_baskets == sum(1 for k in range(50) if k % 30 == 29) + 1

@@ -33,10 +33,13 @@ from psycopg import conninfo, sql
 from etl_helpers import aggregates, calendar, db, schema, views
 from etl_helpers.contract import FILE_NAME, RawFormat
 from etl_helpers.loading.load import load_raw_folder
-from etl_helpers.marts import ventes
+from etl_helpers import marts
+from etl_helpers.exports import save_chart
 from etl_helpers.settings import Settings
 
 PARIS = ZoneInfo("Europe/Paris")
+VENTE_TABLES = [name for name, table in marts.TABLES.items() if table.mart == marts.VENTE]
+VENTE_CHARTS = [name for name, chart in marts.CHARTS.items() if chart.mart == marts.VENTE]
 E4 = 10_000  # amounts are handled as integers of 1/10000 euro: exact sums
 
 
@@ -536,7 +539,7 @@ def assert_matches(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str]
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_top_products_by_quantity(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.top_products_by_quantity(conn, run_date.isoformat())
+    actual = marts.compute(conn, "top_products_by_quantity", run_date)
     expected = expected_top(lines, run_date, [], 20)
     assert_matches(actual, expected, ["rank"], ["product_code", "product_name", "category", "quantity", "tickets"],
                    ["revenue"])
@@ -547,7 +550,7 @@ def test_top_products_by_quantity(conn, case, lines, as_of):
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_top_products_by_category(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.top_products_by_category(conn, run_date)
+    actual = marts.compute(conn, "top_products_by_category", run_date)
     expected = expected_top(lines, run_date, ["category"], 10)
     assert_matches(actual, expected, ["category", "rank"], ["product_code", "quantity", "tickets"],
                    ["revenue", "category_quantity_share_pct"])
@@ -557,7 +560,7 @@ def test_top_products_by_category(conn, case, lines, as_of):
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_top_products_by_region(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.top_products_by_region(conn, run_date)
+    actual = marts.compute(conn, "top_products_by_region", run_date)
     expected = expected_top(lines, run_date, ["region_code", "region_name"], 10)
     assert_matches(actual, expected, ["region_code", "rank"], ["region_name", "product_code", "quantity", "tickets"],
                    ["revenue"])
@@ -566,7 +569,7 @@ def test_top_products_by_region(conn, case, lines, as_of):
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_top_products_by_year(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.top_products_by_year(conn, run_date)
+    actual = marts.compute(conn, "top_products_by_year", run_date)
     upto = lines[lines["sale_date"] <= pd.Timestamp(run_date)].assign(year=lambda f: f["sale_date"].dt.year)
     per = aggregate(upto, ["year", "product_code"])
     per = per.sort_values(["year", "quantity", "product_code"], ascending=[True, False, True], kind="mergesort")
@@ -580,15 +583,15 @@ def test_top_products_by_year(conn, case, lines, as_of):
 
 
 def test_top_products_tie_break_by_product_code(tiny_conn, tiny_case):
-    top = ventes.top_products_by_quantity(tiny_conn, TINY_RUN_DATE, top_n=5)
+    top = marts.compute(tiny_conn, "top_products_by_quantity", TINY_RUN_DATE, top_n=5)
     assert top[["rank", "product_code", "quantity"]].head(2).values.tolist() == [[1, "P90", 999], [2, "P91", 999]]
-    assert ventes.top_products_by_quantity(tiny_conn, TINY_RUN_DATE, top_n=1)["product_code"].tolist() == ["P90"]
+    assert marts.compute(tiny_conn, "top_products_by_quantity", TINY_RUN_DATE, top_n=1)["product_code"].tolist() == ["P90"]
 
 
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_sales_by_region_month(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.sales_by_region_month(conn, run_date)
+    actual = marts.compute(conn, "sales_by_region_month", run_date)
     expected = month_grid(lines, run_date, ["region_code", "region_name"])
     assert_matches(actual, expected, ["month", "region_code"],
                    ["region_name", "period_end", "is_partial_month", "quantity", "tickets"], ["revenue", "avg_basket"])
@@ -598,7 +601,7 @@ def test_sales_by_region_month(conn, case, lines, as_of):
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_sales_by_store_month(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.sales_by_store_month(conn, run_date)
+    actual = marts.compute(conn, "sales_by_store_month", run_date)
     expected = month_grid(lines, run_date, ["store_code"])
     versions = store_versions(case.raw_dir, case.loaded_to, RawFormat.read(case.raw_dir))
     expected = store_as_of(versions, expected, "period_end")
@@ -608,7 +611,7 @@ def test_sales_by_store_month(conn, case, lines, as_of):
 
 
 def test_sales_by_store_month_names_the_version_in_force(tiny_conn, tiny_case):
-    frame = ventes.sales_by_store_month(tiny_conn, TINY_RUN_DATE).set_index(["store_code", "month"])
+    frame = marts.compute(tiny_conn, "sales_by_store_month", TINY_RUN_DATE).set_index(["store_code", "month"])
     assert frame.loc[("S02", date(2024, 8, 1)), "banner"] == "super"
     assert frame.loc[("S02", date(2024, 9, 1)), "banner"] == "hyper"
 
@@ -616,7 +619,7 @@ def test_sales_by_store_month_names_the_version_in_force(tiny_conn, tiny_case):
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_sales_by_category_month(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.sales_by_category_month(conn, run_date)
+    actual = marts.compute(conn, "sales_by_category_month", run_date)
     expected = month_grid(lines, run_date, ["category"])
     assert_matches(actual, expected, ["month", "category"], ["period_end", "quantity", "tickets"],
                    ["revenue", "avg_basket"])
@@ -625,7 +628,7 @@ def test_sales_by_category_month(conn, case, lines, as_of):
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_sales_daily(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.sales_daily(conn, run_date)
+    actual = marts.compute(conn, "sales_daily", run_date)
     assert len(actual) == 90
     assert actual["sale_date"].tolist() == [run_date - timedelta(days=89 - i) for i in range(90)]
     expected = expected_daily(lines, run_date)
@@ -634,18 +637,18 @@ def test_sales_daily(conn, case, lines, as_of):
 
 
 def test_sales_daily_keeps_days_without_sales(tiny_conn, tiny_case):
-    daily = ventes.sales_daily(tiny_conn, TINY_RUN_DATE).set_index("sale_date")
+    daily = marts.compute(tiny_conn, "sales_daily", TINY_RUN_DATE).set_index("sale_date")
     sundays = daily[(daily["day_of_week"] == 7) & ~daily.index.isin(TINY_MIDNIGHT_DAYS)]
     assert len(sundays) == 12 and (sundays["revenue"] == 0).all() and (sundays["tickets"] == 0).all()
     assert sundays["avg_basket"].isna().all()
     assert daily.loc[date(2024, 12, 25), "is_holiday"] and daily.loc[date(2024, 12, 25), "holiday_name"]
-    assert len(ventes.sales_daily(tiny_conn, TINY_RUN_DATE, days=7)) == 7
+    assert len(marts.compute(tiny_conn, "sales_daily", TINY_RUN_DATE, daily_days=7)) == 7
 
 
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_sales_by_weekday_hour(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.sales_by_weekday_hour(conn, run_date)
+    actual = marts.compute(conn, "sales_by_weekday_hour", run_date)
     assert len(actual) == 7 * 24
     expected = expected_weekday_hour(lines, run_date)
     assert_matches(actual, expected, ["day_of_week", "hour"], ["days_in_window", "quantity", "tickets"],
@@ -656,7 +659,7 @@ def test_sales_by_weekday_hour(conn, case, lines, as_of):
 @pytest.mark.parametrize("as_of", ["run_date", "early_date"])
 def test_sales_period_comparison(conn, case, lines, as_of):
     run_date = getattr(case, as_of)
-    actual = ventes.sales_period_comparison(conn, run_date)
+    actual = marts.compute(conn, "sales_period_comparison", run_date)
     expected = expected_comparison(lines, run_date)
     assert_matches(actual, expected, ["period", "dimension", "code"],
                    ["name", "current_start", "current_end", "previous_start", "previous_end", "current_days",
@@ -666,25 +669,25 @@ def test_sales_period_comparison(conn, case, lines, as_of):
 
 
 def test_period_comparison_aligns_february_ends(tiny_conn, tiny_case):
-    common = ventes.sales_period_comparison(tiny_conn, date(2025, 2, 28))
+    common = marts.compute(tiny_conn, "sales_period_comparison", date(2025, 2, 28))
     mtd = common[common["period"] == "month_to_date"].iloc[0]
     assert (mtd["previous_start"], mtd["previous_end"]) == (date(2024, 2, 1), date(2024, 2, 29))
     assert (mtd["current_days"], mtd["previous_days"]) == (28, 29)
-    leap = ventes.sales_period_comparison(tiny_conn, date(2024, 2, 29))
+    leap = marts.compute(tiny_conn, "sales_period_comparison", date(2024, 2, 29))
     assert set(leap["previous_end"]) == {date(2023, 2, 28)}
     assert leap["previous_revenue"].eq(0).all() and leap["revenue_growth_pct"].isna().all()
-    mid = ventes.sales_period_comparison(tiny_conn, date(2024, 11, 14))
+    mid = marts.compute(tiny_conn, "sales_period_comparison", date(2024, 11, 14))
     assert set(mid["previous_end"]) == {date(2023, 11, 14)}
 
 
 def test_sale_date_is_the_paris_date(tiny_conn):
     """Tickets at 00:20 Paris time, written in UTC on the previous day, count on the Paris day."""
     for day in TINY_MIDNIGHT_DAYS:
-        row = ventes.sales_daily(tiny_conn, day, days=1).iloc[0]
+        row = marts.compute(tiny_conn, "sales_daily", day, daily_days=1).iloc[0]
         assert (row["sale_date"], row["quantity"], row["tickets"]) == (day, 3, 1)
-        hours = ventes.sales_by_weekday_hour(tiny_conn, day)
+        hours = marts.compute(tiny_conn, "sales_by_weekday_hour", day)
         assert hours.loc[hours["hour"] == 0, "quantity"].sum() >= 3
-    region = ventes.sales_by_region_month(tiny_conn, date(2024, 12, 1)).set_index(["month", "region_code"])
+    region = marts.compute(tiny_conn, "sales_by_region_month", date(2024, 12, 1)).set_index(["month", "region_code"])
     assert (region.loc[(date(2024, 12, 1), "IDF"), "quantity"], region.loc[(date(2024, 12, 1), "IDF"), "tickets"]) \
         == (3, 1)
 
@@ -693,8 +696,8 @@ def test_as_of_ignores_rows_after_the_run_date(conn, case):
     """Every date a table reports lies on or before the run date (the figures themselves are
     checked against the raw files cut at the early date in the tests above)."""
     early = case.early_date
-    for name, table in ventes.TABLES.items():
-        frame = table.compute(conn, early)
+    for name in VENTE_TABLES:
+        frame = marts.compute(conn, name, early)
         for column in ("period_end", "sale_date", "current_end", "previous_end"):
             if column in frame:
                 assert (frame[column] <= early).all(), f"{name}.{column} after {early}"
@@ -706,8 +709,9 @@ def test_empty_warehouse_gives_empty_tables(warehouse):
     with db.connect(warehouse, autocommit=True) as connection:
         views.create_views(connection)
         aggregates.refresh(connection)
-        for name, table in ventes.TABLES.items():
-            frame = table.compute(connection, "2026-11-30")
+        for name in VENTE_TABLES:
+            frame = marts.compute(connection, name, date(2026, 11, 30))
+            assert marts.is_empty(name, frame), name
             if name == "sales_daily":
                 assert len(frame) == 90 and (frame["revenue"] == 0).all()
             elif name == "sales_by_weekday_hour":
@@ -721,27 +725,37 @@ def _digests(directory: Path) -> dict[str, str]:
             for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
+def _build_vente_mart(conn, directory: Path) -> dict[str, pd.DataFrame]:
+    frames = {name: marts.build(conn, name, TINY_RUN_DATE, directory) for name in VENTE_TABLES}
+    for name in VENTE_CHARTS:
+        chart = marts.CHARTS[name]
+        save_chart(marts.draw(name, frames[chart.table]), name, directory)
+    return frames
+
+
 def test_build_mart_exports_are_byte_identical_on_rerun(tiny_conn, tiny_case):
-    frames = ventes.build_mart(tiny_conn, TINY_RUN_DATE, tiny_case.settings)
-    directory = tiny_case.settings.export_dir(ventes.MART, TINY_RUN_DATE.isoformat())
+    directory = tiny_case.settings.export_dir(marts.VENTE, TINY_RUN_DATE.isoformat())
+    frames = _build_vente_mart(tiny_conn, directory)
     first = _digests(directory)
-    expected_files = {f"{t}.{ext}" for t in ventes.TABLES for ext in ("csv", "parquet")}
-    expected_files |= {f"charts/{c}.png" for c in ventes.CHARTS}
+    expected_files = {f"{t}.{ext}" for t in VENTE_TABLES for ext in ("csv", "parquet")}
+    expected_files |= {f"charts/{c}.png" for c in VENTE_CHARTS}
     assert set(first) == expected_files
-    assert set(frames) == set(ventes.TABLES)
-    ventes.build_mart(tiny_conn, TINY_RUN_DATE, tiny_case.settings)
+    assert set(frames) == set(VENTE_TABLES)
+    _build_vente_mart(tiny_conn, directory)
     assert _digests(directory) == first
     exported = pd.read_csv(directory / "sales_daily.csv")
     assert len(exported) == 90 and exported["sale_date"].is_monotonic_increasing
-    chart = ventes.build_chart("sales_daily", frames["sales_daily"], directory)
+    chart = save_chart(marts.draw("sales_daily", frames["sales_daily"]), "sales_daily", directory)
     assert chart.path == directory / "charts" / "sales_daily.png"
     assert chart._repr_png_().startswith(b"\x89PNG") and _digests(directory) == first
 
 
 def test_unknown_names_are_refused(tiny_conn, tiny_case, tmp_path):
     with pytest.raises(KeyError):
-        ventes.build_table(tiny_conn, "no_such_table", TINY_RUN_DATE, tmp_path)
+        marts.build(tiny_conn, "no_such_table", TINY_RUN_DATE, tmp_path)
     with pytest.raises(KeyError):
-        ventes.build_chart("no_such_chart", pd.DataFrame(), tmp_path)
+        marts.draw("no_such_chart", pd.DataFrame())
     with pytest.raises(ValueError):
-        ventes.sales_daily(tiny_conn, "2025-02-30")
+        marts.open_run(marts.VENTE, "2025-02-30", settings=tiny_case.settings)
+    with pytest.raises(TypeError):
+        marts.compute(tiny_conn, "sales_daily", "2025-02-28")  # a date, never text, past the notebook

@@ -1,39 +1,31 @@
 """fact_fidelite_mart: loyalty tables computed "as of" a run date.
 
-Nothing after the run date counts and every trailing window ends on it: with the default
+Nothing after the run date counts and every trailing window ends on it: with
 ``window_days=365`` the window is ``(run_date - 365, run_date]``, 365 days including the run
-date. The heavy work is set-based SQL in ``sql/marts/fidelite_*.sql``; pandas only shapes
-results (at most one row per customer). Association rules live in :mod:`.rules`.
+date. The tables are declared in :data:`etl_helpers.marts.TABLES` (most are one SQL file of
+``sql/marts/fidelite_*.sql``); this module holds what pandas does on their (small) results:
 
-Tables (see ``docs/marts_fidelite.md`` for how to read them):
+- :func:`segments_by` (the roll-ups of ``rfm_customers`` by store, region and brand);
+- :func:`loyalty_monthly_totals`, :func:`segment_category_affinity`, :func:`category_correlation`;
+- the charts (``plot_*``, plain matplotlib figures in the house style of :mod:`etl_helpers.charts`).
 
-- :func:`rfm_customers` (one row per carded customer with a purchase up to the run date);
-- :func:`segments_by_store`, :func:`segments_by_region`, :func:`segments_by_brand`
-  (roll-ups of ``rfm_customers``: each customer counts once, at their main store);
-- :func:`loyalty_kpis` (store x month), :func:`penetration_by_region`,
-  :func:`top_loyal_clients_by_store`, :func:`top_stores_by_loyal_customers`;
-- :func:`segment_category_affinity`, :func:`category_correlation`.
-
-Charts are ``plot_*`` functions returning a matplotlib figure (save with
-``exports.save_chart``); :func:`export_table` writes a table with its stable sort key.
+See ``docs/marts_fidelite.md`` for how to read each table. Association rules live in :mod:`.rules`.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from datetime import date
 
 import pandas as pd
 import psycopg
+import seaborn as sns
+from matplotlib.figure import Figure
 
-from etl_helpers import aggregates
-from etl_helpers.exports import write_table
-from etl_helpers.marts import as_date, read_sql_file
+from etl_helpers import charts
+from etl_helpers.marts.query import read_sql_file
 
 log = logging.getLogger(__name__)
-
-MART = "fact_fidelite_mart"
-WINDOW_DAYS = 365
 
 # The segment map (R score x F score, 5 = best); the SQL holds the same grid
 # (sql/marts/fidelite_rfm_customers.sql) and docs/marts_fidelite.md shows it.
@@ -51,22 +43,6 @@ SEGMENT_COLORS = {
     "at risk": "#fdae61", "can't lose": "#d73027", "hibernating": "#bababa", "lost": "#636363",
 }
 
-# Every exported table and the columns that make its row order stable (a unique key).
-SORT_KEYS: dict[str, list[str]] = {
-    "rfm_customers": ["customer_code"],
-    "segments_by_store": ["store_code", "segment_order"],
-    "segments_by_region": ["region_code", "segment_order"],
-    "segments_by_brand": ["banner", "segment_order"],
-    "loyalty_kpis": ["store_code", "month"],
-    "penetration_by_region": ["region_code"],
-    "top_loyal_clients_by_store": ["store_code", "rank"],
-    "top_stores_by_loyal_customers": ["rank"],
-    "product_rules": ["rank"],
-    "category_rules": ["rank"],
-    "segment_category_affinity": ["segment", "target_rank"],
-    "category_correlation": ["category", "other_category"],
-}
-
 _LABELS = {"store_name": "store", "store_code": "store", "region_name": "region", "region_code": "region",
            "banner": "banner (brand)"}
 _GROUPS = {
@@ -77,31 +53,7 @@ _GROUPS = {
 }
 
 
-def export_table(frame: pd.DataFrame, name: str, directory: Path) -> list[Path]:
-    """Write ``<name>.csv`` and ``.parquet`` sorted by the table's stable key (``SORT_KEYS``)."""
-    if name not in SORT_KEYS:
-        raise KeyError(f"unknown fact_fidelite_mart table {name!r}; known: {', '.join(SORT_KEYS)}")
-    return write_table(frame, name, directory, sort_by=SORT_KEYS[name])
-
-
-def _params(run_date, **extra) -> dict:
-    params = {"run_date": as_date(run_date), **extra}
-    for key in ("window_days", "months", "top_n"):
-        if key in params and (not isinstance(params[key], int) or params[key] < 1):
-            raise ValueError(f"{key} must be a positive integer, got {params[key]!r}")
-    return params
-
-
 # --------------------------------------------------------------------------- RFM and segments
-
-
-def rfm_customers(conn: psycopg.Connection, run_date, *, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
-    """``rfm_customers``: recency, frequency, monetary, R/F/M scores, segment and main store
-    of every carded customer with at least one purchase up to ``run_date``."""
-    aggregates.check_current(conn, ("agg_customer_store_day", "agg_customer_store_month"))
-    frame = read_sql_file(conn, "fidelite_rfm_customers", **_params(run_date, window_days=window_days))
-    log.info("rfm_customers as of %s: %d customers", run_date, len(frame))
-    return frame
 
 
 def segments_by(rfm: pd.DataFrame, level: str) -> pd.DataFrame:
@@ -130,29 +82,14 @@ def segments_by(rfm: pd.DataFrame, level: str) -> pd.DataFrame:
     return frame[columns].sort_values([keys[0], "segment_order"], kind="mergesort").reset_index(drop=True)
 
 
-def segments_by_store(rfm: pd.DataFrame) -> pd.DataFrame:
-    """``segments_by_store``: segment mix of each store's customers (customers at their main store)."""
-    return segments_by(rfm, "store")
-
-
-def segments_by_region(rfm: pd.DataFrame) -> pd.DataFrame:
-    """``segments_by_region``: segment mix per region of the customers' main store."""
-    return segments_by(rfm, "region")
-
-
-def segments_by_brand(rfm: pd.DataFrame) -> pd.DataFrame:
-    """``segments_by_brand``: segment mix per banner (the store's brand) of the main store."""
-    return segments_by(rfm, "brand")
+def segments_table(level: str):
+    """The ``segments_by_<level>`` table of the registry: :func:`segments_by` of ``rfm_customers``."""
+    def derive(conn: psycopg.Connection, run_date: date, rfm: pd.DataFrame) -> pd.DataFrame:
+        return segments_by(rfm, level)
+    return derive
 
 
 # --------------------------------------------------------------------------- loyalty programme
-
-
-def loyalty_kpis(conn: psycopg.Connection, run_date, *, months: int = 12) -> pd.DataFrame:
-    """``loyalty_kpis``: per store and month (the ``months`` months up to ``run_date``): active
-    members, net and carded sales, carded share, points earned and redeemed, redemption rate."""
-    aggregates.check_current(conn, ("agg_customer_store_day",))
-    return read_sql_file(conn, "fidelite_loyalty_kpis", **_params(run_date, months=months))
 
 
 def loyalty_monthly_totals(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -170,47 +107,20 @@ def loyalty_monthly_totals(kpis: pd.DataFrame) -> pd.DataFrame:
     return totals
 
 
-def penetration_by_region(conn: psycopg.Connection, run_date, *, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
-    """``penetration_by_region``: active members (trailing window) per 10,000 inhabitants."""
-    aggregates.check_current(conn, ("agg_customer_store_day",))
-    return read_sql_file(conn, "fidelite_penetration_by_region", **_params(run_date, window_days=window_days))
-
-
-def top_loyal_clients_by_store(conn: psycopg.Connection, run_date, *, window_days: int = WINDOW_DAYS,
-                               top_n: int = 10) -> pd.DataFrame:
-    """``top_loyal_clients_by_store``: each store's ``top_n`` customers by points earned there."""
-    return read_sql_file(conn, "fidelite_top_loyal_clients_by_store",
-                         **_params(run_date, window_days=window_days, top_n=top_n))
-
-
-def top_stores_by_loyal_customers(conn: psycopg.Connection, run_date, *,
-                                  window_days: int = WINDOW_DAYS) -> pd.DataFrame:
-    """``top_stores_by_loyal_customers``: every store ranked by its active loyalty members."""
-    aggregates.check_current(conn, ("agg_customer_store_day",))
-    return read_sql_file(conn, "fidelite_top_stores_by_loyal_customers",
-                         **_params(run_date, window_days=window_days))
-
-
 # --------------------------------------------------------------------------- categories
 
 
-def segment_category_affinity(conn: psycopg.Connection, run_date, rfm: pd.DataFrame, *,
-                              window_days: int = WINDOW_DAYS, top_n: int = 3) -> pd.DataFrame:
+def segment_category_affinity(conn: psycopg.Connection, run_date: date, rfm: pd.DataFrame, *,
+                              window_days: int, target_top_n: int) -> pd.DataFrame:
     """``segment_category_affinity``: per segment and category, the affinity index (100 = like
     all segmented customers) and the categories to target (``target_rank``, ``is_target``).
 
-    ``rfm`` is :func:`rfm_customers`' result for the same run date: its segments are bound
-    as parameters, the spend is summed in the database.
+    ``rfm`` is ``rfm_customers`` for the same run date: its segments are bound as parameters,
+    the spend is summed in the database.
     """
-    return read_sql_file(conn, "fidelite_segment_category_affinity",
-                         **_params(run_date, window_days=window_days, top_n=top_n),
-                         customer_codes=rfm["customer_code"].astype(str).tolist(),
+    return read_sql_file(conn, "fidelite_segment_category_affinity", run_date=run_date, window_days=window_days,
+                         target_top_n=target_top_n, customer_codes=rfm["customer_code"].astype(str).tolist(),
                          segments=rfm["segment"].astype(str).tolist())
-
-
-def category_purchase_days(conn: psycopg.Connection, run_date, *, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
-    """Carded customer x category: distinct purchase days in the window (non-zero cells only)."""
-    return read_sql_file(conn, "fidelite_category_purchase_days", **_params(run_date, window_days=window_days))
 
 
 def spearman_matrix(purchase_days: pd.DataFrame) -> pd.DataFrame:
@@ -222,10 +132,10 @@ def spearman_matrix(purchase_days: pd.DataFrame) -> pd.DataFrame:
     return grid.astype("float64").corr(method="spearman")
 
 
-def category_correlation(conn: psycopg.Connection, run_date, *, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
+def category_correlation(conn: psycopg.Connection, run_date: date, *, window_days: int) -> pd.DataFrame:
     """``category_correlation``: Spearman correlation, over carded customers active in the
     window, of their purchase days in each pair of categories (long format, both orders)."""
-    days = category_purchase_days(conn, run_date, window_days=window_days)
+    days = read_sql_file(conn, "fidelite_category_purchase_days", run_date=run_date, window_days=window_days)
     matrix = spearman_matrix(days)
     long = matrix.rename_axis(index="category", columns="other_category").stack()
     frame = long.rename("spearman_rho").reset_index()
@@ -236,31 +146,13 @@ def category_correlation(conn: psycopg.Connection, run_date, *, window_days: int
 # --------------------------------------------------------------------------- charts
 
 
-def _plt():
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    sns.set_theme(style="whitegrid", context="notebook")
-    return plt, sns
-
-
-def _nothing_to_show(title: str):
-    """A small figure saying there is no data (a run date before any sale, say)."""
-    plt, _ = _plt()
-    fig, ax = plt.subplots(figsize=(6, 1.5))
-    ax.text(0.5, 0.5, "no data as of this run date", ha="center", va="center")
-    ax.set_axis_off()
-    ax.set_title(title)
-    return fig
-
-
-def plot_segment_distribution(rfm: pd.DataFrame):
+def plot_segment_distribution(rfm: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
     """Bars: customers per segment, with the segment's share of the window's spend."""
-    plt, sns = _plt()
     counts = (rfm.groupby("segment").agg(customers=("customer_code", "size"), sales=("monetary", "sum"))
               .reindex(list(SEGMENTS)).fillna(0).reset_index())
     total_sales = counts["sales"].sum()
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, axes = charts.figure(9, 4.5)
+    ax = axes[0][0]
     sns.barplot(data=counts, x="segment", y="customers", hue="segment", palette=SEGMENT_COLORS,
                 legend=False, ax=ax)
     for patch, sales in zip(ax.patches, counts["sales"]):
@@ -271,33 +163,42 @@ def plot_segment_distribution(rfm: pd.DataFrame):
     ax.set_ylabel("customers")
     ax.set_title(f"RFM segments: {len(rfm)} carded customers")
     ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
     return fig
 
 
-def plot_segment_shares(segments: pd.DataFrame, by: str, value: str = "customer_share"):
-    """Stacked bars: each group's segment mix (``by``: a label column of a segments_by_* table)."""
+def plot_segment_shares(segments: pd.DataFrame, by: str, value: str = "customer_share",
+                        currency: str = charts.DEFAULT_CURRENCY) -> Figure:
+    """Stacked bars: each group's segment mix (``by``: a label column of a segments_by_* table).
+    The legend sits on the right of the bars, clear of the axis label."""
     if segments.empty or segments["customers"].sum() == 0:
-        return _nothing_to_show(f"Segment mix by {_LABELS.get(by, by)}")
-    plt, _ = _plt()
+        return charts.nothing_to_show(f"Segment mix by {_LABELS.get(by, by)}")
     wide = (segments.pivot_table(index=by, columns="segment", values=value, aggfunc="sum", fill_value=0)
             .reindex(columns=list(SEGMENTS), fill_value=0).sort_index(ascending=False))
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(wide) + 1.8))
+    fig, axes = charts.figure(11, 0.45 * len(wide) + 1.8)
+    ax = axes[0][0]
     wide.plot(kind="barh", stacked=True, color=[SEGMENT_COLORS[s] for s in wide.columns], width=0.8, ax=ax)
     ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(charts.percent_formatter())
     ax.set_xlabel("share of customers" if value == "customer_share" else "share of sales")
     ax.set_ylabel("")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, frameon=False)
+    ax.legend(title="segment", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_title(f"Segment mix by {_LABELS.get(by, by)}")
-    fig.tight_layout()
     return fig
 
 
-def plot_loyalty_trend(kpis: pd.DataFrame):
+def plot_segments_by_region(segments: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
+    return plot_segment_shares(segments, "region_name")
+
+
+def plot_segments_by_brand(segments: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
+    return plot_segment_shares(segments, "banner")
+
+
+def plot_loyalty_trend(kpis: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
     """Two panels per month, all stores: points earned and redeemed; carded share and redemption rate."""
-    plt, _ = _plt()
     totals = loyalty_monthly_totals(kpis)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    fig, axes = charts.figure(10, 7, nrows=2, sharex=True)
+    top, bottom = axes[0][0], axes[1][0]
     x = range(len(totals))
     top.bar([i - 0.2 for i in x], totals["points_earned"], width=0.4, label="points earned", color="#4C72B0")
     top.bar([i + 0.2 for i in x], totals["points_redeemed"], width=0.4, label="points redeemed", color="#DD8452")
@@ -307,58 +208,55 @@ def plot_loyalty_trend(kpis: pd.DataFrame):
     bottom.plot(list(x), totals["carded_share"], marker="o", label="carded share of sales")
     bottom.plot(list(x), totals["redemption_rate"], marker="s", label="redemption rate (redeemed / earned)")
     bottom.set_ylim(0, 1)
+    bottom.yaxis.set_major_formatter(charts.percent_formatter())
     bottom.set_ylabel("rate")
     bottom.set_xticks(list(x), totals["month"], rotation=45)
     bottom.legend(frameon=False)
-    fig.tight_layout()
     return fig
 
 
-def plot_penetration(penetration: pd.DataFrame):
+def plot_penetration(penetration: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
     """Bars: active members per 10,000 inhabitants by region (regions without stores left out)."""
     if not (penetration["stores"] > 0).any():
-        return _nothing_to_show("Loyalty penetration by region")
-    plt, sns = _plt()
+        return charts.nothing_to_show("Loyalty penetration by region")
     data = penetration[penetration["stores"] > 0].sort_values("members_per_10k_inhabitants", ascending=False)
-    fig, ax = plt.subplots(figsize=(9, 0.4 * max(len(data), 2) + 1.2))
+    fig, axes = charts.figure(9, 0.4 * max(len(data), 2) + 1.2)
+    ax = axes[0][0]
     sns.barplot(data=data, y="region_name", x="members_per_10k_inhabitants", color="#4C72B0", ax=ax)
     ax.set_xlabel("active members per 10,000 inhabitants")
     ax.set_ylabel("")
     ax.set_title("Loyalty penetration by region")
-    fig.tight_layout()
     return fig
 
 
-def plot_category_correlation(correlation: pd.DataFrame):
+def plot_category_correlation(correlation: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
     """Heatmap of the Spearman correlation between categories' purchase days."""
     if correlation.empty:
-        return _nothing_to_show("Co-purchase of categories")
-    plt, sns = _plt()
+        return charts.nothing_to_show("Co-purchase of categories")
     matrix = correlation.pivot(index="category", columns="other_category", values="spearman_rho")
     size = 0.7 * len(matrix) + 2.5
-    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    fig, axes = charts.figure(size + 1.5, size)
+    ax = axes[0][0]
     sns.heatmap(matrix, vmin=-1, vmax=1, center=0, cmap="vlag", annot=True, fmt=".2f", square=True,
                 cbar_kws={"label": "Spearman rho"}, ax=ax, annot_kws={"fontsize": 8})
     ax.set_xlabel("")
     ax.set_ylabel("")
     customers = int(correlation["customers"].iloc[0])
     ax.set_title(f"Co-purchase of categories (purchase days, {customers} customers)")
-    fig.tight_layout()
     return fig
 
 
-def plot_segment_affinity(affinity: pd.DataFrame):
+def plot_segment_affinity(affinity: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
     """Heatmap of the affinity index, segment x category (100 = like everyone)."""
     if affinity.empty:
-        return _nothing_to_show("Category affinity by segment")
-    plt, sns = _plt()
+        return charts.nothing_to_show("Category affinity by segment")
     matrix = affinity.pivot(index="segment", columns="category", values="affinity_index")
     matrix = matrix.reindex([s for s in SEGMENTS if s in matrix.index])
-    fig, ax = plt.subplots(figsize=(0.9 * len(matrix.columns) + 3, 0.6 * len(matrix) + 2.5))
+    fig, axes = charts.figure(0.9 * len(matrix.columns) + 3, 0.6 * len(matrix) + 2.5)
+    ax = axes[0][0]
     sns.heatmap(matrix, center=100, cmap="vlag", annot=True, fmt=".0f", cbar_kws={"label": "affinity index"},
                 ax=ax, annot_kws={"fontsize": 8})
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title("Category affinity by segment (100 = all segmented customers)")
-    fig.tight_layout()
     return fig

@@ -39,10 +39,12 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 import psycopg
+import seaborn as sns
+from matplotlib.figure import Figure
 from psycopg import sql
 
-from etl_helpers import aggregates
-from etl_helpers.marts import MARTS_SQL_DIR, as_date, read_sql_file, window
+from etl_helpers import charts
+from etl_helpers.marts.query import MARTS_SQL_DIR, read_sql_file, window
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,17 @@ RULE_COLUMNS = [
     "consequent_count", "n_baskets", "support", "confidence", "lift",
 ]
 PRODUCT_AGGREGATES = ("agg_baskets", "agg_items_month", "agg_item_pairs_month")
+CATEGORY_AGGREGATES = ("agg_category_sets_day",)
+# The bound on the itemset search (a documented policy, see docs/marts_fidelite.md): itemsets
+# of at most MAX_LEN items, and at most MAX_CANDIDATES candidate itemsets at any level. A
+# search beyond them fails at once with a message naming the bound, instead of running for
+# minutes (a minimum support of 0 with max_len 10 would enumerate every subset of every basket).
+MAX_LEN = 5
+MAX_CANDIDATES = 200_000
+# The defaults of the search (declared here once; etl_helpers.marts.PARAMETERS reads them).
+WINDOW_DAYS = 365
+MIN_SUPPORT, MIN_CONFIDENCE, DEFAULT_MAX_LEN = 0.01, 0.2, 3
+CATEGORY_MIN_SUPPORT, CATEGORY_MIN_CONFIDENCE = 0.05, 0.3
 TEMP_TABLES = ("rules_baskets", "rules_patterns", "rules_lines", "rules_next", "rules_occurrences", "rules_candidates",
                "rules_frequent")
 
@@ -100,10 +113,7 @@ class ItemsetCounts:
     n_baskets: int
     counts: dict[Itemset, int] = field(default_factory=dict)
     min_count: int = 1
-    max_len: int = 3
-
-    def of_size(self, k: int) -> dict[Itemset, int]:
-        return {items: n for items, n in self.counts.items() if len(items) == k}
+    max_len: int = DEFAULT_MAX_LEN
 
 
 def apriori_candidates(frequent: Iterable[Itemset]) -> list[Itemset]:
@@ -122,7 +132,8 @@ def apriori_candidates(frequent: Iterable[Itemset]) -> list[Itemset]:
     return candidates
 
 
-def count_itemsets(baskets: Iterable[Iterable[str]], min_support=0.01, max_len: int = 3) -> ItemsetCounts:
+def count_itemsets(baskets: Iterable[Iterable[str]], min_support=MIN_SUPPORT,
+                   max_len: int = DEFAULT_MAX_LEN) -> ItemsetCounts:
     """Frequent itemsets of an in-memory basket list (a reference for the SQL counting)."""
     _check_max_len(max_len)
     sets = [frozenset(b) for b in baskets]
@@ -140,7 +151,7 @@ def count_itemsets(baskets: Iterable[Iterable[str]], min_support=0.01, max_len: 
     size = 1
     while level and size < max_len:
         size += 1
-        tally = dict.fromkeys(apriori_candidates(level), 0)
+        tally = dict.fromkeys(_bounded(apriori_candidates(level), size), 0)
         if not tally:
             break
         for items in kept:
@@ -153,7 +164,8 @@ def count_itemsets(baskets: Iterable[Iterable[str]], min_support=0.01, max_len: 
 
 
 def association_rules(counts: ItemsetCounts | Mapping[Itemset, int], n_baskets: int | None = None, *,
-                      min_support=0.01, min_confidence=0.2, max_len: int = 3) -> pd.DataFrame:
+                      min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE,
+                      max_len: int = DEFAULT_MAX_LEN) -> pd.DataFrame:
     """Rules ``X -> y`` (one item on the right) from itemset counts, ranked by lift.
 
     ``counts`` maps sorted item tuples to the number of baskets holding them; it must hold
@@ -216,6 +228,17 @@ def _empty_rules() -> pd.DataFrame:
 def _check_max_len(max_len: int) -> None:
     if not isinstance(max_len, int) or max_len < 2:
         raise ValueError(f"max_len must be an integer >= 2 (a rule has two items at least), got {max_len!r}")
+    if max_len > MAX_LEN:
+        raise ValueError(f"max_len must be at most MAX_LEN = {MAX_LEN} (the bound on the itemset search), "
+                         f"got {max_len}")
+
+
+def _bounded(candidates: list[Itemset], size: int) -> list[Itemset]:
+    """The candidates of a level, refused beyond MAX_CANDIDATES (raise min_support)."""
+    if len(candidates) > MAX_CANDIDATES:
+        raise ValueError(f"{len(candidates)} candidate itemsets of {size} items exceed MAX_CANDIDATES = "
+                         f"{MAX_CANDIDATES} (the bound on the itemset search): raise min_support or lower max_len")
+    return candidates
 
 
 # --------------------------------------------------------------------------- Apriori in PostgreSQL
@@ -251,8 +274,9 @@ def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> dict[tuple[int, ...
     return {tuple(items): int(n) for items, n in cur.fetchall()}
 
 
-def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "product", window_days: int = 365,
-                          min_support=0.01, max_len: int = 3) -> ItemsetCounts:
+def count_basket_itemsets(conn: psycopg.Connection, run_date: date, *, level: str = "product",
+                          window_days: int = WINDOW_DAYS, min_support=MIN_SUPPORT,
+                          max_len: int = DEFAULT_MAX_LEN) -> ItemsetCounts:
     """Frequent itemsets of the window's baskets, counted in PostgreSQL (Apriori).
 
     Baskets are the tickets of (run_date - window_days, run_date]; items are product codes or
@@ -269,8 +293,7 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date, *, level: str = "p
     _check_max_len(max_len)
     if not isinstance(window_days, int) or window_days < 1:
         raise ValueError(f"window_days must be a positive integer, got {window_days!r}")
-    aggregates.check_current(conn, PRODUCT_AGGREGATES if level == "product" else ("agg_category_sets_day",))
-    params = {"run_date": as_date(run_date), "window_days": window_days, "level": level}
+    params = {"run_date": run_date, "window_days": window_days, "level": level}
     with conn.transaction(), conn.cursor() as cur:
         _drop_temp_tables(cur)
         if level == "product":
@@ -353,7 +376,7 @@ def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
         if size == 2:
             cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_pairs"))
         else:
-            candidates = apriori_candidates(frequent)
+            candidates = _bounded(apriori_candidates(frequent), size)
             cur.execute("create temporary table rules_candidates (items bigint[] primary key)")
             with cur.copy("copy pg_temp.rules_candidates (items) from stdin") as copy:
                 copy.set_types(["int8[]"])
@@ -377,16 +400,18 @@ def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
 # --------------------------------------------------------------------------- the mart tables
 
 
-def basket_rules(conn: psycopg.Connection, run_date, *, level: str = "product", window_days: int = 365,
-                 min_support=0.01, min_confidence=0.2, max_len: int = 3) -> pd.DataFrame:
+def basket_rules(conn: psycopg.Connection, run_date: date, *, level: str = "product",
+                 window_days: int = WINDOW_DAYS, min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE,
+                 max_len: int = DEFAULT_MAX_LEN) -> pd.DataFrame:
     """Association rules of the window's baskets at ``level`` (product codes or categories)."""
     counts = count_basket_itemsets(conn, run_date, level=level, window_days=window_days,
                                    min_support=min_support, max_len=max_len)
     return association_rules(counts, min_support=min_support, min_confidence=min_confidence, max_len=max_len)
 
 
-def product_rules(conn: psycopg.Connection, run_date, *, window_days: int = 365, min_support=0.01,
-                  min_confidence=0.2, max_len: int = 3) -> pd.DataFrame:
+def product_rules(conn: psycopg.Connection, run_date: date, *, window_days: int = WINDOW_DAYS,
+                  min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE,
+                  max_len: int = DEFAULT_MAX_LEN) -> pd.DataFrame:
     """``product_rules``: rules between product codes, with the products' names beside them."""
     rules = basket_rules(conn, run_date, level="product", window_days=window_days, min_support=min_support,
                          min_confidence=min_confidence, max_len=max_len)
@@ -398,26 +423,26 @@ def product_rules(conn: psycopg.Connection, run_date, *, window_days: int = 365,
     return rules
 
 
-def category_rules(conn: psycopg.Connection, run_date, *, window_days: int = 365, min_support=0.05,
-                   min_confidence=0.3, max_len: int = 3) -> pd.DataFrame:
+def category_rules(conn: psycopg.Connection, run_date: date, *, window_days: int = WINDOW_DAYS,
+                   category_min_support=CATEGORY_MIN_SUPPORT, category_min_confidence=CATEGORY_MIN_CONFIDENCE,
+                   max_len: int = DEFAULT_MAX_LEN) -> pd.DataFrame:
     """``category_rules``: rules between product categories (a basket holds a category once)."""
-    return basket_rules(conn, run_date, level="category", window_days=window_days, min_support=min_support,
-                        min_confidence=min_confidence, max_len=max_len)
+    return basket_rules(conn, run_date, level="category", window_days=window_days,
+                        min_support=category_min_support, min_confidence=category_min_confidence, max_len=max_len)
 
 
 # --------------------------------------------------------------------------- chart
 
 
-def plot_top_rules(rules: pd.DataFrame, top: int = 15, title: str = "Top association rules by lift"):
-    """Horizontal bars of the ``top`` rules' lift, labelled ``X -> y`` (names when present)."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    head = rules.sort_values("rank").head(top).copy()
+def plot_top_rules(rules: pd.DataFrame, top_rules: int, title: str = "Top association rules by lift",
+                   currency: str = charts.DEFAULT_CURRENCY) -> Figure:
+    """Horizontal bars of the ``top_rules`` rules' lift, labelled ``X -> y`` (names when present)."""
+    head = rules.sort_values("rank").head(top_rules).copy()
     lhs = head["antecedent_names"] if "antecedent_names" in head else head["antecedent"]
     rhs = head["consequent_name"] if "consequent_name" in head else head["consequent"]
     head["rule"] = [f"{_short(a, 48)}  →  {_short(b, 30)}" for a, b in zip(lhs, rhs)]
-    fig, ax = plt.subplots(figsize=(13, 0.4 * max(len(head), 2) + 1.2))
+    fig, axes = charts.figure(13, 0.4 * max(len(head), 2) + 1.2)
+    ax = axes[0][0]
     if head.empty:
         ax.text(0.5, 0.5, "no rule passes the thresholds", ha="center", va="center")
         ax.set_axis_off()
@@ -431,8 +456,15 @@ def plot_top_rules(rules: pd.DataFrame, top: int = 15, title: str = "Top associa
         ax.set_xlabel("lift (1 = independent)")
         ax.axvline(1.0, color="grey", linewidth=0.8, linestyle="--")
     ax.set_title(title)
-    fig.tight_layout()
     return fig
+
+
+def plot_product_rules(rules: pd.DataFrame, top_rules: int, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
+    return plot_top_rules(rules, top_rules, "Top product rules by lift")
+
+
+def plot_category_rules(rules: pd.DataFrame, top_rules: int, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
+    return plot_top_rules(rules, top_rules, "Top category rules by lift")
 
 
 def _short(text: str, width: int = 60) -> str:

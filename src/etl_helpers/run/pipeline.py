@@ -331,6 +331,7 @@ def _jobs(run_date: date, manifest: dict, out_dirs: dict[str, Path], request: Ru
             "raw_path": str(request.options.raw) if request.options.raw else "",
             "points_rate": request.options.points_rate,
             "export_dir": str(out),
+            "currency": manifest["currency"],
             **request.overrides,
         }
         header = header_markdown(step.notebook, {
