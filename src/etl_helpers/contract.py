@@ -73,7 +73,9 @@ ENTITIES: dict[str, Entity] = {
             C("city", "text"),
             C("postal_code", "text", required=False),
             C("region_code", "text", description="must exist in regions"),
-            C("opened_on", "date", required=False),
+            C("opened_on", "date", required=False, description="no sale or loyalty event before it"),
+            C("closed_on", "date", required=False,
+              description="last trading day, if it closed for good: no sale or loyalty event after it"),
         )),
         Entity("products", "reference", ("product_code",), (
             C("product_code", "text"),

@@ -257,7 +257,7 @@ def assert_reconciled(settings: Settings, folder: RawFolder | None = None) -> No
     with db.connection(settings) as conn:
         files = conn.execute(
             """
-            select l.file_id, l.path, l.entity, l.sha256, l.rows_read, l.rows_loaded, l.rows_rejected, l.is_current,
+            select l.file_id, l.read_from, l.entity, l.sha256, l.rows_read, l.rows_loaded, l.rows_rejected, l.is_current,
                    (select count(*) from etl.rejected_rows r where r.file_id = l.file_id),
                    (select count(*) from warehouse.fact_ventes f where f.file_id = l.file_id)
                  + (select count(*) from warehouse.fact_fidelite f where f.file_id = l.file_id)

@@ -434,7 +434,7 @@ def test_09_a_changed_file_replaces_its_own_rows(warehouse, loaded):
     assert rf.counts(warehouse)["fact_ventes"] == 3 + 2
     assert rf.scalar(warehouse, "select count(*) from warehouse.fact_ventes where file_id = %s", (old_file,)) == 0
     assert rf.query(warehouse, "select is_current from etl.loaded_files where path = %s order by file_id",
-                    (str(path),)) == [(False,), (True,)]
+                    (ledger.ledger_key(path),)) == [(False,), (True,)]
     rf.assert_quarantined(warehouse, path, {5: "invalid unit_price"})
     rf.assert_reconciled(warehouse)
     rf.assert_data_tests_pass(warehouse)

@@ -42,9 +42,9 @@ from psycopg import sql
 from tqdm.auto import tqdm
 
 from etl_helpers import db
-from etl_helpers.contract import LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
+from etl_helpers.contract import ENTITIES, LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
 from etl_helpers.loading import ledger
-from etl_helpers.loading.events import FACT_COLUMNS, Dimensions, check_events
+from etl_helpers.loading.events import AFTER_CLOSING, BEFORE_OPENING, FACT_COLUMNS, Dimensions, check_events
 from etl_helpers.loading.reader import Block, Header, Reject, iter_blocks, parse_blocks, read_header
 from etl_helpers.loading.values import staging_columns, type_chunk
 from etl_helpers.settings import PROJECT_ROOT, Settings
@@ -302,12 +302,29 @@ def _load_reference(conn: psycopg.Connection, entity: Entity, todo: list[tuple[R
     for table in (entity.name, "load_files"):
         conn.execute(sql.SQL("analyze {}").format(sql.Identifier("staging", table)))
     conn.execute(_sql_file("staging", f"{entity.name}.sql"))
+    _keep_snapshot(conn, entity)
     conn.execute(_sql_file("warehouse", f"{TARGET_TABLE[entity.name]}.sql"))
     _quarantine_checked(conn, entity, fmt)
     counts = _counts_by_file(conn, entity.name)
     for _, result in todo:
         loaded, rejected = counts.get(result.file_id, (0, 0))
         result.rows_loaded, result.rows_rejected = loaded, result.rows_rejected + rejected
+
+
+def _keep_snapshot(conn: psycopg.Connection, entity: Entity) -> None:
+    """Keep the snapshot's valid rows, with its date, in ``etl.snapshot_<entity>``: the
+    dimension is derived from every current snapshot (``sql/warehouse/<table>.sql``)."""
+    table = f"snapshot_{entity.name}"
+    columns = [name for (name,) in conn.execute(
+        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+        "and attname not in ('file_id', 'business_date') order by attnum", (f"etl.{table}",)).fetchall()]
+    conn.execute(sql.SQL(
+        "insert into {snapshot} (file_id, business_date, {columns}) "
+        "select c.file_id, f.business_date, {c_columns} from {checked} as c join staging.load_files as f using (file_id) "
+        "where c.reason is null"
+    ).format(snapshot=sql.Identifier("etl", table), columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+             c_columns=sql.SQL(", ").join(sql.Identifier("c", name) for name in columns),
+             checked=sql.Identifier("staging", f"{entity.name}_checked")))
 
 
 def _quarantine_checked(conn: psycopg.Connection, entity: Entity, fmt: RawFormat) -> None:
@@ -565,6 +582,40 @@ def _sha256s(paths: list[Path]) -> dict[Path, str]:
         return dict(zip(paths, pool.map(ledger.file_sha256, paths)))
 
 
+# Reasons that depend on other entities' snapshots: a file refused rows for one of them is
+# checked again once a snapshot it depends on has come since (a store, a region, a product...).
+DIMENSION_REASONS = ("unknown region_code", "unknown store_code", "unknown product_code", "unknown customer_code",
+                     BEFORE_OPENING, AFTER_CLOSING)
+
+
+def _to_recheck(conn: psycopg.Connection, entity: Entity, file_ids: list[int]) -> set[int]:
+    """The ledger's current files (of ``file_ids``) to read again although their bytes did not
+    change, so the warehouse is what a fresh load of the folder gives:
+
+    - a file that refused rows for a reason of ``DIMENSION_REASONS`` and was loaded before a
+      snapshot of an entity it depends on (one loaded before it in ``LOAD_ORDER``): a sale's
+      store may exist now;
+    - a reference snapshot whose rows are not kept in ``etl.snapshot_<entity>`` (loaded by a
+      version of the loader that did not keep them).
+    """
+    depends_on = [name for name in LOAD_ORDER[:LOAD_ORDER.index(entity.name)] if ENTITIES[name].kind == "reference"]
+    rows = conn.execute(sql.SQL(
+        """
+        select l.file_id
+        from etl.loaded_files as l
+        where l.file_id = any(%(ids)s)
+          and ((exists (select from etl.rejected_rows as r where r.file_id = l.file_id and r.reason = any(%(reasons)s))
+                and exists (select from etl.loaded_files as d
+                            where d.is_current and d.entity = any(%(depends_on)s) and d.file_id > l.file_id))
+               or (%(reference)s and l.rows_loaded > 0
+                   and not exists (select from {snapshot} as s where s.file_id = l.file_id)))
+        """).format(snapshot=sql.Identifier("etl", f"snapshot_{entity.name}") if entity.kind == "reference"
+                    else sql.SQL("(select null::bigint as file_id)")),
+        {"ids": file_ids, "reasons": list(DIMENSION_REASONS), "depends_on": depends_on,
+         "reference": entity.kind == "reference"}).fetchall()
+    return {file_id for (file_id,) in rows}
+
+
 def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, run_date: date,
                run_id: int | None, progress: bool | None = None) -> list[FileResult]:
     """Load files of one entity in the caller's open transaction (the caller commits).
@@ -581,6 +632,7 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     keys = {raw.path: ledger.ledger_key(raw.path) for raw in files}  # resolving a path: a few system calls
     current = ledger.current_entries(conn, list(keys.values()))
     previous_of = {raw.path: current.get(keys[raw.path]) for raw in files}
+    recheck = _to_recheck(conn, entity, [entry.file_id for entry in current.values()])
     # a file new to the ledger is hashed as it is read (_typed_batches); one it has is hashed
     # now, if its size or time moved, to tell whether its bytes changed
     hashes = _sha256s([raw.path for raw in files
@@ -591,7 +643,7 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
         previous = previous_of[raw.path]
         if previous:
             result.sha256 = hashes.get(raw.path, previous.sha256)
-        if previous and previous.sha256 == result.sha256:
+        if previous and previous.sha256 == result.sha256 and previous.file_id not in recheck:
             result.status, result.file_id = "unchanged", previous.file_id
             if raw.path in hashes:
                 rehashed.append((previous.file_id, raw.path))
@@ -608,9 +660,9 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     replaced = [result.previous for _, result in todo if result.previous]
     if replaced:
         ledger.retire(conn, replaced)
-        if entity.name in FACT_DATE:
-            conn.execute(sql.SQL("delete from {} where file_id = any(%s)").format(
-                sql.Identifier("warehouse", TARGET_TABLE[entity.name])), ([p.file_id for p in replaced],))
+        table = (sql.Identifier("warehouse", TARGET_TABLE[entity.name]) if entity.kind == "event"
+                 else sql.Identifier("etl", f"snapshot_{entity.name}"))
+        conn.execute(sql.SQL("delete from {} where file_id = any(%s)").format(table), ([p.file_id for p in replaced],))
     file_ids = ledger.register(conn, [(raw, result.sha256) for raw, result in todo], run_id,
                                [keys[raw.path] for raw, _ in todo])
     for (raw, result), file_id in zip(todo, file_ids):

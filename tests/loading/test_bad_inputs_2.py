@@ -1,0 +1,178 @@
+"""The loading cases of BAD_INPUTS.md's second catalogue (32-53): the behaviour and its invariant.
+
+Same letters and probes as ``test_bad_inputs.py`` (cases 1-31); numbers in test names are the
+cases'. "Same as fresh": the warehouse equals a fresh database loaded from the same raw folder
+in one run (``fresh.assert_same_warehouse``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import rawfolder as rf
+from etl_helpers.settings import Settings
+from fresh import assert_same_warehouse, fresh_database
+from rawfolder import DAY1, REF_DAY, sale
+from test_bad_inputs import module_database, warehouse  # noqa: F401  (fixtures)
+
+JUNE = date(2026, 6, 1)
+MARCH = date(2026, 3, 1)
+NOVEMBER = date(2026, 11, 2)
+
+
+@pytest.fixture
+def fresh(server_url, tmp_path):
+    """Factory: a fresh database loaded from ``folder`` in one run; its settings."""
+    made = []
+
+    def load(folder: rf.RawFolder) -> Settings:
+        context = fresh_database(server_url)
+        url = context.__enter__()
+        made.append(context)
+        settings = Settings(database_url=url, workdir=tmp_path / f"fresh-{len(made)}")
+        rf.load(settings, folder)
+        return settings
+
+    yield load
+    for context in made:
+        context.__exit__(None, None, None)
+
+
+def stores(**changes: dict) -> list[dict]:
+    """The folder's two stores, with ``changes`` by store code."""
+    return [dict(row, **changes.get(row["store_code"], {})) for row in rf.STORES]
+
+
+def region_of_sales(settings: Settings) -> dict[str, str]:
+    """ticket -> region of the store version its sale points to."""
+    return dict(rf.query(settings, """
+        select f.ticket_id, r.region_code from warehouse.fact_ventes f
+        join warehouse.dim_magasin m using (store_id) join warehouse.dim_region r on r.region_id = m.region_id"""))
+
+
+def store_versions(settings: Settings, code: str) -> list[tuple]:
+    return rf.query(settings, "select store_id, city, banner, valid_from, valid_to, is_current "
+                              "from warehouse.dim_magasin where store_code = %s order by valid_from", (code,))
+
+
+# --- 39, 40: store history, whatever the order snapshots arrive in -----------------------------
+
+def test_39_an_earlier_store_snapshot_arriving_late_gives_the_same_warehouse_as_fresh(warehouse, tmp_path, fresh):
+    """Snapshots of 1 January and 1 June are loaded, with sales in March and November; the
+    snapshot of 1 March (S001 moved to ARA, back in IDF in June) arrives last."""
+    folder = rf.build(tmp_path / "raw")
+    folder.write_rows("stores", JUNE, stores(S002={"banner": "hyper", "store_name": "Hyper Lyon Part-Dieu"}))
+    folder.write_rows("sales", NOVEMBER, [sale("T1101", 1, "2026-11-02T11:00:00+01:00", "S001"),
+                                          sale("T1102", 1, "2026-11-02T12:00:00+01:00", "S002")])
+    rf.load(warehouse, folder)
+    s002_before = store_versions(warehouse, "S002")
+
+    folder.write_rows("stores", MARCH, stores(S001={"region_code": "ARA"}))
+    rf.load(warehouse, folder)
+
+    assert_same_warehouse(warehouse, fresh(folder))
+    regions = region_of_sales(warehouse)
+    assert regions["T0001"] == "ARA" and regions["T1101"] == "IDF"      # 2 March in ARA, November back in IDF
+    assert rf.query(warehouse, "select r.region_code from warehouse.dim_magasin m join warehouse.dim_region r "
+                               "using (region_id) where m.store_code = 'S001' and m.is_current") == [("IDF",)]
+    assert store_versions(warehouse, "S002") == s002_before              # its current version kept as it was
+    rf.assert_reconciled(warehouse)
+    rf.assert_data_tests_pass(warehouse)
+
+
+def test_40_a_corrected_old_store_snapshot_gives_the_same_warehouse_as_fresh(warehouse, tmp_path, fresh):
+    """The snapshot of 1 January spelled S001's city wrong, June's spells it right; S002 changed
+    banner in June. The January file is corrected: S001 has one version, S002 is untouched."""
+    folder = rf.build(tmp_path / "raw")
+    folder.write_rows("stores", REF_DAY, stores(S001={"city": "Evry"}))
+    folder.write_rows("stores", JUNE, stores(S002={"banner": "hyper", "store_name": "Hyper Lyon Part-Dieu"}))
+    folder.write_rows("sales", NOVEMBER, [sale("T1101", 1, "2026-11-02T11:00:00+01:00", "S001"),
+                                          sale("T1102", 1, "2026-11-02T12:00:00+01:00", "S002")])
+    rf.load(warehouse, folder)
+    assert [v[1] for v in store_versions(warehouse, "S001")] == ["Evry", "Évry"]
+    s002_before = store_versions(warehouse, "S002")
+
+    folder.write_rows("stores", REF_DAY, stores())
+    rf.load(warehouse, folder)
+
+    assert_same_warehouse(warehouse, fresh(folder))
+    assert [(city, valid_from, current) for _, city, _, valid_from, _, current in store_versions(warehouse, "S001")] \
+        == [("Évry", date(1900, 1, 1), True)]
+    assert store_versions(warehouse, "S002") == s002_before              # ids, banners and dates untouched
+    rf.assert_reconciled(warehouse)
+    rf.assert_data_tests_pass(warehouse)
+
+
+def test_40_a_corrected_product_snapshot_older_than_the_latest_changes_nothing_the_latest_gives(
+        warehouse, tmp_path, fresh):
+    """Type 1 dimensions: the latest snapshot of each code wins, whatever arrives last."""
+    folder = rf.build(tmp_path / "raw")
+    later = [dict(row, list_price="9.99") if row["product_code"] == "P001" else row for row in rf.PRODUCTS]
+    folder.write_rows("products", JUNE, later)
+    rf.load(warehouse, folder)
+
+    folder.write_rows("products", REF_DAY, [dict(row, product_name=row["product_name"] + " (corrigé)")
+                                            for row in rf.PRODUCTS])
+    rf.load(warehouse, folder)
+
+    assert_same_warehouse(warehouse, fresh(folder))
+    assert rf.scalar(warehouse, "select product_name from warehouse.dim_produit where product_code = 'P001'") \
+        == "Baguette tradition"
+
+
+# --- 43: the ledger knows files by their place in the raw layout ------------------------------
+
+def test_43_a_moved_raw_folder_then_a_late_correction_replaces_its_rows(warehouse, tmp_path, fresh):
+    folder = rf.build(tmp_path / "raw")
+    rf.load(warehouse, folder)
+    moved = replace(folder, root=tmp_path / "elsewhere" / "raw")
+    moved.root.parent.mkdir()
+    shutil.move(folder.root, moved.root)
+    corrected = [dict(rf.SALES[DAY1][0], quantity="3", amount="3.60"), *rf.SALES[DAY1][1:]]
+    path = moved.write_rows("sales", DAY1, corrected)
+
+    results = rf.load(warehouse, moved)
+
+    statuses = {Path(r.path).name: r.status for r in results}
+    assert statuses.pop(path.name) == "replaced"
+    assert set(statuses.values()) == {"unchanged"}
+    assert rf.rejected(warehouse, path) == {}                            # nothing "already loaded"
+    assert rf.scalar(warehouse, "select sum(amount) from warehouse.fact_ventes where sale_date = %s", (DAY1,)) \
+        == rf.control_total(corrected)
+    assert rf.ledger_row(warehouse, path)["loaded"] == len(corrected)
+    assert_same_warehouse(warehouse, fresh(moved))
+    rf.assert_reconciled(warehouse)
+
+
+# --- 44: every fact within its store's open dates ----------------------------------------------
+
+def test_44_sales_and_events_outside_their_store_open_dates_are_quarantined(warehouse, tmp_path):
+    """S001 opened on 2010-05-01 (the folder's snapshot); S002 closes for good on 2 March, its
+    last trading day (the contract's optional closed_on)."""
+    folder = rf.build(tmp_path / "raw")
+    folder.write_rows("stores", REF_DAY, stores(S002={"closed_on": "2026-03-02"}))
+    early = folder.write_rows("sales", date(2009, 6, 1), [sale("T0900", 1, "2009-06-01T10:00:00+02:00", "S001")])
+    late = folder.path("sales", date(2026, 3, 3))   # T0003 at S002 on 3 March: after its last day
+    events = folder.write_rows("loyalty", date(2026, 3, 3), [rf.event("E0301", "2026-03-03T10:00:00+01:00",
+                                                                    store_code="S002")])
+
+    rf.load(warehouse, folder)
+
+    rf.assert_quarantined(warehouse, early, {2: "before its store opened (the store's opened_on)"})
+    rf.assert_quarantined(warehouse, late, {2: "after its store closed", 3: "after its store closed"})
+    rf.assert_quarantined(warehouse, events, {2: "after its store closed"})
+    outside = rf.scalar(warehouse, """
+        select count(*) from warehouse.fact_ventes f join warehouse.dim_magasin m using (store_id)
+        where f.sale_date < m.opened_on or f.sale_date > m.closed_on""")
+    assert outside == 0
+    assert rf.query(warehouse, "select ticket_id from warehouse.fact_ventes where store_id in "
+                               "(select store_id from warehouse.dim_magasin where store_code = 'S002')") == [("T0002",)]
+    assert rf.scalar(warehouse, "select closed_on from warehouse.dim_magasin where store_code = 'S002'") \
+        == date(2026, 3, 2)
+    rf.assert_reconciled(warehouse)
+    rf.assert_data_tests_pass(warehouse)
