@@ -364,7 +364,7 @@ def render_csv(entity: str, rows: list[dict[str, str]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([row[c] for c in columns] for row in rows)
+    writer.writerows([row.get(c, "") for c in columns] for row in rows)  # optional columns may be absent
     return buffer.getvalue().encode("utf-8")
 
 
