@@ -278,9 +278,10 @@ def type_chunk(chunk: pa.Table, entity: Entity, fmt: RawFormat, business_date: d
     for mask, reason in RULES.get(entity.name, lambda *_: [])(typed, business_date):
         problems.flag(mask, reason)
 
-    has_problem = pc.is_valid(problems.reason)
+    # a reference row may still be refused in SQL (a repeated code, an unknown region): each keeps its text
+    kept_text = None if entity.kind == "reference" else pc.is_valid(problems.reason)
     arrays = {"file_id": file_ids, "line_no": line_numbers, "problem": problems.reason,
-              "raw_text": raw_text(chunk, entity, fmt, has_problem)}
+              "raw_text": raw_text(chunk, entity, fmt, kept_text)}
     for t in typed.values():
         arrays.update(t.arrays)
     return pa.table([arrays[name] for name, _ in staging_columns(entity)],
