@@ -45,7 +45,7 @@ from etl_helpers import db
 from etl_helpers.contract import ENTITIES, LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
 from etl_helpers.loading import ledger
 from etl_helpers.loading.events import AFTER_CLOSING, BEFORE_OPENING, FACT_COLUMNS, Dimensions, check_events
-from etl_helpers.loading.reader import Block, Header, Reject, iter_blocks, parse_blocks, read_header
+from etl_helpers.loading.reader import CHUNK_BYTES, Block, Header, Reject, iter_blocks, parse_blocks, read_header
 from etl_helpers.loading.values import staging_columns, type_chunk
 from etl_helpers.settings import PROJECT_ROOT, Settings
 from etl_helpers.writing import atomic_path
@@ -61,6 +61,7 @@ FACT_DATE = {"sales": "sale_date", "loyalty": "event_date"}
 TYPING_BATCH_ROWS = 50_000  # large enough per call
 FIRST_BATCH_ROWS = 10_000   # small, so that the database starts its first COPY early
 PARSE_BYTES = 4 * 1024 * 1024  # small files are parsed together, up to this much
+READ_BYTES = CHUNK_BYTES       # a file is read and screened in blocks of whole lines of about this size
 LOAD_LOCK_KEY = 7_262_001  # transaction-level advisory lock: one load at a time
 
 
@@ -105,9 +106,9 @@ class _HashedStream:
 def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject_spool,
                    progress: bool | None) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Read, screen and type the files: (rows as read, typed rows) of about ``TYPING_BATCH_ROWS``
-    rows (the first of ``FIRST_BATCH_ROWS``), several daily files each (pyarrow calls cost per
-    call, not per row), one per reference snapshot (its business date bounds the customers'
-    birth years). Counts each file's lines read and spools the lines refused before typing."""
+    rows (the first of ``FIRST_BATCH_ROWS``), several small daily files each (pyarrow calls cost
+    per call, not per row), a big file cut into several (at a block of ``READ_BYTES``), never two
+    reference snapshots in one (its business date bounds the customers' birth years). Counts each file's lines read and spools the lines refused before typing."""
     entity = todo[0][0].entity
     results = {result.file_id: result for _, result in todo}
     writer = _reject_writer(reject_spool)
@@ -149,7 +150,7 @@ def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, rejec
             if block_header is not None and header.columns != block_header.columns:
                 parse()
             block_header = header
-            for block in iter_blocks(stream, raw.path, header, fmt, result.file_id):
+            for block in iter_blocks(stream, raw.path, header, fmt, result.file_id, chunk_bytes=READ_BYTES):
                 result.rows_read += block.lines_read
                 refuse(result.file_id, block.rejects)
                 if len(block.numbers):
@@ -158,6 +159,11 @@ def _typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, rejec
                     pending_rows += len(block.numbers)
                     if pending_bytes >= PARSE_BYTES:
                         parse()
+                if rows + pending_rows >= batch_rows:  # a big file is cut into batches: memory stays bounded
+                    parse()
+                    if rows:
+                        yield typed()
+                        batch_rows = TYPING_BATCH_ROWS
         result.sha256 = stream.digest.hexdigest()  # of the bytes loaded
         if result.rows_read == 0:
             log.warning("%s: header only, no rows", raw.path.name)
