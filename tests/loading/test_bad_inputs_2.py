@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -209,3 +209,99 @@ def test_36_a_file_bigger_than_a_batch_is_typed_and_written_in_bounded_batches(w
     assert batches[0] <= 500 + block_rows and max(batches) <= 1_000 + block_rows
     assert rf.ledger_row(warehouse, path)["loaded"] == 5_000
     rf.assert_reconciled(warehouse)
+
+
+# --- 42: impossible offsets are the line's problem, never the file's ------------------------------
+
+def test_42_offsets_beyond_14_hours_are_quarantined_and_mixed_offsets_are_accepted(warehouse, tmp_path):
+    folder = rf.build(tmp_path / "raw", sales=False, loyalty=False)
+    mixed = folder.write_rows("sales", DAY1, [
+        sale("T0001", 1, "2026-03-02T10:15:00+01:00"),     # exact
+        sale("T0002", 1, "2026-03-02T10:20:00"),           # Europe/Paris local time
+        sale("T0003", 1, "2026-03-02T10:25:00+23:59"),     # no such offset
+        sale("T0004", 1, "2026-03-02T10:30:00-14:30"),
+        sale("T0005", 1, "2026-03-02T23:00:00+14:00"),     # the widest there is: Kiribati
+    ])
+    with_offsets = folder.write_rows("sales", rf.DAY2, [
+        sale("T0006", 1, "2026-03-03T10:15:00+01:00"),
+        sale("T0007", 1, "2026-03-03T10:15:00+2359"),      # every line has an offset: the fast path
+    ])
+
+    rf.load(warehouse, folder)
+
+    rf.assert_quarantined(warehouse, mixed, {4: "UTC offset beyond ±14:00", 5: "UTC offset beyond ±14:00"})
+    rf.assert_quarantined(warehouse, with_offsets, {3: "UTC offset beyond ±14:00"})
+    assert dict(rf.query(warehouse, "select ticket_id, sold_at from warehouse.fact_ventes")) == {
+        "T0001": datetime(2026, 3, 2, 9, 15, tzinfo=timezone.utc),
+        "T0002": datetime(2026, 3, 2, 9, 20, tzinfo=timezone.utc),
+        "T0005": datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc),
+        "T0006": datetime(2026, 3, 3, 9, 15, tzinfo=timezone.utc),
+    }
+    rf.assert_reconciled(warehouse)
+
+
+# --- 41: how old an event its file may carry ------------------------------------------------------
+
+def test_41_an_event_years_before_its_file_is_quarantined_without_a_partition(warehouse, tmp_path):
+    folder = rf.build(tmp_path / "raw")
+    november = folder.write_rows("sales", NOVEMBER, [
+        sale("T1101", 1, "2026-11-02T10:00:00+01:00"),
+        sale("T1102", 1, "1999-01-01T10:00:00+01:00"),      # years before: a typo, never a late line
+        sale("T1103", 1, "2026-08-04T10:00:00+02:00"),      # 90 days before: still late enough
+    ])
+    events = folder.write_rows("loyalty", NOVEMBER, [rf.event("E1101", "2026-08-03T10:00:00+02:00")])
+
+    rf.load(warehouse, folder)
+
+    reason = "dated more than 90 days before its file's business date (format.json max_event_age_days)"
+    rf.assert_quarantined(warehouse, november, {3: reason})
+    rf.assert_quarantined(warehouse, events, {2: reason})
+    assert rf.query(warehouse, "select ticket_id from warehouse.fact_ventes where sale_date >= '2026-08-01' "
+                               "order by 1") == [("T1101",), ("T1103",)]
+    assert rf.scalar(warehouse, "select count(*) from pg_class where relname like 'fact_%%_1999_%%'") == 0
+    rf.assert_reconciled(warehouse)
+    rf.assert_data_tests_pass(warehouse)
+    rf.load(warehouse, folder)                              # the next run passes its data tests too
+    rf.assert_data_tests_pass(warehouse)
+
+
+def test_41_the_oldest_event_a_file_may_carry_is_set_in_format_json(warehouse, tmp_path):
+    folder = rf.build(tmp_path / "raw", sales=False, loyalty=False)
+    folder.declare(max_event_age_days=20_000)
+    path = folder.write_rows("sales", NOVEMBER, [sale("T1102", 1, "1999-01-01T10:00:00+01:00", "S002")])
+
+    rf.load(warehouse, folder)
+
+    assert rf.ledger_row(warehouse, path)["loaded"] == 1
+
+
+# --- 52: names and settings the loader cannot read name their file -------------------------------
+
+@pytest.mark.parametrize("name", ["sales_2026-13-45.csv", "sales_2026-02-30.csv"])
+def test_52_a_file_named_with_an_impossible_date_is_an_error_naming_it(warehouse, tmp_path, name):
+    folder = rf.build(tmp_path / "raw")
+    bad = folder.root / "sales" / name
+    bad.write_text(folder.text("sales", [sale()]), encoding="utf-8")
+
+    with pytest.raises(ValueError) as raised:
+        rf.load(warehouse, folder)
+
+    assert str(bad) in str(raised.value)
+    assert rf.counts(warehouse)["fact_ventes"] == 0
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("{encoding: utf-8", "not valid JSON"),
+    ('{"encoding": "utf-9"}', "unknown encoding 'utf-9'"),
+    ('["utf-8"]', "expected a JSON object"),
+    ('{"max_reject_rate": 2}', "max_reject_rate must be a rate in [0, 1]"),
+])
+def test_52_a_broken_format_json_is_an_error_naming_it(warehouse, tmp_path, content, reason):
+    folder = rf.build(tmp_path / "raw")
+    (folder.root / "format.json").write_text(content, encoding="utf-8")
+
+    with pytest.raises(ValueError) as raised:
+        rf.load(warehouse, folder)
+
+    assert str(folder.root / "format.json") in str(raised.value) and reason in str(raised.value)
+    assert rf.counts(warehouse) == dict.fromkeys(rf.TABLES, 0)

@@ -6,7 +6,8 @@ The rules, in the order a row's first problem is reported after its typing probl
 - timestamps follow the contract's policy: with a UTC offset they are exact; without one
   they are Europe/Paris local times, refused when the spring gap skips them or the autumn
   fall-back repeats them; the event date is the Europe/Paris date of the instant;
-- no event dated after its file's business date, nor after the run date;
+- no event dated after its file's business date, nor after the run date, nor more than
+  ``max_event_age_days`` (``format.json``, 90 by default) before its file's business date;
 - known codes: the store version valid on the event date (``dim_magasin`` keeps history),
   the product, the customer (a ticket may be anonymous, a loyalty event may not);
 - within its store's open dates: not before its ``opened_on``, not after its ``closed_on``
@@ -154,6 +155,10 @@ def check_events(typed: pa.Table, raw: pa.Table, entity: Entity, fmt: RawFormat,
     files = pa.array(list(business_dates), pa.int64())
     business = pc.take(pa.array(list(business_dates.values()), pa.date32()), pc.index_in(file_ids, value_set=files))
     reasons.flag(pc.greater(day, business), "dated after its file's business date")
+    oldest = pc.subtract(pc.cast(business, pa.int32()), fmt.max_event_age_days)
+    reasons.flag(pc.less(pc.cast(day, pa.int32()), oldest),
+                 f"dated more than {fmt.max_event_age_days} days before its file's business date "
+                 "(format.json max_event_age_days)")
     reasons.flag(pc.greater(day, pa.scalar(run_date, pa.date32())), "dated after the run date")
 
     column = {name: typed[name].combine_chunks() for name in typed.column_names if name != "raw_text"}
