@@ -138,7 +138,7 @@ class RawFormat:
     delimiter: str = ","
     decimal: str = "."
     date_format: str | None = None  # e.g. "DD/MM/YYYY HH24:MI" (PostgreSQL to_timestamp); None = ISO only
-    max_event_age_days: int = 90    # an event older than this before its file's business date is quarantined
+    max_event_age_days: int = 366   # an event older than this before its file's business date is quarantined
     max_reject_rate: float = 0.5    # a file that rejects more of its lines (and more than 100) is refused
 
     @classmethod

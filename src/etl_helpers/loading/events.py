@@ -7,7 +7,7 @@ The rules, in the order a row's first problem is reported after its typing probl
   they are Europe/Paris local times, refused when the spring gap skips them or the autumn
   fall-back repeats them; the event date is the Europe/Paris date of the instant;
 - no event dated after its file's business date, nor after the run date, nor more than
-  ``max_event_age_days`` (``format.json``, 90 by default) before its file's business date;
+  ``max_event_age_days`` (``format.json``, 366 by default) before its file's business date;
 - known codes: the store version valid on the event date (``dim_magasin`` keeps history),
   the product, the customer (a ticket may be anonymous, a loyalty event may not);
 - within its store's open dates: not before its ``opened_on``, not after its ``closed_on``
