@@ -16,6 +16,7 @@ import pytest
 
 import rawfolder as rf
 from etl_helpers.loading import load as loader
+from etl_helpers.loading.reader import FileRejected
 from etl_helpers.settings import Settings
 from etl_helpers.sources import SourceOptions
 from etl_helpers.warehouse import build_warehouse
@@ -305,3 +306,54 @@ def test_52_a_broken_format_json_is_an_error_naming_it(warehouse, tmp_path, cont
 
     assert str(folder.root / "format.json") in str(raised.value) and reason in str(raised.value)
     assert rf.counts(warehouse) == dict.fromkeys(rf.TABLES, 0)
+
+
+# --- 37: a file nearly every line of which is rejected is refused whole ----------------------------
+
+def test_37_a_file_rejecting_most_of_its_lines_is_refused_with_one_reason(warehouse, tmp_path):
+    folder = rf.build(tmp_path / "raw")
+    rf.load(warehouse, folder)
+    before = rf.snapshot(warehouse)
+    repeated = folder.write_text("sales", date(2026, 3, 4), folder.header("sales") + "\n"
+                                 + (folder.line(sale("T0400", 1, "2026-03-04T10:00:00+01:00", product_code="P999"))
+                                    + "\n") * 2_000
+                                 + folder.line(sale("T0401", 1, "2026-03-04T10:00:00+01:00")) + "\n")
+
+    with pytest.raises(FileRejected) as raised:
+        rf.load(warehouse, folder)
+
+    message = str(raised.value)
+    assert str(repeated) in message
+    assert "2000 of its 2001 lines rejected, more than max_reject_rate = 0.5 (format.json)" in message
+    assert "line 2: unknown product_code" in message
+    assert rf.snapshot(warehouse) == before                       # nothing of that file, nor its rejects
+    assert not rf.rejects_file(warehouse, repeated)
+
+
+def test_37_the_reject_rate_threshold_is_raised_in_format_json(warehouse, tmp_path):
+    folder = rf.build(tmp_path / "raw", loyalty=False)
+    folder.declare(max_reject_rate=1)
+    repeated = folder.write_text("sales", date(2026, 3, 4), folder.header("sales") + "\n" + (
+        folder.line(sale("T0400", 1, "2026-03-04T10:00:00+01:00", product_code="P999")) + "\n") * 200)
+
+    rf.load(warehouse, folder)
+
+    assert rf.ledger_row(warehouse, repeated) == {**rf.ledger_row(warehouse, repeated), "read": 200, "loaded": 0,
+                                                  "rejected": 200}
+    rf.assert_reconciled(warehouse)
+
+
+def test_37_one_valid_line_repeated_is_refused_whole_not_quarantined_copy_by_copy(warehouse, tmp_path):
+    folder = rf.build(tmp_path / "raw")
+    rf.load(warehouse, folder)
+    before = rf.snapshot(warehouse)
+    repeated = folder.write_text("sales", date(2026, 3, 4), folder.header("sales") + "\n" + (
+        folder.line(sale("T0400", 1, "2026-03-04T10:00:00+01:00")) + "\n") * 2_000)
+
+    with pytest.raises(FileRejected) as raised:
+        rf.load(warehouse, folder)
+
+    assert str(repeated) in str(raised.value)
+    assert "1999 of its 2000 lines rejected" in str(raised.value)
+    assert "line 3: duplicate ticket line (first on line 2)" in str(raised.value)
+    assert rf.snapshot(warehouse) == before

@@ -45,7 +45,8 @@ from etl_helpers import db
 from etl_helpers.contract import ENTITIES, LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
 from etl_helpers.loading import ledger
 from etl_helpers.loading.events import AFTER_CLOSING, BEFORE_OPENING, FACT_COLUMNS, Dimensions, check_events
-from etl_helpers.loading.reader import CHUNK_BYTES, Block, Header, Reject, iter_blocks, parse_blocks, read_header
+from etl_helpers.loading.reader import (CHUNK_BYTES, Block, FileRejected, Header, Reject, iter_blocks, parse_blocks,
+                                        read_header)
 from etl_helpers.loading.values import staging_columns, type_chunk
 from etl_helpers.settings import PROJECT_ROOT, Settings
 from etl_helpers.writing import atomic_path
@@ -282,6 +283,34 @@ def _copy(conn: psycopg.Connection, table: sql.Composable, columns: list[str], d
     with conn.cursor().copy(statement) as copy:
         for piece in [data] if isinstance(data, bytes) else data:
             copy.write(memoryview(piece))  # psycopg sends it in slices: views, not copies
+
+
+REJECT_RATE_MIN_LINES = 100  # a file's reject rate counts from this many rejected lines
+
+
+def _refuse_mostly_rejected(conn: psycopg.Connection, todo: list[tuple[RawFile, FileResult]], fmt: RawFormat,
+                            reject_spool) -> None:
+    """A file that rejects more than ``REJECT_RATE_MIN_LINES`` lines and more than
+    ``fmt.max_reject_rate`` of them is not the contract's file (a wrong export, one line repeated):
+    it is refused whole, with one reason (its first rejected line's), not quarantined line by line."""
+    for raw, result in todo:
+        if result.rows_rejected > max(REJECT_RATE_MIN_LINES, fmt.max_reject_rate * result.rows_read):
+            line, reason = _first_reject(conn, reject_spool, result.file_id)
+            raise FileRejected(raw.path, f"{result.rows_rejected} of its {result.rows_read} lines rejected, more than "
+                                         f"max_reject_rate = {fmt.max_reject_rate:g} (format.json); the first, "
+                                         f"line {line}: {reason}")
+
+
+def _first_reject(conn: psycopg.Connection, reject_spool, file_id: int) -> tuple[int, str]:
+    """The first rejected line of a file and its reason: in the spool, or refused in SQL."""
+    reject_spool.seek(0)
+    spooled = ((int(float(line)), reason) for spooled_file, line, reason, _ in csv.reader(reject_spool)
+               if int(float(spooled_file)) == file_id)
+    found = [first] if (first := next(spooled, None)) else []
+    reject_spool.seek(0, 2)
+    found += conn.execute("select line_number, reason from etl.rejected_rows where file_id = %s "
+                          "order by line_number limit 1", (file_id,)).fetchall()
+    return min(found)
 
 
 def _copy_rejects(conn: psycopg.Connection, reject_spool) -> None:
@@ -683,6 +712,7 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
             _load_events(conn, entity, todo, fmt, run_date, reject_spool, progress)
         else:
             _load_reference(conn, entity, todo, fmt, reject_spool, progress)
+        _refuse_mostly_rejected(conn, todo, fmt, reject_spool)
         _copy_rejects(conn, reject_spool)
     ledger.finish(conn, [ledger.FileCounts(r.file_id, r.rows_read, r.rows_loaded, r.rows_rejected, r.sha256,
                                            r.first_date, r.last_date) for _, r in todo])
