@@ -357,3 +357,31 @@ def test_37_one_valid_line_repeated_is_refused_whole_not_quarantined_copy_by_cop
     assert "1999 of its 2000 lines rejected" in str(raised.value)
     assert "line 3: duplicate ticket line (first on line 2)" in str(raised.value)
     assert rf.snapshot(warehouse) == before
+
+
+# --- 38: a reference snapshot's repeated key or unknown region is a quarantined line ---------------
+
+def test_38_reference_rows_with_a_repeated_key_or_unknown_region_are_quarantined_with_their_text(warehouse, tmp_path):
+    folder = rf.build(tmp_path / "raw")
+    repeated_store = dict(rf.STORES[0], store_name="Hyper Évry bis")
+    unknown_region = dict(rf.STORES[1], store_code="S003", region_code="XXX")
+    stores_path = folder.write_rows("stores", REF_DAY, [*rf.STORES, repeated_store, unknown_region])
+    repeated_customer = dict(rf.CUSTOMERS[0], tier="silver")
+    customers_path = folder.write_rows("customers", REF_DAY, [*rf.CUSTOMERS, repeated_customer,
+                                                              dict(rf.CUSTOMERS[1], customer_code="C004",
+                                                                   region_code="XXX")])
+
+    rf.load(warehouse, folder)
+
+    stores = rf.assert_quarantined(warehouse, stores_path, {4: "duplicate store_code (first on line 2)",
+                                                            5: "unknown region_code"})
+    customers = rf.assert_quarantined(warehouse, customers_path, {5: "duplicate customer_code (first on line 2)",
+                                                                  6: "unknown region_code"})
+    assert stores[4][1] == folder.line(repeated_store, entity="stores")
+    assert stores[5][1] == folder.line(unknown_region, entity="stores")
+    assert customers[5][1] == folder.line(repeated_customer, entity="customers")
+    assert rf.query(warehouse, "select store_name from warehouse.dim_magasin where store_code = 'S001'") \
+        == [("Hyper Évry",)]
+    assert rf.counts(warehouse)["fact_ventes"] == 5                  # the run went on
+    rf.assert_reconciled(warehouse)
+    rf.assert_data_tests_pass(warehouse)
