@@ -7,6 +7,7 @@ in one run (``fresh.assert_same_warehouse``).
 
 from __future__ import annotations
 
+import errno
 import shutil
 from dataclasses import replace
 from datetime import date, datetime, timezone
@@ -385,3 +386,39 @@ def test_38_reference_rows_with_a_repeated_key_or_unknown_region_are_quarantined
     assert rf.counts(warehouse)["fact_ventes"] == 5                  # the run went on
     rf.assert_reconciled(warehouse)
     rf.assert_data_tests_pass(warehouse)
+
+
+# --- 35: a full disk while writing the rejects file ------------------------------------------------
+
+REFERENCE = ["regions", "stores", "products", "customers"]
+
+
+def test_35_disk_full_while_writing_rejects_leaves_no_truncated_file_and_the_rerun_writes_it(
+        warehouse, tmp_path, monkeypatch):
+    folder = rf.build(tmp_path / "raw", loyalty=False)
+    bad = sale("T0009", 1, "2026-03-02T11:00:00+01:00", unit_price="x")
+    path = folder.write_rows("sales", DAY1, [*rf.SALES[DAY1], bad])
+    rf.load(warehouse, folder, entities=REFERENCE)
+    before = rf.snapshot(warehouse)
+    rejects_dir = warehouse.rejects_dir(rf.RUN_DATE.isoformat())
+    copy_out = loader._copy_out
+
+    def disk_full(conn, query, target):
+        copy_out(conn, query, target)           # the rows reach the temporary file, then the disk is full
+        with target.open("r+b") as out:
+            out.truncate(target.stat().st_size // 2)
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(loader, "_copy_out", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        rf.load(warehouse, folder)
+
+    assert not rejects_dir.exists() or list(rejects_dir.iterdir()) == []   # no truncated file, no leftover
+    assert rf.snapshot(warehouse) == before                              # the load is undone, to be done again
+
+    monkeypatch.setattr(loader, "_copy_out", copy_out)                   # space freed
+    rf.load(warehouse, folder)
+
+    rf.assert_quarantined(warehouse, path, {5: "invalid unit_price"})    # in the table and in the rejects file
+    assert sorted(p.name for p in rejects_dir.iterdir()) == [path.name]
+    rf.assert_reconciled(warehouse)

@@ -28,6 +28,7 @@ import queue
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -719,24 +720,31 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     return results
 
 
-def write_rejects_file(conn: psycopg.Connection, result: FileResult, rejects_dir: Path) -> Path | None:
-    """``data/processed/<date>/rejects/<file>``: source file, line, reason, raw text.
-
-    A file loaded without rejects has none: a rejects file left by its previous version goes.
+def write_rejects_file(conn: psycopg.Connection, result: FileResult, rejects_dir: Path,
+                       on_commit: ExitStack) -> Path | None:
+    """``data/processed/<date>/rejects/<file>``: source file, line, reason, raw text, written
+    while the load's transaction is open, under a temporary name that ``on_commit`` (closed once
+    the load is committed) renames into place: a write that fails (a full disk) fails the load,
+    which a rerun then does again, rejects file included; no truncated file is ever left under
+    the final name. A file loaded without rejects has none: one left by its previous version goes.
     """
     target = rejects_dir / Path(result.path).name
     if not result.rows_rejected or result.file_id is None:
-        target.unlink(missing_ok=True)
+        on_commit.callback(target.unlink, missing_ok=True)
         return None
-    rejects_dir.mkdir(parents=True, exist_ok=True)
     query = sql.SQL(
         "copy (select {src} as source_file, line_number, reason, raw_text from etl.rejected_rows "
         "where file_id = {fid} order by line_number) to stdout (format csv, header)"
     ).format(src=sql.Literal(result.path), fid=sql.Literal(result.file_id))
-    with atomic_path(target) as tmp, tmp.open("wb") as out, conn.cursor().copy(query) as copy:
+    tmp = on_commit.enter_context(atomic_path(target))
+    _copy_out(conn, query, tmp)
+    return target
+
+
+def _copy_out(conn: psycopg.Connection, query: sql.Composable, path: Path) -> None:
+    with path.open("wb") as out, conn.cursor().copy(query) as copy:
         for block in copy:
             out.write(block)
-    return target
 
 
 ARROW_DECAY_MS = 100  # a batch's pages go back to the system soon after; at 0 each batch faults them in again
@@ -775,12 +783,12 @@ def load_raw_folder(settings: Settings, raw_dir: Path, run_date: date, *, run_id
         for batch in _batches(files):
             label = f"{batch[0].entity.name} ({len(batch)} file{'s' if len(batch) > 1 else ''})"
             log.info("loading %s", label)
-            with conn.transaction():
+            with ExitStack() as on_commit, conn.transaction():  # the transaction ends first
                 batch_results = load_batch(conn, batch, fmt, run_date, run_id, progress)
+                for result in batch_results:
+                    if result.status != "unchanged":
+                        write_rejects_file(conn, result, settings.rejects_dir(run_date.isoformat()), on_commit)
             results.extend(batch_results)
-            for result in batch_results:
-                if result.status != "unchanged":
-                    write_rejects_file(conn, result, settings.rejects_dir(run_date.isoformat()))
         conn.commit()
     finally:
         conn.close()
