@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 import rawfolder as rf
+from etl_helpers import db
+from etl_helpers.data_tests import DataTestFailure, run_data_tests
 from etl_helpers.loading import load as loader
 from etl_helpers.loading.reader import FileRejected
 from etl_helpers.settings import Settings
@@ -422,3 +424,15 @@ def test_35_disk_full_while_writing_rejects_leaves_no_truncated_file_and_the_rer
     rf.assert_quarantined(warehouse, path, {5: "invalid unit_price"})    # in the table and in the rejects file
     assert sorted(p.name for p in rejects_dir.iterdir()) == [path.name]
     rf.assert_reconciled(warehouse)
+
+
+def test_44_the_data_tests_find_a_fact_outside_its_store_open_dates(warehouse, tmp_path):
+    """The invariant is a data test too (``sql/tests/``): a fact written around the loader is found."""
+    folder = rf.build(tmp_path / "raw")
+    rf.load(warehouse, folder)
+    rf.assert_data_tests_pass(warehouse)
+    with db.connection(warehouse) as conn:
+        conn.execute("update warehouse.dim_magasin set opened_on = '2026-03-03' where store_code = 'S001'")
+        conn.execute("delete from etl.data_test_runs")  # every date checked again
+        with pytest.raises(DataTestFailure, match=r"facts: within their store's open dates \(3 rows\)"):
+            run_data_tests(conn)
