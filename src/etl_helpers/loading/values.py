@@ -2,14 +2,16 @@
 
 Every contract column is trimmed (empty = missing) and parsed according to its type; each
 entity's bounds and accepted values are checked. A row keeps the first problem found (in
-column order, then rule order) in ``problem``, with its raw text; the typed values then go
-to staging with COPY, and SQL only has relational checks left (keys, lookups, dates).
+column order, then rule order) in ``problem``, with its raw text. Reference rows then go to
+staging with COPY, where SQL checks what needs the other dimensions (keys once, regions);
+ticket lines and loyalty events go on to ``events`` (calendar, codes, store dates).
 
 Timestamps follow the contract's policy: ISO 8601 with a UTC offset is exact (column
-``<name>``); without an offset, or parsed with the source's declared ``date_format``, it is
-Europe/Paris local time (column ``<name>_local``) for SQL to place, refusing local times that
-do not exist or exist twice. A date such as ``03/04/2026`` is never guessed: without a
-declared format the whole file is refused.
+``<name>``), an offset beyond ±14:00 is the line's problem; without an offset, or parsed with
+the source's declared ``date_format``, it is Europe/Paris local time (column ``<name>_local``)
+that ``events.place_in_time`` places in pyarrow, refusing local times that do not exist or
+exist twice. A date such as ``03/04/2026`` is never guessed: without a declared format the
+whole file is refused.
 """
 
 from __future__ import annotations
