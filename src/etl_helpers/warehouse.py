@@ -16,7 +16,8 @@ from etl_helpers import aggregates, calendar, db, schema, views
 from etl_helpers.contract import LOAD_ORDER, list_raw_files
 from etl_helpers.data_tests import run_data_tests
 from etl_helpers.loading import ledger
-from etl_helpers.loading.load import analyze_loaded, load_raw_folder, summarize
+from etl_helpers.loading.facts import analyze_loaded
+from etl_helpers.loading.load import load_raw_folder, summarize
 from etl_helpers.settings import Settings, load_settings
 from etl_helpers.sources import SourceOptions, prepare_raw
 

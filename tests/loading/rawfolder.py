@@ -20,7 +20,8 @@ from etl_helpers import calendar, db
 from etl_helpers.contract import ENTITIES, raw_path
 from etl_helpers.data_tests import run_data_tests
 from etl_helpers.loading import ledger
-from etl_helpers.loading.load import FileResult, load_raw_folder
+from etl_helpers.loading.load import load_raw_folder
+from etl_helpers.loading.shared import FileResult
 from etl_helpers.settings import Settings
 
 RUN_DATE = date(2026, 11, 30)

@@ -18,6 +18,7 @@ import pytest
 import rawfolder as rf
 from etl_helpers import db
 from etl_helpers.data_tests import DataTestFailure, run_data_tests
+from etl_helpers.loading import batches
 from etl_helpers.loading import load as loader
 from etl_helpers.loading.reader import FileRejected
 from etl_helpers.settings import Settings
@@ -190,29 +191,29 @@ def test_44_sales_and_events_outside_their_store_open_dates_are_quarantined(ware
 def test_36_a_file_bigger_than_a_batch_is_typed_and_written_in_bounded_batches(warehouse, tmp_path, monkeypatch):
     """Memory follows the batch, not the file: at a small scale (batches of 1,000 rows, blocks of
     16 kB), a file of 5,000 unique lines goes through in batches of at most a batch and a block."""
-    monkeypatch.setattr(loader, "FIRST_BATCH_ROWS", 500)
-    monkeypatch.setattr(loader, "TYPING_BATCH_ROWS", 1_000)
-    monkeypatch.setattr(loader, "READ_BYTES", 16 * 1024)
-    batches: list[int] = []
-    type_chunk = loader.type_chunk
+    monkeypatch.setattr(batches, "FIRST_BATCH_ROWS", 500)
+    monkeypatch.setattr(batches, "TYPING_BATCH_ROWS", 1_000)
+    monkeypatch.setattr(batches, "READ_BYTES", 16 * 1024)
+    sizes: list[int] = []
+    type_chunk = batches.type_chunk
 
     def counted(chunk, *args):
-        batches.append(chunk.num_rows)
+        sizes.append(chunk.num_rows)
         return type_chunk(chunk, *args)
 
-    monkeypatch.setattr(loader, "type_chunk", counted)
+    monkeypatch.setattr(batches, "type_chunk", counted)
     folder = rf.build(tmp_path / "raw", sales=False, loyalty=False)
     lines = [sale(f"T{n:05d}", 1, "2026-03-02T10:15:00+01:00") for n in range(5_000)]
     path = folder.write_rows("sales", DAY1, lines)
     block_rows = 16 * 1024 // len(folder.line(lines[0])) + 1
 
     rf.load(warehouse, folder, entities=["regions", "stores", "products", "customers"])
-    batches.clear()
+    sizes.clear()
     rf.load(warehouse, folder)
 
-    assert sum(batches) == 5_000
-    assert len(batches) >= 5
-    assert batches[0] <= 500 + block_rows and max(batches) <= 1_000 + block_rows
+    assert sum(sizes) == 5_000
+    assert len(sizes) >= 5
+    assert sizes[0] <= 500 + block_rows and max(sizes) <= 1_000 + block_rows
     assert rf.ledger_row(warehouse, path)["loaded"] == 5_000
     rf.assert_reconciled(warehouse)
 
