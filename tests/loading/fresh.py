@@ -88,3 +88,38 @@ def fresh_database(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+NATURAL_IDS = ("ticket_id", "event_id")  # every other *_id or *_ids column holds surrogate keys
+
+
+def _surrogate(column: str) -> bool:
+    return column.endswith(("_id", "_ids")) and column not in NATURAL_IDS
+
+
+def marts_state(settings: Settings) -> dict[str, list[tuple]]:
+    """Every view and aggregate of the ``marts`` schema, surrogate key columns left out, rows sorted."""
+    with db.connection(settings) as conn:
+        relations = [name for (name,) in conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'marts' and c.relkind in ('r', 'v', 'm', 'p') and not c.relispartition order by 1")]
+        state = {}
+        for name in relations:
+            columns = [column for (column,) in conn.execute(
+                "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+                "order by attnum", (f"marts.{name}",)) if not _surrogate(column)]
+            query = sql.SQL("select {} from {}").format(sql.SQL(", ").join(map(sql.Identifier, columns)),
+                                                        sql.Identifier("marts", name))
+            state[name] = sorted(conn.execute(query).fetchall(), key=repr)
+        return state
+
+
+def assert_same_marts(incremental: Settings, fresh: Settings) -> None:
+    left, right = marts_state(incremental), marts_state(fresh)
+    assert left.keys() == right.keys()
+    for name in left:
+        if left[name] != right[name]:
+            only_left = [r for r in left[name] if r not in right[name]]
+            only_right = [r for r in right[name] if r not in left[name]]
+            raise AssertionError(f"marts.{name} differs from a fresh load:\n  incremental only: {only_left}\n"
+                                 f"  fresh only: {only_right}")

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 import rawfolder as rf
-from etl_helpers import db
+from etl_helpers import calendar, db
 from etl_helpers.data_tests import DataTestFailure, run_data_tests
 from etl_helpers.loading import batches
 from etl_helpers.loading import load as loader
 from etl_helpers.loading.reader import FileRejected
 from etl_helpers.settings import Settings
 from etl_helpers.sources import SourceOptions
-from etl_helpers.warehouse import build_warehouse
-from fresh import assert_same_warehouse, fresh_database
+from etl_helpers.warehouse import build_warehouse, create_views
+from fresh import assert_same_marts, assert_same_warehouse, fresh_database
 from rawfolder import DAY1, REF_DAY, sale
 from test_bad_inputs import module_database, warehouse  # noqa: F401  (fixtures)
 
@@ -49,6 +49,14 @@ def fresh(server_url, tmp_path):
     yield load
     for context in made:
         context.__exit__(None, None, None)
+
+
+def with_marts(settings: Settings) -> Settings:
+    """The views created and the aggregates refreshed, as the pipeline's 30_views step does."""
+    with db.connection(settings) as conn:
+        calendar.build_dim_temps(conn, REF_DAY, rf.RUN_DATE)
+    create_views(settings)
+    return settings
 
 
 def stores(**changes: dict) -> list[dict]:
@@ -78,12 +86,15 @@ def test_39_an_earlier_store_snapshot_arriving_late_gives_the_same_warehouse_as_
     folder.write_rows("sales", NOVEMBER, [sale("T1101", 1, "2026-11-02T11:00:00+01:00", "S001"),
                                           sale("T1102", 1, "2026-11-02T12:00:00+01:00", "S002")])
     rf.load(warehouse, folder)
+    with_marts(warehouse)
     s002_before = store_versions(warehouse, "S002")
 
     folder.write_rows("stores", MARCH, stores(S001={"region_code": "ARA"}))
     rf.load(warehouse, folder)
 
-    assert_same_warehouse(warehouse, fresh(folder))
+    fresh_load = fresh(folder)
+    assert_same_warehouse(warehouse, fresh_load)
+    assert_same_marts(with_marts(warehouse), with_marts(fresh_load))
     regions = region_of_sales(warehouse)
     assert regions["T0001"] == "ARA" and regions["T1101"] == "IDF"      # 2 March in ARA, November back in IDF
     assert rf.query(warehouse, "select r.region_code from warehouse.dim_magasin m join warehouse.dim_region r "
@@ -102,13 +113,16 @@ def test_40_a_corrected_old_store_snapshot_gives_the_same_warehouse_as_fresh(war
     folder.write_rows("sales", NOVEMBER, [sale("T1101", 1, "2026-11-02T11:00:00+01:00", "S001"),
                                           sale("T1102", 1, "2026-11-02T12:00:00+01:00", "S002")])
     rf.load(warehouse, folder)
+    with_marts(warehouse)
     assert [v[1] for v in store_versions(warehouse, "S001")] == ["Evry", "Évry"]
     s002_before = store_versions(warehouse, "S002")
 
     folder.write_rows("stores", REF_DAY, stores())
     rf.load(warehouse, folder)
 
-    assert_same_warehouse(warehouse, fresh(folder))
+    fresh_load = fresh(folder)
+    assert_same_warehouse(warehouse, fresh_load)
+    assert_same_marts(with_marts(warehouse), with_marts(fresh_load))
     assert [(city, valid_from, current) for _, city, _, valid_from, _, current in store_versions(warehouse, "S001")] \
         == [("Évry", date(1900, 1, 1), True)]
     assert store_versions(warehouse, "S002") == s002_before              # ids, banners and dates untouched
