@@ -19,15 +19,12 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
-from psycopg import conninfo, sql
 
 import rawfolder as rf
 from etl_helpers import calendar, db, schema
@@ -38,43 +35,10 @@ from etl_helpers.loading import batches
 from etl_helpers.loading.facts import analyze_loaded
 from etl_helpers.loading.load import LOAD_LOCK_KEY
 from etl_helpers.loading.reader import CHUNK_BYTES, FileRejected
-from etl_helpers.settings import Settings
 from rawfolder import DAY1, DAY2, REF_DAY, RUN_DATE, event, sale
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@pytest.fixture(scope="module")
-def module_database(server_url) -> str:
-    """One database with the pipeline schema per server for this module (creating one per test
-    costs more than all the loads here)."""
-    name = f"etl_bad_inputs_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = conninfo.make_conninfo(server_url, dbname=name)
-    with db.connect(url=url) as conn:
-        schema.apply_schema(conn)
-    yield url
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
-# children before parents; any other pipeline table is emptied after these
-RESET_ORDER = ("warehouse.fact_ventes", "warehouse.fact_fidelite", "etl.rejected_rows", "etl.loaded_files", "etl.runs",
-               "warehouse.dim_magasin", "warehouse.dim_client", "warehouse.dim_produit", "warehouse.dim_region")
-
-
-@pytest.fixture
-def warehouse(module_database, tmp_path) -> Settings:
-    """Settings for an empty warehouse (the module's database, emptied: ``delete`` is several
-    times faster than ``truncate`` on tables this small) and a temporary work folder."""
-    with db.connect(url=module_database) as conn:
-        others = [f"{s}.{t}" for s, t in schema.existing_tables(conn) if s in ("warehouse", "etl")]
-        for table in [*RESET_ORDER, *(t for t in others if t not in RESET_ORDER)]:
-            conn.execute(sql.SQL("delete from {}").format(sql.Identifier(*table.split("."))))
-        conn.commit()
-    return Settings(database_url=module_database, workdir=tmp_path)
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from etl_helpers.sources import SourceOptions
 from etl_helpers.warehouse import build_warehouse, create_views
 from fresh import assert_same_marts, assert_same_warehouse, fresh_database
 from rawfolder import DAY1, REF_DAY, sale
-from test_bad_inputs import module_database, warehouse  # noqa: F401  (fixtures)
 
 JUNE = date(2026, 6, 1)
 MARCH = date(2026, 3, 1)

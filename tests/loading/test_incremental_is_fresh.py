@@ -26,9 +26,8 @@ from psycopg import conninfo, sql
 
 import rawfolder as rf
 from etl_helpers import db, schema
-from etl_helpers.settings import Settings
 from fresh import assert_same_warehouse
-from test_bad_inputs import RESET_ORDER
+from rawfolder import emptied
 
 EXAMPLES = int(os.environ.get("INCREMENTAL_EXAMPLES", "50"))
 
@@ -105,15 +104,6 @@ def two_databases(server_url) -> list[str]:
     with psycopg.connect(server_url, autocommit=True) as admin:
         for name in names:
             admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
-def emptied(url: str, workdir: Path) -> Settings:
-    with db.connect(url=url) as conn:
-        others = [f"{s}.{t}" for s, t in schema.existing_tables(conn) if s in ("warehouse", "etl")]
-        for table in [*RESET_ORDER, *(t for t in others if t not in RESET_ORDER)]:
-            conn.execute(sql.SQL("delete from {}").format(sql.Identifier(*table.split("."))))
-        conn.commit()
-    return Settings(database_url=url, workdir=workdir)
 
 
 MTIMES = count(1_700_000_000_000_000_000, 1_000_000)
