@@ -25,6 +25,8 @@ create table if not exists warehouse.dim_magasin (
     unique (store_code, valid_from),
     check (valid_to is null or valid_to > valid_from)
 );
+-- the store's last trading day, when it closed for good (optional in the contract)
+alter table warehouse.dim_magasin add column if not exists closed_on date;
 create unique index if not exists dim_magasin_one_current on warehouse.dim_magasin (store_code) where is_current;
 
 create table if not exists warehouse.dim_produit (

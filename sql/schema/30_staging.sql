@@ -17,7 +17,7 @@ create unlogged table if not exists staging.regions_checked (
 create unlogged table if not exists staging.stores_checked (
     file_id bigint, line_no bigint, reason text,
     store_code text, store_name text, banner text, city text, postal_code text,
-    region_id integer, opened_on date
+    region_id integer, opened_on date, closed_on date
 );
 
 create unlogged table if not exists staging.products_checked (

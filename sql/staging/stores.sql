@@ -1,7 +1,7 @@
 -- Check staged stores: a known region, one row per code. Types were checked while streaming
 -- (etl_helpers.loading.values); a row that failed them keeps that problem as its reason.
 insert into staging.stores_checked
-    (file_id, line_no, reason, store_code, store_name, banner, city, postal_code, region_id, opened_on)
+    (file_id, line_no, reason, store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on)
 with source as (
     select * from staging.stores
 ),
@@ -30,7 +30,8 @@ final as (
         city,
         postal_code,
         region_id,
-        opened_on
+        opened_on,
+        closed_on
     from ranked
 )
 select * from final;

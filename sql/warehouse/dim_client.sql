@@ -1,9 +1,17 @@
--- Customers are type 1: a new snapshot overwrites their attributes.
+-- Customers are type 1: each customer as its latest current snapshot gives it
+-- (etl.snapshot_customers), whatever the order the snapshots arrived in.
 insert into warehouse.dim_client
     (customer_code, birth_year, gender, city, region_id, has_loyalty_card, enrolled_on, tier, segment)
-select customer_code, birth_year, gender, city, region_id, has_loyalty_card, enrolled_on, tier, segment
-from staging.customers_checked
-where reason is null
+with snapshots as (
+    select * from etl.snapshot_customers
+),
+final as (
+    select distinct on (customer_code)
+        customer_code, birth_year, gender, city, region_id, has_loyalty_card, enrolled_on, tier, segment
+    from snapshots
+    order by customer_code, business_date desc
+)
+select * from final
 on conflict (customer_code) do update
     set birth_year = excluded.birth_year,
         gender = excluded.gender,

@@ -1,56 +1,118 @@
--- Stores keep history (type 2). A snapshot dated D that changes a store's attributes closes
--- its current version on D and opens a new one from D; facts on or after D move to the new
--- version, so past dates keep reporting what was true then. A store's first version is valid
--- from 1900-01-01 (the beginning of time). A corrected snapshot of the same date updates in place.
--- Store snapshots load one file at a time, so staging.load_files holds that snapshot alone.
+-- Stores keep history (type 2), derived from every current store snapshot (etl.snapshot_stores)
+-- whatever the order they arrived in: a store's first snapshot opens its first version, valid
+-- from 1900-01-01 (the beginning of time); each later snapshot that changes its attributes
+-- opens a new version from that snapshot's date and closes the previous one on it. A late
+-- snapshot, or a corrected one, therefore gives the versions a fresh load of the same snapshots
+-- gives; the stores it does not change keep their versions (and ids) as they were. Facts point
+-- to the version valid on their date. A store no longer in any snapshot keeps its versions.
 
--- 1. corrections: same snapshot date as the current version
+drop table if exists pg_temp.store_versions, pg_temp.changed_stores, pg_temp.store_moves;
+
+create temporary table store_versions on commit drop as
+with snapshots as (
+    select
+        *,
+        row(store_name, banner, city, postal_code, region_id, opened_on, closed_on)::text as attributes
+    from etl.snapshot_stores
+),
+compared as (
+    select
+        *,
+        lag(attributes) over (partition by store_code order by business_date) as previous_attributes
+    from snapshots
+),
+changes as (
+    select *
+    from compared
+    where previous_attributes is distinct from attributes
+),
+final as (
+    select
+        store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on,
+        case when previous_attributes is null then date '1900-01-01' else business_date end as valid_from,
+        lead(business_date) over (partition by store_code order by business_date) as valid_to
+    from changes
+)
+select *, valid_to is null as is_current from final;
+
+-- the stores whose versions change
+create temporary table changed_stores on commit drop as
+select store_code from (
+    (select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on,
+            valid_from, valid_to, is_current
+     from store_versions
+     except
+     select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on,
+            valid_from, valid_to, is_current
+     from warehouse.dim_magasin)
+    union all
+    (select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on,
+            valid_from, valid_to, is_current
+     from warehouse.dim_magasin
+     where store_code in (select store_code from store_versions)
+     except
+     select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on,
+            valid_from, valid_to, is_current
+     from store_versions)
+) as differences
+group by store_code;
+
+-- 1. a version that is no longer current lets go of the flag first (one current version per store)
 update warehouse.dim_magasin as d
-set store_name = s.store_name, banner = s.banner, city = s.city, postal_code = s.postal_code,
-    region_id = s.region_id, opened_on = s.opened_on
-from staging.stores_checked as s, staging.load_files as snapshot
-where s.reason is null
-  and d.store_code = s.store_code
-  and d.is_current
-  and d.valid_from >= snapshot.business_date
-  and (d.store_name, d.banner, d.city, d.postal_code, d.region_id, d.opened_on)
-      is distinct from (s.store_name, s.banner, s.city, s.postal_code, s.region_id, s.opened_on);
+set is_current = false
+where d.is_current
+  and d.store_code in (select store_code from changed_stores)
+  and not exists (select from store_versions as v
+                  where v.store_code = d.store_code and v.valid_from = d.valid_from and v.is_current);
 
--- 2. changes: close the current version on the snapshot date
+-- 2. versions that stay take their attributes and end
 update warehouse.dim_magasin as d
-set valid_to = snapshot.business_date, is_current = false
-from staging.stores_checked as s, staging.load_files as snapshot
-where s.reason is null
-  and d.store_code = s.store_code
-  and d.is_current
-  and d.valid_from < snapshot.business_date
-  and (d.store_name, d.banner, d.city, d.postal_code, d.region_id, d.opened_on)
-      is distinct from (s.store_name, s.banner, s.city, s.postal_code, s.region_id, s.opened_on);
+set store_name = v.store_name, banner = v.banner, city = v.city, postal_code = v.postal_code,
+    region_id = v.region_id, opened_on = v.opened_on, closed_on = v.closed_on,
+    valid_to = v.valid_to, is_current = v.is_current
+from store_versions as v
+where v.store_code = d.store_code
+  and v.valid_from = d.valid_from
+  and d.store_code in (select store_code from changed_stores)
+  and (d.store_name, d.banner, d.city, d.postal_code, d.region_id, d.opened_on, d.closed_on, d.valid_to, d.is_current)
+      is distinct from (v.store_name, v.banner, v.city, v.postal_code, v.region_id, v.opened_on, v.closed_on,
+                        v.valid_to, v.is_current);
 
--- 3. open a version for every store that has no current one (new, or just closed)
+-- 3. new versions
 insert into warehouse.dim_magasin
-    (store_code, store_name, banner, city, postal_code, region_id, opened_on, valid_from, valid_to, is_current)
-select
-    s.store_code, s.store_name, s.banner, s.city, s.postal_code, s.region_id, s.opened_on,
-    case when exists (select 1 from warehouse.dim_magasin d where d.store_code = s.store_code)
-         then snapshot.business_date else date '1900-01-01' end,
-    null,
-    true
-from staging.stores_checked as s cross join staging.load_files as snapshot
-where s.reason is null
-  and not exists (select 1 from warehouse.dim_magasin d where d.store_code = s.store_code and d.is_current);
+    (store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on, valid_from, valid_to,
+     is_current)
+select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on, valid_from, valid_to,
+       is_current
+from store_versions as v
+where v.store_code in (select store_code from changed_stores)
+  and not exists (select from warehouse.dim_magasin as d
+                  where d.store_code = v.store_code and d.valid_from = v.valid_from);
 
--- 4. facts on or after a new version's start point to it
+-- 4. facts point to the version valid on their date
+create temporary table store_moves on commit drop as
+select old.store_id as old_id, v.store_id as new_id, v.valid_from, v.valid_to
+from warehouse.dim_magasin as old
+join warehouse.dim_magasin as v using (store_code)
+join store_versions as w on w.store_code = v.store_code and w.valid_from = v.valid_from
+where old.store_code in (select store_code from changed_stores);
+
 update warehouse.fact_ventes as f
-set store_id = v.store_id
-from warehouse.dim_magasin as v, warehouse.dim_magasin as old, staging.load_files as snapshot
-where v.valid_from = snapshot.business_date and v.is_current
-  and old.store_code = v.store_code and old.valid_to = v.valid_from
-  and f.store_id = old.store_id and f.sale_date >= v.valid_from;
+set store_id = m.new_id
+from store_moves as m
+where f.store_id = m.old_id
+  and f.sale_date >= m.valid_from and (m.valid_to is null or f.sale_date < m.valid_to)
+  and f.store_id <> m.new_id;
 
 update warehouse.fact_fidelite as f
-set store_id = v.store_id
-from warehouse.dim_magasin as v, warehouse.dim_magasin as old, staging.load_files as snapshot
-where v.valid_from = snapshot.business_date and v.is_current
-  and old.store_code = v.store_code and old.valid_to = v.valid_from
-  and f.store_id = old.store_id and f.event_date >= v.valid_from;
+set store_id = m.new_id
+from store_moves as m
+where f.store_id = m.old_id
+  and f.event_date >= m.valid_from and (m.valid_to is null or f.event_date < m.valid_to)
+  and f.store_id <> m.new_id;
+
+-- 5. versions no snapshot gives any more
+delete from warehouse.dim_magasin as d
+where d.store_code in (select store_code from changed_stores)
+  and not exists (select from store_versions as v
+                  where v.store_code = d.store_code and v.valid_from = d.valid_from);

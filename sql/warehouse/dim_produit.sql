@@ -1,8 +1,15 @@
--- Products are type 1: a new snapshot overwrites their attributes.
+-- Products are type 1: each product as its latest current snapshot gives it
+-- (etl.snapshot_products), whatever the order the snapshots arrived in.
 insert into warehouse.dim_produit (product_code, product_name, category, subcategory, brand, list_price)
-select product_code, product_name, category, subcategory, brand, list_price
-from staging.products_checked
-where reason is null
+with snapshots as (
+    select * from etl.snapshot_products
+),
+final as (
+    select distinct on (product_code) product_code, product_name, category, subcategory, brand, list_price
+    from snapshots
+    order by product_code, business_date desc
+)
+select * from final
 on conflict (product_code) do update
     set product_name = excluded.product_name,
         category = excluded.category,

@@ -1,8 +1,15 @@
--- Regions are type 1: a new snapshot overwrites names and populations.
+-- Regions are type 1: each region as its latest current snapshot gives it (etl.snapshot_regions),
+-- whatever the order the snapshots arrived in.
 insert into warehouse.dim_region (region_code, region_name, population)
-select region_code, region_name, population
-from staging.regions_checked
-where reason is null
+with snapshots as (
+    select * from etl.snapshot_regions
+),
+final as (
+    select distinct on (region_code) region_code, region_name, population
+    from snapshots
+    order by region_code, business_date desc
+)
+select * from final
 on conflict (region_code) do update
     set region_name = excluded.region_name,
         population = excluded.population

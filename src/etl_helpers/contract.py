@@ -8,7 +8,8 @@ A raw folder holds one sub-folder per entity, each with files named by date::
     <raw>/customers/customers_2024-12-01.csv
     <raw>/sales/sales_2026-11-30.csv          ticket lines of that business day
     <raw>/loyalty/loyalty_2026-11-30.csv      loyalty events of that business day
-    <raw>/format.json                         optional: encoding, delimiter, decimal, date_format
+    <raw>/format.json                         optional: encoding, delimiter, decimal, date_format,
+                                              max_event_age_days, max_reject_rate
 
 Files are CSV with a header row; columns are matched by name (any order, case-insensitive);
 unknown columns are ignored with a warning; a missing required column rejects the file.
@@ -19,9 +20,10 @@ exist (spring gap) or exists twice (autumn) is quarantined, never guessed.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
 
@@ -73,7 +75,9 @@ ENTITIES: dict[str, Entity] = {
             C("city", "text"),
             C("postal_code", "text", required=False),
             C("region_code", "text", description="must exist in regions"),
-            C("opened_on", "date", required=False),
+            C("opened_on", "date", required=False, description="no sale or loyalty event before it"),
+            C("closed_on", "date", required=False,
+              description="last trading day, if it closed for good: no sale or loyalty event after it"),
         )),
         Entity("products", "reference", ("product_code",), (
             C("product_code", "text"),
@@ -127,28 +131,47 @@ FILE_NAME = re.compile(r"^(?P<entity>[a-z]+)_(?P<date>\d{4}-\d{2}-\d{2})\.csv$")
 
 @dataclass(frozen=True)
 class RawFormat:
-    """How a raw folder's files are written (``format.json``); defaults are the contract's."""
+    """How a raw folder's files are written (``format.json``), and the limits its files are held
+    to; defaults are the contract's."""
 
     encoding: str = "utf-8"
     delimiter: str = ","
     decimal: str = "."
     date_format: str | None = None  # e.g. "DD/MM/YYYY HH24:MI" (PostgreSQL to_timestamp); None = ISO only
+    max_event_age_days: int = 366   # an event older than this before its file's business date is quarantined
+    max_reject_rate: float = 0.5    # a file that rejects more of its lines (and more than 100) is refused
 
     @classmethod
     def read(cls, raw_dir: Path) -> "RawFormat":
+        """``format.json`` of ``raw_dir``; an error naming the file if it is not JSON, holds an
+        unknown key, an unknown encoding or a limit out of range."""
         path = raw_dir / "format.json"
         if not path.exists():
             return cls()
-        values = json.loads(path.read_text(encoding="utf-8"))
-        unknown = set(values) - {"encoding", "delimiter", "decimal", "date_format"}
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: not valid JSON ({error})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a JSON object of settings")
+        unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
-        return cls(**values)
+        fmt = cls(**values)
+        try:
+            codecs.lookup(str(fmt.encoding))
+        except LookupError:
+            raise ValueError(f"{path}: unknown encoding {fmt.encoding!r}") from None
+        if not (isinstance(fmt.max_event_age_days, int) and fmt.max_event_age_days >= 0):
+            raise ValueError(f"{path}: max_event_age_days must be a whole number of days >= 0")
+        if not (isinstance(fmt.max_reject_rate, (int, float)) and 0 <= fmt.max_reject_rate <= 1):
+            raise ValueError(f"{path}: max_reject_rate must be a rate in [0, 1]")
+        return fmt
 
     def write(self, raw_dir: Path) -> None:
-        fields = {k: v for k, v in self.__dict__.items() if v != getattr(RawFormat(), k)}
-        if fields:
-            (raw_dir / "format.json").write_text(json.dumps(fields, indent=2) + "\n", encoding="utf-8")
+        changed = {k: v for k, v in self.__dict__.items() if v != getattr(RawFormat(), k)}
+        if changed:
+            (raw_dir / "format.json").write_text(json.dumps(changed, indent=2) + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -179,7 +202,10 @@ def list_raw_files(raw_dir: Path, up_to: date) -> list[RawFile]:
             match = FILE_NAME.match(path.name)
             if not match or match["entity"] != entity_name:
                 raise ValueError(f"{path}: expected a file named {entity_name}_YYYY-MM-DD.csv")
-            day = date.fromisoformat(match["date"])
+            try:
+                day = date.fromisoformat(match["date"])
+            except ValueError as error:
+                raise ValueError(f"{path}: not a date in its name ({error})") from None
             if day <= up_to:
                 found.append(RawFile(path, ENTITIES[entity_name], day))
     return found

@@ -16,7 +16,8 @@ from etl_helpers import aggregates, calendar, db, schema, views
 from etl_helpers.contract import LOAD_ORDER, list_raw_files
 from etl_helpers.data_tests import run_data_tests
 from etl_helpers.loading import ledger
-from etl_helpers.loading.load import analyze_loaded, load_raw_folder, summarize
+from etl_helpers.loading.facts import analyze_loaded
+from etl_helpers.loading.load import load_raw_folder, summarize
 from etl_helpers.settings import Settings, load_settings
 from etl_helpers.sources import SourceOptions, prepare_raw
 
@@ -60,6 +61,10 @@ def load_facts(run_date: date, source: str = "demo", options: SourceOptions = So
     results = load_raw_folder(settings, raw_dir, run_date, run_id=run_id, entities=EVENT_ENTITIES)
     with db.connection(settings) as conn:
         analyze_loaded(conn, results)
+        # a late line may precede every file's date (up to format.json's max_event_age_days)
+        first_fact = conn.execute("select min(first_date) from etl.loaded_files where is_current").fetchone()[0]
+        if first_fact:
+            calendar.build_dim_temps(conn, first_fact, run_date)
     return summarize(results)
 
 

@@ -19,61 +19,26 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
-from psycopg import conninfo, sql
 
 import rawfolder as rf
 from etl_helpers import calendar, db, schema
 from etl_helpers.contract import MAX_LINE_BYTES, MAX_POINTS, MAX_QUANTITY, MAX_TEXT_LENGTH, MAX_UNIT_PRICE
 from etl_helpers.data_tests import DataTestFailure, run_data_tests
 from etl_helpers.loading import ledger
-from etl_helpers.loading import load as loader
-from etl_helpers.loading.load import LOAD_LOCK_KEY, analyze_loaded
+from etl_helpers.loading import batches
+from etl_helpers.loading.facts import analyze_loaded
+from etl_helpers.loading.load import LOAD_LOCK_KEY
 from etl_helpers.loading.reader import CHUNK_BYTES, FileRejected
-from etl_helpers.settings import Settings
 from rawfolder import DAY1, DAY2, REF_DAY, RUN_DATE, event, sale
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@pytest.fixture(scope="module")
-def module_database(server_url) -> str:
-    """One database with the pipeline schema per server for this module (creating one per test
-    costs more than all the loads here)."""
-    name = f"etl_bad_inputs_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = conninfo.make_conninfo(server_url, dbname=name)
-    with db.connect(url=url) as conn:
-        schema.apply_schema(conn)
-    yield url
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
-# children before parents; any other pipeline table is emptied after these
-RESET_ORDER = ("warehouse.fact_ventes", "warehouse.fact_fidelite", "etl.rejected_rows", "etl.loaded_files", "etl.runs",
-               "warehouse.dim_magasin", "warehouse.dim_client", "warehouse.dim_produit", "warehouse.dim_region")
-
-
-@pytest.fixture
-def warehouse(module_database, tmp_path) -> Settings:
-    """Settings for an empty warehouse (the module's database, emptied: ``delete`` is several
-    times faster than ``truncate`` on tables this small) and a temporary work folder."""
-    with db.connect(url=module_database) as conn:
-        others = [f"{s}.{t}" for s, t in schema.existing_tables(conn) if s in ("warehouse", "etl")]
-        for table in [*RESET_ORDER, *(t for t in others if t not in RESET_ORDER)]:
-            conn.execute(sql.SQL("delete from {}").format(sql.Identifier(*table.split("."))))
-        conn.commit()
-    return Settings(database_url=module_database, workdir=tmp_path)
 
 
 @pytest.fixture
@@ -353,8 +318,8 @@ def one_file_a_batch(folder: rf.RawFolder, monkeypatch, days: list[date], last_e
     are on a long history): the first day's month, new to the fact table (no other test of
     this module uses it), is attached when the second day's file is written, before the last
     file brings a late line of that month (``LATE``) and ``last_extra``. Returns the last file."""
-    monkeypatch.setattr(loader, "FIRST_BATCH_ROWS", 1)
-    monkeypatch.setattr(loader, "TYPING_BATCH_ROWS", 1)
+    monkeypatch.setattr(batches, "FIRST_BATCH_ROWS", 1)
+    monkeypatch.setattr(batches, "TYPING_BATCH_ROWS", 1)
     rows = [[sale(f"N{n}", 1, f"{day}T10:00:00+01:00", amount="1.20")] for n, day in enumerate(days)]
     rows[-1] += [sale("LATE", 1, f"{days[0]:%Y-%m}-20T10:00:00+01:00", amount="1.20"), *last_extra]
     return [folder.write_rows("sales", day, day_rows) for day, day_rows in zip(days, rows)][-1]
@@ -434,7 +399,7 @@ def test_09_a_changed_file_replaces_its_own_rows(warehouse, loaded):
     assert rf.counts(warehouse)["fact_ventes"] == 3 + 2
     assert rf.scalar(warehouse, "select count(*) from warehouse.fact_ventes where file_id = %s", (old_file,)) == 0
     assert rf.query(warehouse, "select is_current from etl.loaded_files where path = %s order by file_id",
-                    (str(path),)) == [(False,), (True,)]
+                    (ledger.ledger_key(path),)) == [(False,), (True,)]
     rf.assert_quarantined(warehouse, path, {5: "invalid unit_price"})
     rf.assert_reconciled(warehouse)
     rf.assert_data_tests_pass(warehouse)
@@ -901,21 +866,22 @@ KILL_SCRIPT = textwrap.dedent("""
     import sys, time
     from datetime import date
     from pathlib import Path
-    from etl_helpers.loading import load
+    from psycopg import sql
+    from etl_helpers.loading import facts, load
     from etl_helpers.settings import Settings
 
     def slow_copy(conn, table, columns, data, binary=False, freeze=False):
         # the rows trickle in, so the COPY stays open long enough to be killed in
         data = data if isinstance(data, bytes) else b"".join(data)
         options = ", ".join(["format binary" if binary else "format csv"] + (["freeze"] if freeze else []))
-        statement = load.sql.SQL("copy {} ({}) from stdin ({})").format(
-            table, load.sql.SQL(", ").join(map(load.sql.Identifier, columns)), load.sql.SQL(options))
+        statement = sql.SQL("copy {} ({}) from stdin ({})").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(options))
         with conn.cursor().copy(statement) as copy:
             for start in range(0, len(data), 4096):
                 time.sleep(0.01)
                 copy.write(data[start:start + 4096])
 
-    load._copy = slow_copy
+    facts.copy_into = slow_copy
     settings = Settings(database_url=sys.argv[1], workdir=Path(sys.argv[2]))
     load.load_raw_folder(settings, Path(sys.argv[3]), date.fromisoformat(sys.argv[4]), progress=False)
     print("finished")

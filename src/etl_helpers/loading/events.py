@@ -6,9 +6,12 @@ The rules, in the order a row's first problem is reported after its typing probl
 - timestamps follow the contract's policy: with a UTC offset they are exact; without one
   they are Europe/Paris local times, refused when the spring gap skips them or the autumn
   fall-back repeats them; the event date is the Europe/Paris date of the instant;
-- no event dated after its file's business date, nor after the run date;
+- no event dated after its file's business date, nor after the run date, nor more than
+  ``max_event_age_days`` (``format.json``, 366 by default) before its file's business date;
 - known codes: the store version valid on the event date (``dim_magasin`` keeps history),
-  the product, the customer (a ticket may be anonymous, a loyalty event may not).
+  the product, the customer (a ticket may be anonymous, a loyalty event may not);
+- within its store's open dates: not before its ``opened_on``, not after its ``closed_on``
+  (the last trading day), when the store version gives them.
 
 Keys (a ticket line or an event once) are the database's business: see ``load``.
 """
@@ -35,6 +38,8 @@ FACT_COLUMNS = {
     "loyalty": ["event_date", "event_id", "occurred_at", "customer_id", "store_id", "ticket_id",
                 "points_earned", "points_redeemed", "file_id"],
 }
+BEFORE_OPENING = "dated before its store opened (the store's opened_on)"
+AFTER_CLOSING = "dated after its store closed (the store's closed_on, its last trading day)"
 EVENT_TIME = {"sales": ("sold_at", "sale_date"), "loyalty": ("occurred_at", "event_date")}
 
 
@@ -52,8 +57,11 @@ class _Codes:
 class _StoreVersions:
     """The store version valid on a date: valid_from <= date < valid_to (open-ended if null)."""
 
-    def __init__(self, rows: list[tuple[str, date, date | None, int]]):
+    def __init__(self, rows: list[tuple[str, date, date | None, int, date | None, date | None]]):
         rows = sorted(rows, key=lambda r: (r[0], r[1]))
+        self.store_ids = pa.array([r[3] for r in rows], pa.int64())
+        self.opened_on = pa.array([r[4] for r in rows], pa.date32())
+        self.closed_on = pa.array([r[5] for r in rows], pa.date32())
         self.codes = pa.array(sorted({r[0] for r in rows}), pa.string())
         position = {code: i for i, code in enumerate(self.codes.to_pylist())}
         self.code_index = np.array([position[r[0]] for r in rows], dtype=np.int64)
@@ -77,6 +85,11 @@ class _StoreVersions:
             ids = np.zeros(len(code), dtype=np.int64)
         return pa.array(ids, pa.int64(), mask=~found)
 
+    def open_dates_of(self, store_ids: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """(opened_on, closed_on) of each store version (null where unknown or not given)."""
+        index = pc.index_in(store_ids, value_set=self.store_ids)
+        return pc.take(self.opened_on, index), pc.take(self.closed_on, index)
+
 
 @dataclass
 class Dimensions:
@@ -88,7 +101,8 @@ class Dimensions:
 
     @classmethod
     def read(cls, conn: psycopg.Connection) -> "Dimensions":
-        stores = conn.execute("select store_code, valid_from, valid_to, store_id from warehouse.dim_magasin").fetchall()
+        stores = conn.execute("select store_code, valid_from, valid_to, store_id, opened_on, closed_on "
+                              "from warehouse.dim_magasin").fetchall()
         products = conn.execute("select product_code, product_id from warehouse.dim_produit").fetchall()
         customers = conn.execute("select customer_code, customer_id from warehouse.dim_client").fetchall()
         return cls(_StoreVersions(stores), _Codes(*_columns(products, 2)), _Codes(*_columns(customers, 2)))
@@ -141,10 +155,15 @@ def check_events(typed: pa.Table, raw: pa.Table, entity: Entity, fmt: RawFormat,
     files = pa.array(list(business_dates), pa.int64())
     business = pc.take(pa.array(list(business_dates.values()), pa.date32()), pc.index_in(file_ids, value_set=files))
     reasons.flag(pc.greater(day, business), "dated after its file's business date")
+    oldest = pc.subtract(pc.cast(business, pa.int32()), fmt.max_event_age_days)
+    reasons.flag(pc.less(pc.cast(day, pa.int32()), oldest),
+                 f"dated more than {fmt.max_event_age_days} days before its file's business date "
+                 "(format.json max_event_age_days)")
     reasons.flag(pc.greater(day, pa.scalar(run_date, pa.date32())), "dated after the run date")
 
     column = {name: typed[name].combine_chunks() for name in typed.column_names if name != "raw_text"}
     store_id = dims.stores.ids_of(column["store_code"], day)
+    opened_on, closed_on = dims.stores.open_dates_of(store_id)
     customer_id = dims.customers.ids_of(column["customer_code"])
     unknown_customer = pc.and_(pc.is_valid(column["customer_code"]), pc.is_null(customer_id))
     values = {date_column: day, time_column: instant, "store_id": store_id, "customer_id": customer_id,
@@ -154,6 +173,8 @@ def check_events(typed: pa.Table, raw: pa.Table, entity: Entity, fmt: RawFormat,
         reasons.flag(pc.is_null(store_id), "unknown store_code")
         reasons.flag(pc.is_null(product_id), "unknown product_code")
         reasons.flag(unknown_customer, "unknown customer_code")
+        reasons.flag(pc.less(day, opened_on), BEFORE_OPENING)
+        reasons.flag(pc.greater(day, closed_on), AFTER_CLOSING)
         quantity = column["quantity"]
         amount = column["amount"]
         if amount.null_count:
@@ -162,6 +183,8 @@ def check_events(typed: pa.Table, raw: pa.Table, entity: Entity, fmt: RawFormat,
     else:
         reasons.flag(unknown_customer, "unknown customer_code")
         reasons.flag(pc.is_null(store_id), "unknown store_code")
+        reasons.flag(pc.less(day, opened_on), BEFORE_OPENING)
+        reasons.flag(pc.greater(day, closed_on), AFTER_CLOSING)
 
     valid = pc.is_null(reasons.reason)
     refused = pc.invert(valid)

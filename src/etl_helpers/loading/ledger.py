@@ -27,7 +27,10 @@ class LedgerEntry:
 
 
 def ledger_key(path: Path) -> str:
-    return str(path.resolve())
+    """A raw file's identity in the ledger: its place in the raw layout (``sales/sales_2026-11-30.csv``),
+    not its absolute path, so that a raw folder moved or mounted elsewhere is the same folder:
+    its unchanged files stay loaded and a late correction replaces its own rows."""
+    return f"{path.parent.name}/{path.name}"
 
 
 def current_entries(conn: psycopg.Connection, keys: list[str]) -> dict[str, LedgerEntry]:
@@ -55,15 +58,15 @@ def register(conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id:
     rows = conn.execute(
         """
         insert into etl.loaded_files
-            (run_id, path, entity, business_date, sha256, file_size, file_mtime_ns,
+            (run_id, path, read_from, entity, business_date, sha256, file_size, file_mtime_ns,
              rows_read, rows_loaded, rows_rejected)
-        select %s, path, entity, business_date, sha256, file_size, file_mtime_ns, 0, 0, 0
-        from unnest(%s::text[], %s::text[], %s::date[], %s::text[], %s::bigint[], %s::bigint[]) with ordinality
-            as f (path, entity, business_date, sha256, file_size, file_mtime_ns, position)
+        select %s, path, read_from, entity, business_date, sha256, file_size, file_mtime_ns, 0, 0, 0
+        from unnest(%s::text[], %s::text[], %s::text[], %s::date[], %s::text[], %s::bigint[], %s::bigint[])
+            with ordinality as f (path, read_from, entity, business_date, sha256, file_size, file_mtime_ns, position)
         order by position
         returning file_id
         """,
-        (run_id, keys, [raw.entity.name for raw, _ in files],
+        (run_id, keys, [str(raw.path.absolute()) for raw, _ in files], [raw.entity.name for raw, _ in files],
          [raw.business_date for raw, _ in files], [sha for _, sha in files],
          [st.st_size for st in stats], [st.st_mtime_ns for st in stats]),
     ).fetchall()
@@ -71,15 +74,16 @@ def register(conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id:
 
 
 def record_stat(conn: psycopg.Connection, files: list[tuple[int, Path]]) -> None:
-    """Files hashed again and found unchanged (copied, touched): remember their new size and
-    time, so the next run does not read them again."""
+    """Files hashed again and found unchanged (copied, touched, moved): remember their new size,
+    time and place, so the next run does not read them again."""
     if files:
         stats = [path.stat() for _, path in files]
         conn.execute(
-            "update etl.loaded_files as l set file_size = f.size, file_mtime_ns = f.mtime_ns "
-            "from unnest(%s::bigint[], %s::bigint[], %s::bigint[]) as f (file_id, size, mtime_ns) "
+            "update etl.loaded_files as l set file_size = f.size, file_mtime_ns = f.mtime_ns, read_from = f.read_from "
+            "from unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) as f (file_id, size, mtime_ns, read_from) "
             "where l.file_id = f.file_id",
-            ([file_id for file_id, _ in files], [st.st_size for st in stats], [st.st_mtime_ns for st in stats]))
+            ([file_id for file_id, _ in files], [st.st_size for st in stats], [st.st_mtime_ns for st in stats],
+             [str(path.absolute()) for _, path in files]))
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,16 @@
 
 Every contract column is trimmed (empty = missing) and parsed according to its type; each
 entity's bounds and accepted values are checked. A row keeps the first problem found (in
-column order, then rule order) in ``problem``, with its raw text; the typed values then go
-to staging with COPY, and SQL only has relational checks left (keys, lookups, dates).
+column order, then rule order) in ``problem``, with its raw text. Reference rows then go to
+staging with COPY, where SQL checks what needs the other dimensions (keys once, regions);
+ticket lines and loyalty events go on to ``events`` (calendar, codes, store dates).
 
 Timestamps follow the contract's policy: ISO 8601 with a UTC offset is exact (column
-``<name>``); without an offset, or parsed with the source's declared ``date_format``, it is
-Europe/Paris local time (column ``<name>_local``) for SQL to place, refusing local times that
-do not exist or exist twice. A date such as ``03/04/2026`` is never guessed: without a
-declared format the whole file is refused.
+``<name>``), an offset beyond ±14:00 is the line's problem; without an offset, or parsed with
+the source's declared ``date_format``, it is Europe/Paris local time (column ``<name>_local``)
+that ``events.place_in_time`` places in pyarrow, refusing local times that do not exist or
+exist twice. A date such as ``03/04/2026`` is never guessed: without a declared format the
+whole file is refused.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ DECIMAL_LIMIT = 10 ** 12    # what DECIMAL accepts: twelve digits before the poi
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-](0\d|1[0-4])(:?[0-5]\d)?)?$"
 UTC_OFFSET = r"(Z|[+-]\d\d(:?\d\d)?)$"
+# an offset beyond ±14:00, the widest any time zone uses (after a time, so a date's day is no offset)
+OFFSET_BEYOND = r"\d\d:\d\d(:\d\d(\.\d+)?)?[+-]((1[5-9]|[2-9]\d)(:?\d\d)?|14:?(0[1-9]|[1-9]\d))$"
+OFFSET_BEYOND_REASON = "UTC offset beyond ±14:00"
+ISO_DATE_START = r"^\d{4}-\d{2}-\d{2}"
 LOOKS_LIKE_DATE = r"^\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}"
 TRUE_WORDS = ["true", "t", "1", "yes", "y"]
 BOOL_WORDS = TRUE_WORDS + ["false", "f", "0", "no", "n"]
@@ -164,11 +170,15 @@ def _type_timestamp(name: str, values: pa.Array, present: pa.Array, fmt: RawForm
         local = pc.strptime(values, strptime_format(fmt.date_format), "us", error_is_null=True)
         problems.flag(pc.and_(present, pc.is_null(local)), f"{name}: timestamp does not match the declared date_format")
         return _Typed({name: pa.nulls(len(values), pa.string()), f"{name}_local": local})
+    beyond = _matches(values, OFFSET_BEYOND)
+    problems.flag(beyond, f"{name}: {OFFSET_BEYOND_REASON}")
     exact = _strict_cast(values, pa.timestamp("us", tz="UTC"))
     if exact is not None:  # every value ISO 8601 with its UTC offset: the usual case, typed at once
-        return _Typed({name: exact, f"{name}_local": pa.nulls(len(values), pa.timestamp("us"))})
+        return _Typed({name: _only(exact, pc.invert(beyond)), f"{name}_local": pa.nulls(len(values), pa.timestamp("us"))})
     iso = _matches(values, ISO_TIMESTAMP)
-    ambiguous_format = pc.and_(pc.and_(present, pc.invert(iso)), _matches(values, LOOKS_LIKE_DATE))
+    # a day/month order to guess refuses the file; an ISO date with a bad time or offset is that line's problem
+    ambiguous_format = pc.and_(pc.and_(present, pc.invert(iso)),
+                               pc.and_(_matches(values, LOOKS_LIKE_DATE), pc.invert(_matches(values, ISO_DATE_START))))
     if pc.any(ambiguous_format).as_py():
         first = pc.index(ambiguous_format, True).as_py()
         path, line = where(first)
@@ -278,9 +288,10 @@ def type_chunk(chunk: pa.Table, entity: Entity, fmt: RawFormat, business_date: d
     for mask, reason in RULES.get(entity.name, lambda *_: [])(typed, business_date):
         problems.flag(mask, reason)
 
-    has_problem = pc.is_valid(problems.reason)
+    # a reference row may still be refused in SQL (a repeated code, an unknown region): each keeps its text
+    kept_text = None if entity.kind == "reference" else pc.is_valid(problems.reason)
     arrays = {"file_id": file_ids, "line_no": line_numbers, "problem": problems.reason,
-              "raw_text": raw_text(chunk, entity, fmt, has_problem)}
+              "raw_text": raw_text(chunk, entity, fmt, kept_text)}
     for t in typed.values():
         arrays.update(t.arrays)
     return pa.table([arrays[name] for name, _ in staging_columns(entity)],

@@ -1,0 +1,6 @@
+-- name: fact_ventes: customer joins dim_client (or anonymous)
+-- Counts the offending rows (0 = pass). Bound values it may use: first and last (the event
+-- dates checked), since (the last ledger file a passing run covered). Run by etl_helpers.data_tests.
+select count(*) from warehouse.fact_ventes f left join warehouse.dim_client c
+using (customer_id) where f.customer_id is not null and c.customer_id is null
+and f.sale_date between %(first)s and %(last)s
