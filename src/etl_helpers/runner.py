@@ -38,7 +38,7 @@ from etl_helpers.writing import sha256_of, write_text_atomic
 
 log = logging.getLogger(__name__)
 
-RUN_LOCK_KEY = 7_262_000  # session-level advisory lock: one pipeline run writes at a time
+RUN_LOCK_KEY = db.RUN_LOCK_KEY  # session-level advisory lock: one pipeline run writes at a time (declared in db)
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

@@ -61,7 +61,7 @@ FACT_DATE = {"sales": "sale_date", "loyalty": "event_date"}
 TYPING_BATCH_ROWS = 50_000  # large enough per call
 FIRST_BATCH_ROWS = 10_000   # small, so that the database starts its first COPY early
 PARSE_BYTES = 4 * 1024 * 1024  # small files are parsed together, up to this much
-LOAD_LOCK_KEY = 7_262_001  # transaction-level advisory lock: one load at a time
+LOAD_LOCK_KEY = db.LOAD_LOCK_KEY  # transaction-level advisory lock: one load at a time (declared in db)
 
 
 @dataclass
@@ -575,7 +575,7 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     if not files:
         return []
     entity = files[0].entity
-    conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+    db.advisory_xact_lock(conn, LOAD_LOCK_KEY)  # bounded by the session's lock_timeout, named if it runs out
     results: list[FileResult] = []
     todo: list[tuple[RawFile, FileResult]] = []
     keys = {raw.path: ledger.ledger_key(raw.path) for raw in files}  # resolving a path: a few system calls
