@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import re
 import signal
 import sys
@@ -24,7 +23,7 @@ import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import psycopg
 from psycopg import conninfo, errors
@@ -105,7 +104,7 @@ def _redact_url(match: re.Match) -> str:
 
 
 def _hide_bad_port(authority: str) -> str:
-    host, colon, port = authority.rpartition(":")
+    _, colon, port = authority.rpartition(":")
     if colon and port and not all(p.isdigit() for p in port.split(",")) and not authority.endswith("]"):
         return authority.split(":", 1)[0] + ":***"
     return authority
@@ -134,20 +133,21 @@ def _embedded_server(pgdata: str):
 
 def _forget_dead_handles(pgdata: Path) -> list[int]:
     """Drop the pids of processes that no longer run from pgserver's list; returns the others."""
-    import psutil
     from pgserver.postgres_server import PostgresServer
     from pgserver.utils import DiskList
 
     handles = DiskList(pgdata / ".handle_pids.json")
     with PostgresServer._lock:
         pids = handles.get()
-        alive = [pid for pid in pids if _running(psutil, pid)]
+        alive = [pid for pid in pids if _running(pid)]
         if alive != pids:
             handles.put(alive)
     return alive
 
 
-def _running(psutil: Any, pid: int) -> bool:
+def _running(pid: int) -> bool:
+    import psutil
+
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -157,31 +157,23 @@ def _running(psutil: Any, pid: int) -> bool:
 def stop_embedded_server(settings: Settings | None = None, wait_seconds: float = 30.0) -> bool:
     """Stop the embedded server of ``settings`` (fast shutdown: open sessions are ended), by the
     pid in its ``postmaster.pid``; returns False when it was not running."""
+    import psutil
+
     settings = settings or load_settings()
-    pid_file = Path(settings.pgdata) / "postmaster.pid"
+    pgdata = Path(settings.pgdata).resolve()
     try:
-        pid = int(pid_file.read_text().split("\n", 1)[0])
-        os.kill(pid, signal.SIGINT)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+        postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0]))
+        if postmaster.name() != "postgres" or str(pgdata) not in postmaster.cmdline():
+            return False  # a stale pid file: that pid is another process now
+        postmaster.send_signal(signal.SIGINT)
+        postmaster.wait(wait_seconds)
+    except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
         return False
-    deadline = time.monotonic() + wait_seconds
-    while pid_file.exists() and _pid_alive(pid):
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"the embedded PostgreSQL (pid {pid}) did not stop within {wait_seconds:g} s")
-        time.sleep(0.1)
-    handles = Path(settings.pgdata) / ".handle_pids.json"
+    except psutil.TimeoutExpired:
+        raise TimeoutError(f"the embedded PostgreSQL (pid {postmaster.pid}) did not stop within {wait_seconds:g} s") from None
+    handles = pgdata / ".handle_pids.json"
     if handles.exists():
         handles.write_text("[]")
-    return True
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
