@@ -8,7 +8,7 @@ SOURCE ?= demo
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run history test lab strip bench clean-exports reset-db
+.PHONY: help install run history test lab strip bench clean-exports reset-db stop-db
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,3 +47,6 @@ clean-exports: ## Delete generated exports and processed data (raw data and the 
 
 reset-db: $(STAMP) ## Drop the pipeline's schemas in the configured database
 	$(BIN)/python run_pipeline.py --reset-database
+
+stop-db: $(STAMP) ## Stop the embedded PostgreSQL now (it also stops when its last user exits)
+	$(BIN)/python -m etl_helpers.db stop

@@ -1,5 +1,14 @@
 -- Schemas: staging (transient, unlogged), warehouse (dims/facts), marts, etl (ledger, runs, rejects).
-create schema if not exists staging;
-create schema if not exists warehouse;
-create schema if not exists marts;
-create schema if not exists etl;
+-- Only the missing ones are created: an administrator may create them beforehand (owned by the
+-- pipeline's user), and the pipeline then needs no CREATE right on the database itself.
+do $$
+declare
+    schema_name text;
+begin
+    foreach schema_name in array array['staging', 'warehouse', 'marts', 'etl'] loop
+        if not exists (select from pg_namespace where nspname = schema_name) then
+            execute format('create schema %I', schema_name);
+        end if;
+    end loop;
+end
+$$;

@@ -42,7 +42,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from etl_helpers.loading.load import LOAD_LOCK_KEY
+from etl_helpers.db import LOAD_LOCK_KEY, advisory_xact_lock
 from etl_helpers.schema import DIMENSION_TABLES
 from etl_helpers.settings import PROJECT_ROOT
 
@@ -149,7 +149,7 @@ def refresh(conn: psycopg.Connection) -> pd.DataFrame:
     how it was refreshed ('rebuilt', 'incremental' or 'current'), the dates recomputed
     (null: all), its row count and the seconds it took."""
     with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+        advisory_xact_lock(conn, LOAD_LOCK_KEY)
         conn.execute("set local work_mem to '256MB'")  # a rebuild hashes and sorts the whole history
         for table in DIMENSION_TABLES:  # the marts join them: give the planner their statistics
             conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", table)))

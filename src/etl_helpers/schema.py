@@ -1,9 +1,17 @@
-"""Create (idempotently) the schemas and tables from ``sql/schema/*.sql``."""
+"""Create (idempotently) the schemas and tables from ``sql/schema/*.sql``, and keep a
+warehouse to the one source that built it.
+
+What the database user may not do is said, never swallowed: a right the pipeline can do
+without (creating the shared roles, revoking from PUBLIC) is a WARNING logged by the schema
+step; one it cannot (creating its schemas) is a :class:`SchemaPermissionError` in one line.
+"""
 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import psycopg
 from psycopg import sql
@@ -15,6 +23,7 @@ from etl_helpers.settings import PROJECT_ROOT
 log = logging.getLogger(__name__)
 
 SCHEMA_DIR = PROJECT_ROOT / "sql" / "schema"
+SOURCE_DDL = SCHEMA_DIR / "11_warehouse_source.sql"
 PIPELINE_SCHEMAS = ("staging", "warehouse", "marts", "etl")
 DIMENSION_TABLES = ("dim_region", "dim_magasin", "dim_produit", "dim_client", "dim_temps")  # in warehouse
 FACT_TABLES = ("fact_ventes", "fact_fidelite")
@@ -27,20 +36,95 @@ def schema_files(schema_dir: Path = SCHEMA_DIR) -> list[Path]:
     return files
 
 
+class SchemaPermissionError(PermissionError):
+    """The database user lacks a right the schema step needs; the message says which and how
+    an administrator grants it."""
+
+
+class SourceMismatch(ValueError):
+    """The warehouse was built from another source; the message names the ways out."""
+
+
 def apply_schema(conn: psycopg.Connection, schema_dir: Path = SCHEMA_DIR) -> list[str]:
     """Run every DDL file in order inside the caller's transaction; returns the files applied.
 
     Staging holds nothing between loads, so it is dropped and created afresh: its tables
-    always match the current contract.
+    always match the current contract. The server's warnings (a role this user may not
+    create, …) are logged at WARNING.
     """
-    conn.execute("drop schema if exists staging cascade")
     applied = []
-    for path in schema_files(schema_dir):
-        conn.execute(path.read_text(encoding="utf-8"))
-        applied.append(path.name)
-        log.info("applied %s", path.name)
-    create_raw_staging_tables(conn)
+    with _warnings_logged(conn), _permission_explained(conn):
+        conn.execute("drop schema if exists staging cascade")
+        for path in schema_files(schema_dir):
+            conn.execute(path.read_text(encoding="utf-8"))
+            applied.append(path.name)
+            log.info("applied %s", path.name)
+        create_raw_staging_tables(conn)
     return applied
+
+
+@contextmanager
+def _warnings_logged(conn: psycopg.Connection) -> Iterator[None]:
+    """Log the server's WARNING messages (a notice handler; plain notices stay at DEBUG)."""
+
+    def handle(diagnostic: psycopg.errors.Diagnostic) -> None:
+        level = logging.WARNING if diagnostic.severity_nonlocalized == "WARNING" else logging.DEBUG
+        log.log(level, "%s", diagnostic.message_primary)
+
+    conn.add_notice_handler(handle)
+    try:
+        yield
+    finally:
+        conn.remove_notice_handler(handle)
+
+
+@contextmanager
+def _permission_explained(conn: psycopg.Connection) -> Iterator[None]:
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege as error:
+        database, user = conn.info.dbname, conn.info.user
+        if "database" in (error.diag.message_primary or ""):
+            raise SchemaPermissionError(
+                f"user {user} may not create the pipeline's schemas in database {database} (it lacks CREATE on "
+                f"the database): ask an administrator to run 'grant create on database {database} to {user}', "
+                f"or to create the schemas {', '.join(PIPELINE_SCHEMAS)} owned by {user}") from None
+        raise SchemaPermissionError(
+            f"user {user} lacks a privilege the schema step needs in database {database}: "
+            f"{error.diag.message_primary}") from None
+
+
+def warehouse_source(conn: psycopg.Connection) -> str | None:
+    """The source this warehouse was built from: the one it recorded, else (a warehouse older
+    than the record) the source of its first run; None for a database never loaded."""
+    if conn.execute("select to_regclass('etl.warehouse_source')").fetchone()[0]:
+        row = conn.execute("select source from etl.warehouse_source").fetchone()
+        if row:
+            return row[0]
+    if conn.execute("select to_regclass('etl.runs')").fetchone()[0]:
+        row = conn.execute("select source from etl.runs order by run_id limit 1").fetchone()
+        if row:
+            return row[0]
+    return None
+
+
+def claim_source(conn: psycopg.Connection, source: str) -> None:
+    """Record ``source`` as the warehouse's (the first time), or raise :class:`SourceMismatch`
+    if it was built from another: two sources never mix in the same marts."""
+    recorded = warehouse_source(conn)
+    if recorded is None or not conn.execute("select to_regclass('etl.warehouse_source')").fetchone()[0]:
+        with _permission_explained(conn):
+            for path in (SCHEMA_DIR / "00_schemas.sql", SOURCE_DDL):  # a database the schema step has not seen
+                conn.execute(path.read_text(encoding="utf-8"))
+        conn.execute("insert into etl.warehouse_source (source) values (%s) on conflict do nothing",
+                     (recorded or source,))
+        recorded = warehouse_source(conn)
+    if recorded != source:
+        raise SourceMismatch(
+            f"this warehouse was built from the source {recorded!r}; a run with the source {source!r} would "
+            f"mix both in the same marts. Give that source its own database and work folder (ETL_PGDATA for "
+            f"the embedded server, or DATABASE_URL, and ETL_WORKDIR), or empty this one first with "
+            f"--reset-database")
 
 
 def create_raw_staging_tables(conn: psycopg.Connection) -> None:

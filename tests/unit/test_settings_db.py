@@ -1,7 +1,9 @@
 from pathlib import Path
 
+import pytest
+
 from etl_helpers import db
-from etl_helpers.settings import load_settings
+from etl_helpers.settings import SettingsError, load_settings
 
 
 def test_redact_hides_passwords_in_urls_and_keywords():
@@ -24,3 +26,18 @@ def test_environment_wins_over_env_file(tmp_path: Path, monkeypatch):
     (tmp_path / ".env").write_text("DATABASE_URL=postgresql://u@h/file\n")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/env")
     assert load_settings(tmp_path).database_url == "postgresql://u@h/env"
+
+
+def test_time_limits_come_from_the_environment(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("ETL_STATEMENT_TIMEOUT", "120")
+    (tmp_path / ".env").write_text("ETL_LOCK_TIMEOUT=2.5\n")
+    settings = load_settings(tmp_path)
+    assert (settings.statement_timeout, settings.lock_timeout) == (120.0, 2.5)
+    assert settings.idle_in_transaction_timeout == 1800.0 and settings.connect_timeout == 5.0  # the defaults
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "nan", "inf"])
+def test_a_time_limit_that_is_not_a_positive_number_is_refused_by_name(tmp_path: Path, monkeypatch, value):
+    monkeypatch.setenv("ETL_LOCK_TIMEOUT", value)
+    with pytest.raises(SettingsError, match="ETL_LOCK_TIMEOUT must be a positive number of seconds"):
+        load_settings(tmp_path)

@@ -41,7 +41,7 @@ from etl_helpers.writing import atomic_path
 
 log = logging.getLogger(__name__)
 
-LOAD_LOCK_KEY = 7_262_001  # transaction-level advisory lock: one load at a time
+LOAD_LOCK_KEY = db.LOAD_LOCK_KEY  # transaction-level advisory lock: one load at a time (declared in db)
 
 
 REJECT_RATE_MIN_LINES = 100  # a file's reject rate counts from this many rejected lines
@@ -124,7 +124,7 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     if not files:
         return []
     entity = files[0].entity
-    conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+    db.advisory_xact_lock(conn, LOAD_LOCK_KEY)  # bounded by the session's lock_timeout, named if it runs out
     results: list[FileResult] = []
     todo: list[tuple[RawFile, FileResult]] = []
     keys = {raw.path: ledger.ledger_key(raw.path) for raw in files}  # resolving a path: a few system calls

@@ -40,7 +40,7 @@ from etl_helpers.writing import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
-RUN_LOCK_KEY = 7_262_000  # session-level advisory lock: one pipeline run writes at a time
+RUN_LOCK_KEY = db.RUN_LOCK_KEY  # session-level advisory lock: one pipeline run writes at a time (declared in db)
 WRITER_EXIT_TIMEOUT_MS = 10_000  # how long a run waits for a killed run's sessions to end
 CURRENCIES = {"demo": "EUR", "canonical": "EUR", "superstore": "USD"}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
