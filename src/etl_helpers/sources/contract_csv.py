@@ -3,8 +3,8 @@
 UTF-8 without a BOM, comma delimiter, ``\\n`` line ends, a header row with exactly the
 contract's column names in the contract's order, and a field quoted only when it needs it
 (``Eau minérale Evian 1,5 L``). Every row must carry every required column of its entity: a
-missing key is a bug in the source, not an empty value. An optional column that no row carries
-(e.g. the stores' ``closed_on``) is left out of the file, as the contract allows.
+missing key is a bug in the source, not an empty value. An optional column a row does not carry
+(e.g. the stores' ``closed_on``) is written empty.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from etl_helpers.contract import ENTITIES
 
 
 def render_csv(entity: str, rows: Iterable[Mapping[str, object]]) -> bytes:
-    rows = list(rows)
-    columns = [c.name for c in ENTITIES[entity].columns if c.required or any(c.name in row for row in rows)]
+    columns = ENTITIES[entity].columns
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([row[c] for c in columns] for row in rows)
+    writer.writerow([c.name for c in columns])
+    writer.writerows([row[c.name] if c.required else row.get(c.name, "") for c in columns] for row in rows)
     return buffer.getvalue().encode("utf-8")
