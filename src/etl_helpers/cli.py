@@ -212,8 +212,8 @@ def _request(args: argparse.Namespace) -> runner.RunRequest:
 
 def dry_run(request: runner.RunRequest, settings: Settings) -> int:
     """Each step that would run, where its report would go, and the parameters it would get."""
-    from etl_helpers.run.pipeline import _jobs  # the very parameters a run would pass
     from etl_helpers.run.manifest import staging_dir
+    from etl_helpers.run.params import step_jobs  # the very parameters a run would pass
 
     run_id = request.run_id or "<new run id>"
     for run_date in request.run_dates:
@@ -223,7 +223,7 @@ def dry_run(request: runner.RunRequest, settings: Settings) -> int:
                          if mart != "pipeline"})
         manifest = {"overrides": request.overrides, "ledger_run_id": 0, "run_id": run_id,
                     "currency": "", "code_version": None}
-        jobs = _jobs(run_date, manifest, out_dirs, request, settings, settings.notebooks_dir)
+        jobs = step_jobs(run_date, manifest, out_dirs, request, settings, settings.notebooks_dir)
         for number, job in enumerate(jobs, start=1):
             target = folder if job.step.mart == "pipeline" else settings.export_dir(job.step.mart, run_date.isoformat())
             shown = {k: v for k, v in job.parameters.items() if k not in ("run_id", "export_dir")}

@@ -4,9 +4,9 @@
 from etl_helpers.run.execute import StepRecord, render_html
 from etl_helpers.run.manifest import history, new_run_id, published_manifest_path, run_dir
 from etl_helpers.run.params import declared_parameters, resolve_overrides
-from etl_helpers.run.pipeline import (RUN_LOCK_KEY, RecordUnwritable, RedactingFormatter, RunLocked, RunRequest, StepFailed,
+from etl_helpers.run.pipeline import (RUN_LOCK_KEY, RecordUnwritable, RedactingFormatter, RunLocked, StepFailed,
                                       code_version, is_interactive, run, run_lock, run_one_date)
-from etl_helpers.run.steps import STEPS, Step, UsageError, date_range, parse_run_date, select_steps
+from etl_helpers.run.steps import STEPS, RunRequest, Step, UsageError, date_range, parse_run_date, select_steps
 
 __all__ = [
     "RUN_LOCK_KEY", "STEPS", "RecordUnwritable", "RedactingFormatter", "RunLocked", "RunRequest", "Step", "StepFailed",

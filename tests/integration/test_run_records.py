@@ -241,8 +241,8 @@ def test_cases_32_33_a_runner_killed_during_the_marts_leaves_no_writer_and_a_con
             runner_process.kill()
     _consistent(warehouse)  # still the first run's files, or nothing published: never a mismatch
     assert (warehouse.export_dir(MART, "2026-11-30") / "a.csv").read_text() == "value\none\n"
-    with runner.run_lock(warehouse, wait_seconds=0):  # the lock went with the runner
-        pass
+    with runner.run_lock(warehouse, wait_seconds=60):  # the lock went with the runner (once the server
+        pass                                           # has seen its session close)
 
     _run(warehouse, steps_dir)  # the next run closes the killed one
     assert not list(warehouse.exports_dir.glob("pipeline/*/runs/*/staging"))
@@ -303,6 +303,6 @@ def test_case_32_a_runner_killed_during_a_pipeline_step_leaves_no_kernel(warehou
     finally:
         if runner_process.poll() is None:
             runner_process.kill()
-    with runner.run_lock(warehouse, wait_seconds=0):
+    with runner.run_lock(warehouse, wait_seconds=60):
         pass
     assert [r["status"] for r in runner.history(warehouse)] == ["running"]  # until the next run closes it

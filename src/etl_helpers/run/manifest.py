@@ -137,12 +137,15 @@ def merged_with_published(manifest: dict, previous: dict | None, step_order: lis
     """The manifest to publish: this run's steps and loads, plus the entries of steps (and
     loads) an earlier run published and this one did not redo (a partial run keeps them)."""
     merged = dict(manifest)
-    ran = {s["notebook"]: s for s in manifest["steps"] if s["status"] != "skipped"}
-    skipped = {s["notebook"]: s for s in manifest["steps"] if s["status"] == "skipped"}
-    kept = {s["notebook"]: s for s in (previous or {}).get("steps", []) if s["notebook"] not in ran}
+    def key(step: dict) -> tuple[str, str]:
+        return step["notebook"], step["mart"]
+
+    ran = {key(s): s for s in manifest["steps"] if s["status"] != "skipped"}
+    skipped = {key(s): s for s in manifest["steps"] if s["status"] == "skipped"}
+    kept = {key(s): s for s in (previous or {}).get("steps", []) if key(s) not in ran}
     steps = {**skipped, **kept, **ran}  # an entry of an earlier run stands over a step skipped now
     rank = {name: index for index, name in enumerate(step_order)}
-    merged["steps"] = [steps[name] for name in sorted(steps, key=lambda n: (rank.get(n, len(rank)), n))]
+    merged["steps"] = [steps[k] for k in sorted(steps, key=lambda k: (rank.get(k[0], len(rank)), k))]
     new_paths = {load["path"] for load in manifest["loads"]}
     merged["loads"] = [load for load in (previous or {}).get("loads", []) if load["path"] not in new_paths]
     merged["loads"] += manifest["loads"]

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import ast
 import difflib
+from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 import papermill
 
 from etl_helpers.parameters import RUNNER_SET, ParameterError, parse_value
-from etl_helpers.run.steps import Step, UsageError
+from etl_helpers.run.execute import header_markdown
+from etl_helpers.run.steps import RunRequest, Step, UsageError
+from etl_helpers.settings import Settings
 
 
 @lru_cache(maxsize=None)
@@ -61,3 +65,59 @@ def step_parameters(notebook: Path, available: dict[str, object]) -> dict[str, o
     """The values of ``available`` that the notebook declares."""
     declared = declared_parameters(notebook)
     return {name: value for name, value in available.items() if name in declared}
+
+
+@dataclass(frozen=True)
+class StepJob:
+    """Everything one step needs, picklable for the mart workers."""
+    step: Step
+    source: Path
+    executed: Path
+    parameters: dict
+    header: str
+    title: str
+    cell_timeout: float
+    progress: bool
+
+
+def step_jobs(run_date: date, manifest: dict, out_dirs: dict[str, Path], request: RunRequest, settings: Settings,
+          notebooks_dir: Path) -> list[StepJob]:
+    """Each step's notebook, where it is saved, the parameters it gets (the runner's and the
+    overrides, those it declares) and the header of its report."""
+    jobs = []
+    overrides = ", ".join(f"{k} = {v}" for k, v in manifest["overrides"].items()) or "none"
+    for step in request.steps:
+        source = notebooks_dir / f"{step.notebook}.ipynb"
+        out = out_dirs[step.mart]
+        shown = settings.export_dir(step.mart, run_date.isoformat()) if step.mart != "pipeline" else out
+        available = {
+            "run_date": run_date.isoformat(),
+            "run_id": manifest["ledger_run_id"],
+            "source": request.source,
+            "scale": request.options.scale,
+            "seed": request.options.seed,
+            "raw_path": str(request.options.raw) if request.options.raw else "",
+            "points_rate": request.options.points_rate,
+            "export_dir": str(out),
+            "currency": manifest["currency"],
+            **request.overrides,
+        }
+        header = header_markdown(step.notebook, {
+            "run date": run_date.isoformat(),
+            "source": f"{request.source} ({manifest['currency']})",
+            "overrides": overrides,
+            "run id": manifest["run_id"],
+            "code version": manifest["code_version"] or "unknown",
+            "export folder": _shown_path(shown, settings),
+        })
+        jobs.append(StepJob(step, source, out / f"{step.notebook}.ipynb", step_parameters(source, available),
+                            header, f"{step.notebook} — {run_date.isoformat()}", request.cell_timeout,
+                            request.progress))
+    return jobs
+
+
+def _shown_path(path: Path, settings: Settings) -> str:
+    try:
+        return path.relative_to(settings.workdir).as_posix()
+    except ValueError:
+        return str(path)

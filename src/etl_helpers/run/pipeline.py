@@ -19,7 +19,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
@@ -31,11 +31,10 @@ from etl_helpers import db, warehouse
 from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent, quiet_jupyter_paths
 from etl_helpers.loading import ledger
 from etl_helpers.run import manifest as records
-from etl_helpers.run.execute import StepRecord, execute_notebook, header_markdown
-from etl_helpers.run.params import declared_parameters, step_parameters
-from etl_helpers.run.steps import STEPS, Step
+from etl_helpers.run.execute import StepRecord, execute_notebook
+from etl_helpers.run.params import StepJob, declared_parameters, step_jobs
+from etl_helpers.run.steps import STEPS, RunRequest
 from etl_helpers.settings import PROJECT_ROOT, Settings
-from etl_helpers.sources import SourceOptions
 from etl_helpers.writing import write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -56,20 +55,6 @@ class RunLocked(RuntimeError):
 
 class RecordUnwritable(RuntimeError):
     """The run's folder under exports/ cannot be written (read-only, full, not a folder)."""
-
-
-@dataclass
-class RunRequest:
-    run_dates: list[date]
-    source: str = "demo"
-    options: SourceOptions = field(default_factory=SourceOptions)
-    steps: list[Step] = field(default_factory=lambda: list(STEPS))
-    overrides: dict[str, object] = field(default_factory=dict)
-    cell_timeout: float = 3600
-    lock_wait: float = 0.0
-    progress: bool = False
-    jobs: int = 2                 # mart notebooks run in parallel on this many processes
-    run_id: str | None = None     # join (or create) this run; default: a new id per date
 
 
 def code_version(root: Path = PROJECT_ROOT) -> str | None:
@@ -301,60 +286,6 @@ def _output_folders(run_date: date, folder: Path, request: RunRequest, settings:
     return out
 
 
-@dataclass(frozen=True)
-class StepJob:
-    """Everything one step needs, picklable for the mart workers."""
-    step: Step
-    source: Path
-    executed: Path
-    parameters: dict
-    header: str
-    title: str
-    cell_timeout: float
-    progress: bool
-
-
-def _jobs(run_date: date, manifest: dict, out_dirs: dict[str, Path], request: RunRequest, settings: Settings,
-          notebooks_dir: Path) -> list[StepJob]:
-    jobs = []
-    overrides = ", ".join(f"{k} = {v}" for k, v in manifest["overrides"].items()) or "none"
-    for step in request.steps:
-        source = notebooks_dir / f"{step.notebook}.ipynb"
-        out = out_dirs[step.mart]
-        shown = settings.export_dir(step.mart, run_date.isoformat()) if step.mart != "pipeline" else out
-        available = {
-            "run_date": run_date.isoformat(),
-            "run_id": manifest["ledger_run_id"],
-            "source": request.source,
-            "scale": request.options.scale,
-            "seed": request.options.seed,
-            "raw_path": str(request.options.raw) if request.options.raw else "",
-            "points_rate": request.options.points_rate,
-            "export_dir": str(out),
-            "currency": manifest["currency"],
-            **request.overrides,
-        }
-        header = header_markdown(step.notebook, {
-            "run date": run_date.isoformat(),
-            "source": f"{request.source} ({manifest['currency']})",
-            "overrides": overrides,
-            "run id": manifest["run_id"],
-            "code version": manifest["code_version"] or "unknown",
-            "export folder": _shown_path(shown, settings),
-        })
-        jobs.append(StepJob(step, source, out / f"{step.notebook}.ipynb", step_parameters(source, available),
-                            header, f"{step.notebook} — {run_date.isoformat()}", request.cell_timeout,
-                            request.progress))
-    return jobs
-
-
-def _shown_path(path: Path, settings: Settings) -> str:
-    try:
-        return path.relative_to(settings.workdir).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def run_job(job: StepJob, kernels: WarmKernels) -> StepRecord:
     record = execute_notebook(job.source, job.executed, parameters=job.parameters, header=job.header,
                               title=job.title, take_kernel=kernels.take, cell_timeout=job.cell_timeout,
@@ -384,7 +315,7 @@ def _execute_steps(run_date: date, manifest: dict, out_dirs: dict[str, Path], fo
                    request: RunRequest, settings: Settings, notebooks_dir: Path) -> list[StepRecord]:
     """Pipeline steps one after the other, then the mart notebooks (independent of each
     other) on ``request.jobs`` processes. After a failure, nothing new starts."""
-    jobs = _jobs(run_date, manifest, out_dirs, request, settings, notebooks_dir)
+    jobs = step_jobs(run_date, manifest, out_dirs, request, settings, notebooks_dir)
     total = len(jobs)
     numbered = list(enumerate(jobs, start=1))
     concurrent = [(n, j) for n, j in numbered if j.step.mart != "pipeline" and request.jobs > 1]

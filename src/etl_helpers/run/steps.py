@@ -1,12 +1,13 @@
-"""The pipeline's steps, and the command-line choices that select them: run dates and steps."""
+"""The pipeline's steps, and what a run is asked to do: its dates, its steps, its options."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from etl_helpers.parameters import FIRST_RUN_DATE, LAST_RUN_DATE, MAX_BACKFILL_DAYS
+from etl_helpers.sources import SourceOptions
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -35,6 +36,20 @@ STEPS: tuple[Step, ...] = (
     Step("50_vente_products", "fact_vente_mart"),
     Step("51_vente_geo_time", "fact_vente_mart"),
 )
+
+
+@dataclass
+class RunRequest:
+    run_dates: list[date]
+    source: str = "demo"
+    options: SourceOptions = field(default_factory=SourceOptions)
+    steps: list[Step] = field(default_factory=lambda: list(STEPS))
+    overrides: dict[str, object] = field(default_factory=dict)
+    cell_timeout: float = 3600
+    lock_wait: float = 0.0
+    progress: bool = False
+    jobs: int = 2                 # mart notebooks run in parallel on this many processes
+    run_id: str | None = None     # join (or create) this run; default: a new id per date
 
 
 def parse_run_date(text: str) -> date:
