@@ -10,29 +10,18 @@
 -- - carded_share: carded net sales / all net sales of the store that month;
 -- - points earned / redeemed: loyalty events of the store that month;
 -- - redemption_rate: points redeemed / points earned (null when nothing was earned).
--- Sales read marts.agg_customer_store_day (a purchase: a ticket with a sale line).
+-- Sales read marts.customer_store_cells (a purchase: a ticket with a sale line).
 with bounds as (
     select
         (date_trunc('month', %(run_date)s::date)
             - make_interval(months => %(kpi_months)s::int - 1))::date as first_day,
         %(run_date)s::date as last_day
 ),
-cells as (
-    -- marts.agg_customer_store_day: per sale date, customer and store, net amount and purchases
-    select sale_date, store_code, customer_id, amount, purchases
-    from marts.agg_customer_store_day
-    where sale_date >= (select first_day from bounds)
-      and sale_date <= (select last_day from bounds)
-),
 events as (
     select event_date, store_id, points_earned, points_redeemed
     from warehouse.fact_fidelite
     where event_date >= (select first_day from bounds)
       and event_date <= (select last_day from bounds)
-),
-customers as (
-    select customer_id, has_loyalty_card, enrolled_on
-    from warehouse.dim_client
 ),
 store_versions as (
     select store_id, store_code
@@ -53,13 +42,8 @@ carded_cells as (
         cells.customer_id,
         cells.amount,
         cells.purchases,
-        coalesce(
-            customers.has_loyalty_card
-                and (customers.enrolled_on is null or customers.enrolled_on <= cells.sale_date),
-            false
-        ) as is_carded
-    from cells
-    left join customers on customers.customer_id = cells.customer_id
+        cells.is_carded
+    from bounds, marts.customer_store_cells(bounds.first_day, bounds.last_day) as cells
 ),
 sales as (
     select

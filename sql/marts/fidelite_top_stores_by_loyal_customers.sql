@@ -7,23 +7,17 @@
 -- - carded_share: carded net sales / all net sales of the store in the window;
 -- - points: loyalty events of the store in the window;
 -- - rank: 1 = most active members; ties by carded sales (higher first), then store code.
--- Sales read marts.agg_customer_store_day (a purchase: a ticket with a sale line).
-with cells as (
-    -- marts.agg_customer_store_day: per sale date, customer and store, net amount and purchases
-    select sale_date, store_code, customer_id, amount, purchases
-    from marts.agg_customer_store_day
-    where sale_date > %(run_date)s::date - %(window_days)s::int
-      and sale_date <= %(run_date)s::date
+-- Sales read marts.customer_store_cells (a purchase: a ticket with a sale line).
+with flagged as (
+    -- per sale date, customer and store: net amount, purchases and whether the customer was carded
+    select store_code, customer_id, amount, purchases, is_carded
+    from marts.customer_store_cells(%(run_date)s::date - %(window_days)s::int + 1, %(run_date)s::date)
 ),
 events as (
     select store_id, points_earned, points_redeemed
     from warehouse.fact_fidelite
     where event_date > %(run_date)s::date - %(window_days)s::int
       and event_date <= %(run_date)s::date
-),
-customers as (
-    select customer_id, has_loyalty_card, enrolled_on
-    from warehouse.dim_client
 ),
 store_versions as (
     select store_id, store_code
@@ -32,20 +26,6 @@ store_versions as (
 stores_as_of as (
     select store_code, store_name, banner, region_code, region_name
     from marts.stores_as_of(%(run_date)s::date)
-),
-flagged as (
-    select
-        cells.store_code,
-        cells.customer_id,
-        cells.amount,
-        cells.purchases,
-        coalesce(
-            customers.has_loyalty_card
-                and (customers.enrolled_on is null or customers.enrolled_on <= cells.sale_date),
-            false
-        ) as is_carded
-    from cells
-    left join customers on customers.customer_id = cells.customer_id
 ),
 sales as (
     select

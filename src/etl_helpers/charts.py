@@ -95,15 +95,24 @@ def column_format(column: str, currency: str = DEFAULT_CURRENCY):
     return None
 
 
+def _plain_number(value: Any) -> str:
+    """A float as people write it: no decimals when whole (a quantity), at most four otherwise."""
+    if pd.isna(value):
+        return ""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4f}".rstrip("0")
+
+
 @dataclass(frozen=True)
 class ReportTable:
     """A table as a report shows it: no index, percentages as %, money with two decimals,
-    blanks instead of NaN, at most ``rows`` rows and a line saying where the rest is."""
+    blanks instead of NaN, at most ``rows`` rows (the first, or the ``last``: the latest of a
+    table ordered by time) and a line saying where the rest is."""
 
     frame: pd.DataFrame
     name: str | None = None
     rows: int = TABLE_ROWS
     currency: str = DEFAULT_CURRENCY
+    last: bool = False
 
     @property
     def hidden(self) -> int:
@@ -113,23 +122,27 @@ class ReportTable:
         if not self.hidden:
             return f"{len(self.frame)} rows" if self.name is None else f"{len(self.frame)} rows ({self.name}.csv)"
         where = f"{self.name}.csv" if self.name else "the full table"
-        return f"… {self.hidden} more in {where}"
+        return f"… {self.hidden} {'earlier rows' if self.last else 'more'} in {where}"
+
+    def shown(self) -> pd.DataFrame:
+        return self.frame.tail(self.rows) if self.last else self.frame.head(self.rows)
 
     def _repr_html_(self) -> str:
-        head = self.frame.head(self.rows)
-        formats = {c: f for c in head.columns if (f := column_format(str(c), self.currency))}
+        head = self.shown()
+        formats = {c: column_format(str(c), self.currency) or _plain_number for c in head.columns
+                   if pd.api.types.is_float_dtype(head[c]) or column_format(str(c), self.currency)}
         styler = head.style.hide(axis="index").format(formats, na_rep="")
         return styler.to_html() + f"<p><em>{self.footer()}</em></p>"
 
     def __repr__(self) -> str:
-        text = self.frame.head(self.rows).to_string(index=False, na_rep="")
+        text = self.shown().to_string(index=False, na_rep="")
         return f"{text}\n{self.footer()}"
 
 
 def show_table(frame: pd.DataFrame, name: str | None = None, *, rows: int = TABLE_ROWS,
-               currency: str = DEFAULT_CURRENCY) -> ReportTable:
+               currency: str = DEFAULT_CURRENCY, last: bool = False) -> ReportTable:
     """The table formatted for a report (display it as a cell's result)."""
-    return ReportTable(frame, name, rows, currency)
+    return ReportTable(frame, name, rows, currency, last)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,11 @@ def test_report_tables_are_formatted_for_people():
     assert html.count("<tr") == 21                           # the header and 20 rows
     assert "<th class=\"row_heading" not in html and "blank level0" not in html  # no index
     assert "$1,234.50" in charts.show_table(frame.head(1), currency="USD")._repr_html_()
+    numbers = charts.show_table(pd.DataFrame({"quantity": [659.0, 1077.0], "lift": [3.456789, 1.5]}))._repr_html_()
+    assert ">659<" in numbers and ">3.4568<" in numbers and ">1.5<" in numbers and "659.000000" not in numbers
+    latest = charts.show_table(frame, "sales_by_region", rows=3, last=True)
+    assert latest.shown()["region_code"].tolist() == ["R22", "R23", "R24"]
+    assert "… 22 earlier rows in sales_by_region.csv" in latest._repr_html_()
 
 
 def test_weekday_hour_chart_names_the_currency():

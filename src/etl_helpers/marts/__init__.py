@@ -316,13 +316,14 @@ class MartRun:
         figure = draw(name, self.compute(chart.table), self.currency, **params)
         return save_chart(figure, name, self.directory)
 
-    def report(self, name: str, rows: int = charts.TABLE_ROWS) -> charts.ReportTable:
-        """:meth:`table` (computed, exported), formatted for the report."""
-        return self.show(self.table(name), name, rows)
+    def report(self, name: str, rows: int = charts.TABLE_ROWS, last: bool = False) -> charts.ReportTable:
+        """:meth:`table` (computed, exported), formatted for the report (``last``: its last rows)."""
+        return self.show(self.table(name), name, rows, last)
 
-    def show(self, frame: pd.DataFrame, name: str | None = None, rows: int = charts.TABLE_ROWS) -> charts.ReportTable:
+    def show(self, frame: pd.DataFrame, name: str | None = None, rows: int = charts.TABLE_ROWS,
+             last: bool = False) -> charts.ReportTable:
         """Any frame formatted for the report (``name``: the CSV file that holds the rest)."""
-        return charts.show_table(frame, name, rows=rows, currency=self.currency)
+        return charts.show_table(frame, name, rows=rows, currency=self.currency, last=last)
 
     def close(self) -> None:
         self.conn.close()
