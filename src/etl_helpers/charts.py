@@ -19,13 +19,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from etl_helpers.sources import SOURCE_CURRENCY
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CURRENCY = "EUR"
 SYMBOLS = {"EUR": "€", "USD": "$"}
-# The currency of each source's amounts: the demo and canonical extracts are French retail,
-# the Superstore sample is in US dollars.
-SOURCE_CURRENCY = {"demo": "EUR", "canonical": "EUR", "superstore": "USD"}
 TABLE_ROWS = 20  # rows a report shows of a table; the rest is in the exported CSV
 STYLE = "whitegrid"
 

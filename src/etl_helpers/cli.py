@@ -19,12 +19,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from etl_helpers import db, runner
+from etl_helpers import db, runner, schema
 from etl_helpers.contract import list_raw_files
 from etl_helpers.kernels import quiet_jupyter_paths
 from etl_helpers.parameters import FIRST_RUN_DATE, LAST_RUN_DATE, MAX_BACKFILL_DAYS
 from etl_helpers.run.manifest import RUN_ID
-from etl_helpers.settings import Settings, load_settings
+from etl_helpers.settings import Settings, SettingsError, load_settings
 from etl_helpers.sources import SOURCE_NAMES, SourceOptions
 
 log = logging.getLogger("run_pipeline")
@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--raw", type=Path, help="canonical source: folder of extracts in the contract's layout")
     parser.add_argument("--scale", choices=SCALES, default="small", help="demo source size (default small)")
     parser.add_argument("--seed", type=int, default=42, help="demo source seed (default 42)")
+    parser.add_argument("--profile", choices=("retail", "wholesale"), default="retail",
+                        help="demo source basket shape (default retail; wholesale: ~25 lines per ticket, "
+                             "a tail past 1,000)")
     parser.add_argument("--points-rate", type=_finite(float, 0, strict=False), default=0.10,
                         help="superstore source: loyalty points per unit of amount (default 0.10)")
     parser.add_argument("--only", action="append", metavar="STEP", help="run only this step (repeatable)")
@@ -164,7 +167,11 @@ def _main(argv: list[str] | None) -> int:
         _error(str(error))
         return 2
 
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        _error(str(error))
+        return 2
     quiet_jupyter_paths()
     if args.history:
         return show_history(settings, as_json=args.json)
@@ -175,6 +182,9 @@ def _main(argv: list[str] | None) -> int:
         return dry_run(request, settings)
     try:
         runner.run(request, settings)
+    except schema.SourceMismatch as error:
+        _error(str(error))
+        return 2
     except (runner.RunLocked, runner.RecordUnwritable) as error:
         _error(str(error))
         return 1
@@ -199,7 +209,8 @@ def _request(args: argparse.Namespace) -> runner.RunRequest:
     return runner.RunRequest(
         run_dates=dates,
         source=args.source,
-        options=SourceOptions(scale=args.scale, seed=args.seed, raw=args.raw, points_rate=args.points_rate),
+        options=SourceOptions(scale=args.scale, seed=args.seed, profile=args.profile, raw=args.raw,
+                              points_rate=args.points_rate),
         steps=steps,
         overrides=overrides,
         cell_timeout=args.cell_timeout,

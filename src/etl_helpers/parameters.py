@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 
 # Parameters the runner fills itself: the run's date, its ids, its source and its folders.
-RUNNER_SET = frozenset({"run_date", "run_id", "source", "scale", "seed", "raw_path", "points_rate", "export_dir"})
+RUNNER_SET = frozenset({"run_date", "run_id", "source", "scale", "seed", "profile", "raw_path", "points_rate",
+                        "export_dir", "currency"})
 
 # The run dates the pipeline accepts (calendar tables, partitions and windows stay sane).
 FIRST_RUN_DATE = date(2000, 1, 1)

@@ -20,7 +20,7 @@ import nbformat
 import psycopg
 import pytest
 
-from etl_helpers import cli, db, kernels, runner
+from etl_helpers import cli, db, kernels, runner, schema
 from etl_helpers.kernels import KERNEL_NAME, WRITER_APP_NAME
 from etl_helpers.runner import RunRequest, Step
 from etl_helpers.writing import sha256_of
@@ -306,3 +306,19 @@ def test_case_32_a_runner_killed_during_a_pipeline_step_leaves_no_kernel(warehou
     with runner.run_lock(warehouse, wait_seconds=60):
         pass
     assert [r["status"] for r in runner.history(warehouse)] == ["running"]  # until the next run closes it
+
+
+def test_a_run_with_another_source_is_refused_and_writes_nothing(warehouse, steps_dir, monkeypatch, capsys):
+    """Sources never mix: a warehouse built from the demo refuses a Superstore run (exit 2),
+    naming the ways out, and no record of the refused run is written."""
+    _run(warehouse, steps_dir)
+    before = _snapshot(warehouse.workdir)
+    with pytest.raises(schema.SourceMismatch, match="ETL_WORKDIR.*--reset-database"):
+        _run(warehouse, steps_dir, source="superstore")
+    assert _snapshot(warehouse.workdir) == before
+
+    monkeypatch.setenv("DATABASE_URL", warehouse.database_url)
+    monkeypatch.setenv("ETL_WORKDIR", str(warehouse.workdir))
+    assert cli.main(["--date", "2026-11-30", "--source", "superstore", "--only", "30_views"]) == 2
+    assert "built from the source 'demo'" in capsys.readouterr().err
+    assert _snapshot(warehouse.workdir) == before

@@ -150,3 +150,16 @@ def test_reset_database_off_a_terminal_needs_yes(untouched, capsys, monkeypatch)
 
 def test_json_goes_with_history(untouched, capsys):
     assert cli.main(["--date", "2026-11-30", "--json"]) == 2
+
+
+def test_the_demo_profile_reaches_the_loading_notebooks(untouched, capsys):
+    assert cli.main(["--date", "2026-11-30", "--dry-run", "--profile", "wholesale"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for notebook in ("10_dimensions", "20_facts"):
+        assert "profile='wholesale'" in next(line for line in lines if notebook in line)
+
+
+def test_an_unknown_profile_exits_2(untouched, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--date", "2026-11-30", "--profile", "giant"])
+    assert stop.value.code == 2

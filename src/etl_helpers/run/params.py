@@ -96,6 +96,7 @@ def step_jobs(run_date: date, manifest: dict, out_dirs: dict[str, Path], request
             "source": request.source,
             "scale": request.options.scale,
             "seed": request.options.seed,
+            "profile": request.options.profile,
             "raw_path": str(request.options.raw) if request.options.raw else "",
             "points_rate": request.options.points_rate,
             "export_dir": str(out),

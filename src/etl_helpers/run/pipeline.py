@@ -27,7 +27,7 @@ from typing import Iterator
 
 import psycopg
 
-from etl_helpers import db, warehouse
+from etl_helpers import db, schema, warehouse
 from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent, quiet_jupyter_paths
 from etl_helpers.loading import ledger
 from etl_helpers.run import manifest as records
@@ -35,13 +35,13 @@ from etl_helpers.run.execute import StepRecord, execute_notebook
 from etl_helpers.run.params import StepJob, declared_parameters, step_jobs
 from etl_helpers.run.steps import STEPS, RunRequest
 from etl_helpers.settings import PROJECT_ROOT, Settings
+from etl_helpers.sources import SOURCE_CURRENCY
 from etl_helpers.writing import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
 RUN_LOCK_KEY = db.RUN_LOCK_KEY  # session-level advisory lock: one pipeline run writes at a time (declared in db)
 WRITER_EXIT_TIMEOUT_MS = 10_000  # how long a run waits for a killed run's sessions to end
-CURRENCIES = {"demo": "EUR", "canonical": "EUR", "superstore": "USD"}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -174,9 +174,11 @@ def run_one_date(run_date: date, request: RunRequest, settings: Settings,
     with capture_log() as run_log:
         try:
             with run_lock(settings, request.lock_wait):
+                with db.connection(settings) as conn:
+                    schema.claim_source(conn, request.source)  # before any record: a refused run writes nothing
                 _open_record(run_log, folder)
                 return _run_locked(run_date, run_id, folder, request, settings, notebooks_dir, run_log)
-        except (RunLocked, RecordUnwritable):
+        except (RunLocked, RecordUnwritable, schema.SourceMismatch):
             raise
         except Exception as error:
             log.error("run %s for %s failed: %s", run_id, run_date, db.redact(str(error).strip()), exc_info=True)
@@ -199,10 +201,10 @@ def _new_manifest(run_id: str, run_date: date, request: RunRequest, settings: Se
         "run_date": run_date.isoformat(),
         "status": "running",
         "source": request.source,
-        "currency": CURRENCIES.get(request.source, "EUR"),
+        "currency": SOURCE_CURRENCY[request.source],
         "source_options": {"scale": request.options.scale, "seed": request.options.seed,
                            "raw": str(request.options.raw) if request.options.raw else None,
-                           "points_rate": request.options.points_rate},
+                           "points_rate": request.options.points_rate, "profile": request.options.profile},
         "overrides": dict(request.overrides),
         "code_version": code_version(settings.root),
         "started_at": records.now(),

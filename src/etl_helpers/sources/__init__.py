@@ -18,6 +18,9 @@ from pathlib import Path
 from etl_helpers.settings import SUPERSTORE_CSV, Settings
 
 SOURCE_NAMES = ("demo", "canonical", "superstore")
+# The currency of each source's amounts: the demo and canonical extracts are French retail,
+# the Superstore sample is in US dollars.
+SOURCE_CURRENCY = {"demo": "EUR", "canonical": "EUR", "superstore": "USD"}
 
 
 @dataclass(frozen=True)
