@@ -54,4 +54,4 @@ $(STAMP): requirements-dashboard.txt
 dashboard: $(STAMP) ## Serve the dashboard on DASHBOARD_HOST:DASHBOARD_PORT (127.0.0.1:8501; DASHBOARD_EXPORTS_DIR: another exports folder)
 	$(if $(DASHBOARD_EXPORTS_DIR),DASHBOARD_EXPORTS_DIR=$(abspath $(DASHBOARD_EXPORTS_DIR))) exec $(BIN)/python -m streamlit run dashboard/app.py \
 	  --server.address $(DASHBOARD_HOST) --server.port $(DASHBOARD_PORT) --server.headless true \
-	  --browser.gatherUsageStats false
+	  --browser.gatherUsageStats false --client.toolbarMode viewer

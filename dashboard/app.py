@@ -19,16 +19,16 @@ import streamlit as st  # noqa: E402
 from dashboard import data, layout, ui  # noqa: E402
 
 PAGES = [
-    st.Page("views/overview.py", title="Overview", icon="📊", url_path="overview", default=True),
-    st.Page("views/loyalty.py", title="Loyalty", icon="💳", url_path="loyalty"),
-    st.Page("views/affinity.py", title="Affinity", icon="🧺", url_path="affinity"),
-    st.Page("views/sales.py", title="Sales", icon="🛒", url_path="sales"),
-    st.Page("views/runs.py", title="Runs", icon="🗂️", url_path="runs"),
+    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+    st.Page("views/loyalty.py", title="Loyalty", icon=":material/loyalty:", url_path="loyalty"),
+    st.Page("views/affinity.py", title="Affinity", icon=":material/shopping_basket:", url_path="affinity"),
+    st.Page("views/sales.py", title="Sales", icon=":material/storefront:", url_path="sales"),
+    st.Page("views/runs.py", title="Runs", icon=":material/history:", url_path="runs"),
 ]
 
 
 def main() -> None:
-    st.set_page_config(page_title="Loyalty & sales dashboard", page_icon="📊", layout="wide")
+    st.set_page_config(page_title="Loyalty & sales dashboard", page_icon=":material/dashboard:", layout="wide")
     page = st.navigation(PAGES)
     root = layout.exports_dir()
     succeeded = data.succeeded_runs(root)

@@ -86,7 +86,7 @@ def load(mart: str, name: str) -> pd.DataFrame | None:
         return data.table(chosen.root, chosen.run, mart, name)
     except ExportRefused as refused:
         st.error(f"Refused: {refused}. Rerun the pipeline for {chosen.run.run_date} to publish it again.",
-                 icon="🚫")
+                 icon=":material/block:")
     except ExportMissing as missing:
         st.info(f"Nothing to show: {missing}.")
     return None

@@ -63,7 +63,7 @@ def _show_report(root, runs: list[Run]) -> None:
     try:
         path = data.verified_report(root, run, step["html_report"])
     except ExportRefused as refused:
-        st.error(f"Refused: {refused}.", icon="🚫")
+        st.error(f"Refused: {refused}.", icon=":material/block:")
         return
     except ExportMissing as missing:
         st.info(f"Nothing to show: {missing}.")
