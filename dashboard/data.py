@@ -30,7 +30,8 @@ class ExportMissing(LookupError):
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)
-def _parsed_manifest(path: str, _mtime_ns: int, _size: int, published: bool) -> Run:
+def _parsed_manifest(path: str, mtime_ns: int, size: int, published: bool) -> Run:
+    """Parsed once per version of the file (its modification time and size are in the cache key)."""
     return layout.parse_manifest(Path(path).read_text(encoding="utf-8"), Path(path), published)
 
 
@@ -68,8 +69,10 @@ def manifest_sha(run: Run) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _verified_table(path: str, expected_sha256: str, run_date: str, manifest_sha256: str) -> pd.DataFrame:
-    """The table at ``path`` if its sha256 is the manifest's (cached per run date and manifest)."""
+def _verified_table(path: str, mtime_ns: int, size: int, expected_sha256: str, run_date: str,
+                    manifest_sha256: str) -> pd.DataFrame:
+    """The table at ``path`` if its sha256 is the manifest's: cached per run date and manifest, and
+    per version of the file (a file changed later is checked again)."""
     if sha256_of(Path(path)) != expected_sha256:
         raise ExportRefused(f"{Path(path).name} of {run_date} was changed after the run published it: "
                             "its sha256 does not match the run's manifest, so it is not shown")
@@ -85,7 +88,8 @@ def table(root: Path, run: Run, mart: str, name: str) -> pd.DataFrame:
         raise ExportMissing(f"the run of {run.run_date} published no {name} table")
     if listed is None:
         raise ExportRefused(f"{name} of {run.run_date} is not listed in the run's manifest, so it is not shown")
-    return _verified_table(str(path), listed.sha256, run.run_date, manifest_sha(run))
+    stat = path.stat()
+    return _verified_table(str(path), stat.st_mtime_ns, stat.st_size, listed.sha256, run.run_date, manifest_sha(run))
 
 
 def verified_report(root: Path, run: Run, relative: str) -> Path:
@@ -100,7 +104,8 @@ def verified_report(root: Path, run: Run, relative: str) -> Path:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _rejects_by_reason(folder: str, _signature: tuple) -> pd.DataFrame:
+def _rejects_by_reason(folder: str, signature: tuple) -> pd.DataFrame:
+    """Counted once per set of files (``signature``: their names, times and sizes)."""
     counts: dict[str, int] = {}
     for path in sorted(Path(folder).glob("*.csv")):
         reasons = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(include_columns=["reason"]))
