@@ -6,11 +6,11 @@ import pandas as pd
 
 PERIODS = {"month_to_date": "Month to date", "year_to_date": "Year to date"}
 
-# kpi -> kind of value (money, count, share in percent)
+# kpi -> kind of value (money in whole units or in cents, count, share in percent)
 KPIS = {
     "Net sales": "money",
     "Tickets": "count",
-    "Average basket": "money",
+    "Average basket": "money_cents",
     "Loyalty share of sales": "percent",
     "Active carded customers (365 days)": "count",
     "Points earned": "count",

@@ -15,8 +15,8 @@ def _headline(load, run_date: str, period: str) -> pd.DataFrame:
 
 
 def _shown(kind: str, value: float | None, currency: str) -> str:
-    if kind == "money":
-        return ui.money(value, currency, decimals=2)
+    if kind.startswith("money"):
+        return ui.money(value, currency, decimals=2 if kind == "money_cents" else 0)
     if kind == "percent":
         return ui.percent(value)
     return ui.count(value)
@@ -36,12 +36,12 @@ def render() -> None:
         st.info("This run published none of the tables the headline figures come from.")
         return
 
-    versus = f"vs run of {chosen.previous.run_date}" if chosen.previous else None
+    versus = f"vs {chosen.previous.run_date}" if chosen.previous else None
     columns = st.columns(4)
     for position, row in enumerate(table.itertuples(index=False)):
-        year = (f"A year before: {_shown(row.kind, row.year_before, currency)} "
-                f"({ui.percent(row.change_vs_year_before_pct, signed=True)})"
-                if row.year_before is not None and not pd.isna(row.year_before) else "A year before: not in the exports")
+        year = ("A year before: not in the exports" if row.year_before is None or pd.isna(row.year_before)
+                else f"A year before: {_shown(row.kind, row.year_before, currency)} "
+                     f"({ui.percent(row.change_vs_year_before_pct, signed=True)})")
         with columns[position % 4]:
             st.metric(row.kpi, _shown(row.kind, row.value, currency),
                       delta=(ui.percent(row.change_vs_previous_run_pct, signed=True)
@@ -49,8 +49,8 @@ def render() -> None:
                              and not pd.isna(row.change_vs_previous_run_pct) else None),
                       delta_description=versus, help=year, border=True)
             st.caption(year)
-    if chosen.previous is None:
-        st.caption("No earlier successful run: no change against a previous run to show.")
+    st.caption(f"Changes are against the previous successful run ({chosen.previous.run_date})." if chosen.previous
+               else "No earlier successful run: no change against a previous run to show.")
     st.subheader("Headline figures")
     st.caption(f"{kpis.PERIODS[period]} ending {run.run_date}. Net sales, tickets and average basket: "
                "sales_period_comparison (year before: the same dates a year earlier). Loyalty share and "

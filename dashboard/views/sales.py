@@ -48,7 +48,8 @@ def _period_comparison(currency: str) -> None:
         pd.DataFrame({"name": part["name"], "when": before, "revenue": part["previous_revenue"]}),
     ])
     ui.chart(alt.Chart(long).mark_bar().encode(
-        x=alt.X("name:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset=alt.XOffset("when:N", sort=[current, before]),
+        x=alt.X("name:N", title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("when:N", sort=[current, before]),
         y=alt.Y("revenue:Q", title=f"net revenue ({ui.symbol(currency)})"),
         color=alt.Color("when:N", scale=alt.Scale(domain=[current, before], range=[ui.BLUE, ui.ORANGE]),
                         title="period"),

@@ -70,7 +70,8 @@ def test_overview_headline_equals_the_exports(app, published_exports, run_date):
     assert table.loc["Active carded customers (365 days)", "value"] == (rfm["frequency"] > 0).sum()
 
     shown = metrics(at)
-    assert number(shown["Net sales"]) == pytest.approx(total["revenue"], abs=0.005)
+    assert number(shown["Net sales"]) == pytest.approx(total["revenue"], abs=0.5)  # whole euros, as the reports
+    assert number(shown["Average basket"]) == pytest.approx(total["avg_basket"], abs=0.005)
     assert number(shown["Tickets"]) == total["tickets"]
     assert number(shown["Points earned"]) == month["points_earned"].sum()
 
@@ -89,7 +90,7 @@ def test_overview_compares_with_the_previous_run_and_switches_period(app, publis
     comparison = exported(published_exports, "fact_vente_mart", "sales_period_comparison")
     ytd = comparison[(comparison["period"] == "year_to_date") & (comparison["dimension"] == "total")].iloc[0]
     assert at.dataframe[0].value.set_index("kpi").loc["Net sales", "value"] == pytest.approx(ytd["revenue"])
-    assert number(metrics(at)["Net sales"]) == pytest.approx(ytd["revenue"], abs=0.005)
+    assert number(metrics(at)["Net sales"]) == pytest.approx(ytd["revenue"], abs=0.5)
 
 
 def test_loyalty_page_filters_and_searches_the_exported_customers(app, published_exports):

@@ -157,17 +157,18 @@ def test_every_page_in_a_real_browser(browser, dashboard_url, published_exports)
 
     # Overview: the headline of the latest run, then another period, then another run date.
     _open(driver, dashboard_url, "overview")
-    _metric_is(driver, "Net sales", _total(exports, "month_to_date")["revenue"])
+    _metric_is(driver, "Net sales", _total(exports, "month_to_date")["revenue"], 0.5)
+    _metric_is(driver, "Average basket", _total(exports, "month_to_date")["avg_basket"])
     _metric_is(driver, "Tickets", _total(exports, "month_to_date")["tickets"], 0)
     _screenshot(driver, "overview")
     _click_text(driver, "Year to date")
-    _metric_is(driver, "Net sales", _total(exports, "year_to_date")["revenue"])
+    _metric_is(driver, "Net sales", _total(exports, "year_to_date")["revenue"], 0.5)
     picker = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"] [data-testid="stSelectbox"]')
     picker.click()
     option = _until(driver, lambda d: next(o for o in d.find_elements(By.CSS_SELECTOR, '[role="option"]')
                                            if o.text.strip() == EARLIER), f"the run date {EARLIER} in the picker")
     option.click()
-    _metric_is(driver, "Net sales", _total(exports, "year_to_date", EARLIER)["revenue"])
+    _metric_is(driver, "Net sales", _total(exports, "year_to_date", EARLIER)["revenue"], 0.5)
 
     # Loyalty: customers of the run, then of one region.
     rfm = pd.read_parquet(exports / "fact_fidelite_mart" / LATEST / "rfm_customers.parquet")

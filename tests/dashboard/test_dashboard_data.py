@@ -50,7 +50,8 @@ def test_run_records_are_the_history_and_the_published_run_is_what_the_picker_of
     (record / "20261130T010000Z-aa11").mkdir(parents=True)
     (record / "20261130T010000Z-aa11" / "manifest.json").write_text(published_text)
     _rewrite(record / "20261130T010000Z-aa11" / "manifest.json",
-             lambda m: m.update(run_id="20261130T010000Z-aa11", status="failed", started_at="2026-12-07T01:00:00+00:00"))
+             lambda m: m.update(run_id="20261130T010000Z-aa11", status="failed",
+                                started_at="2026-12-07T01:00:00+00:00"))
     (record / "20261130T020000Z-bb22").mkdir()
     (record / "20261130T020000Z-bb22" / "manifest.json").write_text(published_text)
 
