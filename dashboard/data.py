@@ -7,7 +7,6 @@ new run of the same date is read afresh.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,10 +63,6 @@ def run_history(root: Path) -> list[Run]:
     return history
 
 
-def manifest_sha(run: Run) -> str:
-    return hashlib.sha256(run.manifest_path.read_bytes()).hexdigest()
-
-
 @st.cache_data(show_spinner=False, max_entries=256)
 def _verified_table(path: str, mtime_ns: int, size: int, expected_sha256: str, run_date: str,
                     manifest_sha256: str) -> pd.DataFrame:
@@ -89,13 +84,14 @@ def table(root: Path, run: Run, mart: str, name: str) -> pd.DataFrame:
     if listed is None:
         raise ExportRefused(f"{name} of {run.run_date} is not listed in the run's manifest, so it is not shown")
     stat = path.stat()
-    return _verified_table(str(path), stat.st_mtime_ns, stat.st_size, listed.sha256, run.run_date, manifest_sha(run))
+    return _verified_table(str(path), stat.st_mtime_ns, stat.st_size, listed.sha256, run.run_date,
+                           run.manifest_sha256)
 
 
 def verified_report(root: Path, run: Run, relative: str) -> Path:
     """A step's HTML report; checked against the manifest when the manifest lists it."""
-    path = layout.resolve(root, relative)
-    if path is None or not path.is_file():
+    path = layout.report_path(root, run, relative)
+    if path is None:
         raise ExportMissing(f"report {relative} is not there")
     listed = run.files.get(relative)
     if listed is not None and sha256_of(path) != listed.sha256:

@@ -15,6 +15,7 @@ Rejected rows are beside the exports, in ``../data/processed/<date>/rejects/*.cs
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -66,6 +67,7 @@ class Run:
     loads: list[dict[str, Any]]
     files: dict[str, ExportFile] = field(repr=False)
     manifest_path: Path
+    manifest_sha256: str
     published: bool     # the dated manifest (what the exports hold), not a run record
 
     @property
@@ -93,6 +95,7 @@ def parse_manifest(text: str, manifest_path: Path, published: bool) -> Run:
         loads=list(raw.get("loads") or []),
         files=files,
         manifest_path=manifest_path,
+        manifest_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         published=published,
     )
 
@@ -123,6 +126,14 @@ def resolve(root: Path, relative: str) -> Path | None:
     """A path the manifest gives relative to the exports folder; None if it leaves the folder."""
     path = (root / relative).resolve()
     return path if path.is_relative_to(root.resolve()) else None
+
+
+def report_path(root: Path, run: Run, relative: str) -> Path | None:
+    """A step's HTML report: relative to the exports folder, else to the run's own folder."""
+    for path in (resolve(root, relative), resolve(root, str(run.manifest_path.parent.relative_to(root) / relative))):
+        if path is not None and path.is_file():
+            return path
+    return None
 
 
 def rejects_dir(root: Path, run_date: str) -> Path:

@@ -61,6 +61,15 @@ def test_run_records_are_the_history_and_the_published_run_is_what_the_picker_of
         (EARLIER, history[2].run_id, "succeeded")]
     assert [r.run_date for r in data.succeeded_runs(exports_copy)] == [LATEST, EARLIER]
 
+    failed = history[1]  # its report is in its own folder, named relative to it or to the exports
+    report = exports_copy / "fact_vente_mart" / LATEST / "51_vente_geo_time.html"
+    (record / failed.run_id / "51_vente_geo_time.html").write_bytes(report.read_bytes())
+    assert data.verified_report(exports_copy, failed, "51_vente_geo_time.html") == \
+        (record / failed.run_id / "51_vente_geo_time.html").resolve()
+    assert data.verified_report(exports_copy, failed, f"pipeline/{LATEST}/runs/{failed.run_id}/51_vente_geo_time.html")
+    with pytest.raises(data.ExportMissing):
+        data.verified_report(exports_copy, failed, "../../../../etc/passwd")
+
 
 def test_a_date_whose_published_run_failed_is_not_offered(exports_copy):
     _rewrite(_manifest_path(exports_copy, EARLIER), lambda m: m.update(status="failed"))
