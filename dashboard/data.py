@@ -7,7 +7,7 @@ new run of the same date is read afresh.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -56,7 +56,8 @@ def run_history(root: Path) -> list[Run]:
     """Every recorded run, newest date first (a date without run records: its published run)."""
     history: list[Run] = []
     for published in published_runs(root):
-        records = [run for path in layout.run_record_manifests(root, published.run_date)
+        records = [replace(run, published=run.run_id == published.run_id)  # the record of what is published
+                   for path in layout.run_record_manifests(root, published.run_date)
                    if (run := _manifest(path, False))]
         history.extend(sorted(records, key=lambda r: (r.started_at or "", r.run_id), reverse=True)
                        or [published])

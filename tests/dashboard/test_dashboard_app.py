@@ -198,9 +198,12 @@ def test_runs_page_shows_the_history_of_the_manifests(app, published_exports):
 
 
 def test_a_report_link_opens_the_steps_html_report(app, published_exports, monkeypatch):
+    import json
+
+    run_id = json.loads((published_exports / "pipeline" / EARLIER / "manifest.json").read_text())["run_id"]
     monkeypatch.setenv(layout.EXPORTS_ENV, str(published_exports))
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params["run"] = f"{EARLIER}/1"
+    at.query_params["run"] = f"{EARLIER}/{run_id}"
     at.query_params["report"] = "51_vente_geo_time"
     at.run()
     at.switch_page("views/runs.py").run()

@@ -4,6 +4,7 @@ records), tables checked against the manifest, and CSV downloads safe in a sprea
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -36,15 +37,17 @@ def test_a_manifest_without_currency_is_in_euros_and_one_with_it_keeps_it(tmp_pa
     assert ui.money(-1234.5, "EUR") == "-1\u202f234 €"
 
 
-def test_without_run_records_the_history_is_the_published_runs(published_exports):
-    assert not any((published_exports / "pipeline" / d / "runs").exists() for d in RUN_DATES)
-    history = data.run_history(published_exports)
+def test_without_run_records_the_history_is_the_published_runs(exports_copy):
+    for run_date in RUN_DATES:
+        shutil.rmtree(exports_copy / "pipeline" / run_date / "runs", ignore_errors=True)
+    history = data.run_history(exports_copy)
     assert [(r.run_date, r.published) for r in history] == [(LATEST, True), (EARLIER, True)]
 
 
 def test_run_records_are_the_history_and_the_published_run_is_what_the_picker_offers(exports_copy):
     published = _manifest_path(exports_copy, LATEST)
     record = exports_copy / "pipeline" / LATEST / "runs"
+    shutil.rmtree(record, ignore_errors=True)  # only the two records made here
     _rewrite(published, lambda m: m.update(run_id="20261130T020000Z-bb22", currency="EUR"))
     published_text = published.read_text()
     (record / "20261130T010000Z-aa11").mkdir(parents=True)
@@ -56,9 +59,9 @@ def test_run_records_are_the_history_and_the_published_run_is_what_the_picker_of
     (record / "20261130T020000Z-bb22" / "manifest.json").write_text(published_text)
 
     history = data.run_history(exports_copy)
-    assert [(r.run_date, r.run_id, r.status) for r in history] == [
-        (LATEST, "20261130T020000Z-bb22", "succeeded"), (LATEST, "20261130T010000Z-aa11", "failed"),
-        (EARLIER, history[2].run_id, "succeeded")]
+    assert [(r.run_date, r.run_id, r.status, r.published) for r in history] == [
+        (LATEST, "20261130T020000Z-bb22", "succeeded", True), (LATEST, "20261130T010000Z-aa11", "failed", False),
+        (EARLIER, history[2].run_id, "succeeded", True)]
     assert [r.run_date for r in data.succeeded_runs(exports_copy)] == [LATEST, EARLIER]
 
     failed = history[1]  # its report is in its own folder, named relative to it or to the exports
@@ -112,3 +115,16 @@ def test_csv_downloads_neutralise_formulas():
 def test_growth_is_undefined_without_a_base():
     assert kpis.growth_pct(110.0, 100.0) == 10.0
     assert kpis.growth_pct(5.0, 0.0) is None and kpis.growth_pct(None, 3.0) is None
+
+
+def test_rejected_rows_are_counted_by_reason_from_the_rejects_files(exports_copy):
+    folder = exports_copy.parent / "data" / "processed" / LATEST / "rejects"
+    shutil.rmtree(folder, ignore_errors=True)
+    assert data.rejects_by_reason(exports_copy, LATEST) is None
+    folder.mkdir(parents=True)
+    header = "source_file,line_number,reason,raw_text\n"
+    (folder / "sales_2026-11-30.csv").write_text(
+        header + 'a.csv,2,unknown store_code,"x"\na.csv,3,unknown store_code,"y"\na.csv,9,bad date,"z"\n')
+    (folder / "loyalty_2026-11-30.csv").write_text(header + 'b.csv,4,bad date,"w"\nb.csv,5,bad date,"v"\n')
+    counted = data.rejects_by_reason(exports_copy, LATEST)
+    assert counted.to_dict("records") == [{"reason": "bad date", "rows": 3}, {"reason": "unknown store_code", "rows": 2}]
