@@ -11,6 +11,7 @@ from dashboard import ui
 from dashboard.layout import LOYALTY_MART
 
 RULES = {"products": "product_rules", "categories": "category_rules"}
+ITEM = {"products": "product", "categories": "category"}
 ANY = "(any item)"
 
 
@@ -34,9 +35,11 @@ def filter_rules(rules: pd.DataFrame, min_support: float, min_confidence: float,
 
 
 def _heatmap(frame: pd.DataFrame, x: str, y: str, value: str, title: str, mid: float, fmt: str,
-             domain: list[float] | None = None) -> alt.LayerChart:
+             domain: list[float] | None = None, rows: list[str] | None = None) -> alt.LayerChart:
+    """A diverging heatmap (blue below ``mid``, red above), as the reports' ``vlag`` ones."""
     scale = alt.Scale(scheme="redblue", reverse=True, domainMid=mid, **({"domain": domain} if domain else {}))
-    base = alt.Chart(frame).encode(x=alt.X(f"{x}:N", title=None), y=alt.Y(f"{y}:N", title=None))
+    base = alt.Chart(frame).encode(x=alt.X(f"{x}:N", title=None, axis=alt.Axis(labelAngle=-40, labelLimit=200)),
+                                   y=alt.Y(f"{y}:N", title=None, sort=rows or "ascending"))
     return (base.mark_rect().encode(color=alt.Color(f"{value}:Q", scale=scale, title=title),
                                     tooltip=[y, x, alt.Tooltip(f"{value}:Q", format=fmt)])
             + base.mark_text(fontSize=10).encode(text=alt.Text(f"{value}:Q", format=fmt)))
@@ -62,7 +65,7 @@ def render() -> None:
         min_lift = columns[2].slider("Minimum lift", 0.0, float(rules["lift"].max()), 0.0, step=0.1,
                                      key=f"affinity_lift_{kind}")
         labels = items_of(rules)
-        picked = st.selectbox(f"What goes with… ({kind[:-1]})", [ANY, *labels],
+        picked = st.selectbox(f"What goes with… (a {ITEM[kind]})", [ANY, *labels],
                               format_func=lambda i: labels.get(i, i), key=f"affinity_item_{kind}")
         shown = filter_rules(rules, min_support, min_confidence, min_lift, None if picked == ANY else picked)
         left, right = st.columns(2)
@@ -71,10 +74,12 @@ def render() -> None:
         if shown.empty:
             st.info("No exported rule passes these thresholds: lower a slider or pick another item.")
         else:
-            head = shown.head(15).assign(rule=lambda f: f["antecedent"] + " → " + f["consequent"])
+            named = "consequent_name" in shown  # product rules read better by name
+            head = shown.head(15).assign(rule=lambda f: (f["antecedent_names"] + " → " + f["consequent_name"])
+                                         if named else (f["antecedent"] + " → " + f["consequent"]))
             ui.chart(alt.Chart(head).mark_bar(color=ui.BLUE).encode(
                 x=alt.X("lift:Q", title="lift (1 = independent)"),
-                y=alt.Y("rule:N", sort=alt.EncodingSortField("rank"), title=None),
+                y=alt.Y("rule:N", sort=alt.EncodingSortField("rank"), title=None, axis=alt.Axis(labelLimit=420)),
                 tooltip=["rule", "count", alt.Tooltip("support:Q", format=".3f"),
                          alt.Tooltip("confidence:Q", format=".2f"), alt.Tooltip("lift:Q", format=".2f")],
             ).properties(title=f"Top {len(head)} {kind} rules by lift"))
@@ -85,7 +90,8 @@ def render() -> None:
     if affinity is not None and affinity.empty:
         ui.no_rows("segment spend by category")
     elif affinity is not None:
-        ui.chart(_heatmap(affinity, "category", "segment", "affinity_index", "affinity index", 100, ".0f")
+        ui.chart(_heatmap(affinity, "category", "segment", "affinity_index", "affinity index", 100, ".0f",
+                          rows=list(ui.SEGMENTS))
                  .properties(title="Category affinity by segment (100 = all segmented customers)"))
         ui.table(affinity, "segment_category_affinity")
 

@@ -74,7 +74,7 @@ def render() -> None:
             ui.chart(alt.Chart(mix).mark_bar().encode(
                 x=alt.X(f"{value}:Q", stack="normalize", axis=alt.Axis(format="%"),
                         title="share of customers" if value == "customer_share" else "share of sales"),
-                y=alt.Y(f"{group}:N", title=None),
+                y=alt.Y(f"{group}:N", title=None, axis=alt.Axis(labelLimit=260)),
                 color=alt.Color("segment:N", scale=ui.SEGMENT_SCALE, title="segment"),
                 order=alt.Order("segment_order:Q"),
                 tooltip=[group, "segment", "customers", alt.Tooltip("customer_share:Q", format=".1%"),

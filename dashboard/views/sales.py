@@ -102,7 +102,7 @@ def _top_products(currency: str) -> None:
                       help=f"net revenue {ui.money(first['revenue'], currency)}")
     ui.chart(alt.Chart(products).mark_bar().encode(
         x=alt.X("quantity:Q", title="net quantity (units)"),
-        y=alt.Y("product_name:N", sort=alt.EncodingSortField("rank"), title=None),
+        y=alt.Y("product_name:N", sort=alt.EncodingSortField("rank"), title=None, axis=alt.Axis(labelLimit=320)),
         color=alt.Color("category:N", scale=alt.Scale(range=ui.PALETTE), title="category")
         if "category" in products else alt.value(ui.BLUE),
         tooltip=["rank", "product_code", "product_name", "quantity",

@@ -24,6 +24,7 @@ if str(PROJECT_ROOT) not in sys.path:  # the dashboard package lives at the proj
 
 RUN_DATES = ("2026-11-29", "2026-11-30")
 APP = PROJECT_ROOT / "dashboard" / "app.py"
+KERNEL_START_RACE = "Kernel died before replying to kernel_info"
 
 
 def _run_pipeline(workdir: Path) -> None:
@@ -35,10 +36,13 @@ def _run_pipeline(workdir: Path) -> None:
     params = conninfo.conninfo_to_dict(server)
     params["dbname"] = name
     env = {**os.environ, "DATABASE_URL": conninfo.make_conninfo(**params), "ETL_WORKDIR": str(workdir)}
+    command = [sys.executable, "run_pipeline.py", "--start", RUN_DATES[0], "--end", RUN_DATES[-1], "--source", "demo"]
     try:
-        done = subprocess.run(
-            [sys.executable, "run_pipeline.py", "--start", RUN_DATES[0], "--end", RUN_DATES[-1], "--source", "demo"],
-            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0 and KERNEL_START_RACE in done.stderr:
+            # A notebook kernel lost its port to another process on a busy machine: that is the
+            # runner's business, not the dashboard's; a rerun (idempotent) gives the same exports.
+            done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
         assert done.returncode == 0, f"the pipeline failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     finally:
         with psycopg.connect(server, autocommit=True) as admin:

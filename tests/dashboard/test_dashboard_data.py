@@ -127,4 +127,5 @@ def test_rejected_rows_are_counted_by_reason_from_the_rejects_files(exports_copy
         header + 'a.csv,2,unknown store_code,"x"\na.csv,3,unknown store_code,"y"\na.csv,9,bad date,"z"\n')
     (folder / "loyalty_2026-11-30.csv").write_text(header + 'b.csv,4,bad date,"w"\nb.csv,5,bad date,"v"\n')
     counted = data.rejects_by_reason(exports_copy, LATEST)
-    assert counted.to_dict("records") == [{"reason": "bad date", "rows": 3}, {"reason": "unknown store_code", "rows": 2}]
+    assert counted.to_dict("records") == [{"reason": "bad date", "rows": 3},
+                                          {"reason": "unknown store_code", "rows": 2}]
