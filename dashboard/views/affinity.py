@@ -38,7 +38,8 @@ def _heatmap(frame: pd.DataFrame, x: str, y: str, value: str, title: str, mid: f
              domain: list[float] | None = None, rows: list[str] | None = None) -> alt.LayerChart:
     """A diverging heatmap (blue below ``mid``, red above), as the reports' ``vlag`` ones."""
     scale = alt.Scale(scheme="redblue", reverse=True, domainMid=mid, **({"domain": domain} if domain else {}))
-    base = alt.Chart(frame).encode(x=alt.X(f"{x}:N", title=None, axis=alt.Axis(labelAngle=-40, labelLimit=200)),
+    labels = alt.Axis(labelAngle=-45, labelLimit=200, labelOverlap=False)
+    base = alt.Chart(frame).encode(x=alt.X(f"{x}:N", title=None, axis=labels),
                                    y=alt.Y(f"{y}:N", title=None, sort=rows or "ascending"))
     return (base.mark_rect().encode(color=alt.Color(f"{value}:Q", scale=scale, title=title),
                                     tooltip=[y, x, alt.Tooltip(f"{value}:Q", format=fmt)])
