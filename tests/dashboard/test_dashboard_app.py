@@ -228,3 +228,28 @@ def test_no_published_run_explains_how_to_make_one(app, tmp_path):
     at = app(tmp_path / "exports")
     assert not at.exception
     assert any("make run" in i.value for i in at.info)
+
+
+def test_a_table_without_rows_says_so(app, exports_copy):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from etl_helpers.writing import sha256_of
+
+    changed = {}
+    for mart, name in (("fact_fidelite_mart", "product_rules"), ("fact_vente_mart", "sales_daily")):
+        path = exports_copy / mart / LATEST / f"{name}.parquet"
+        pq.write_table(pq.read_table(path).slice(0, 0), path)  # published empty, listed as such
+        changed[f"{mart}/{LATEST}/{name}.parquet"] = sha256_of(path)
+    manifest_path = exports_copy / "pipeline" / LATEST / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for entry in manifest["files"]:
+        entry["sha256"] = changed.get(entry["path"], entry["sha256"])
+    manifest_path.write_text(json.dumps(manifest))
+
+    at = app(exports_copy, page="affinity")
+    assert any("no products rule" in i.value for i in at.info)
+    at.switch_page("views/sales.py").run()
+    assert not at.exception and not at.error
+    assert any("No data for daily sales" in i.value for i in at.info)
