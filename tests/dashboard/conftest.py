@@ -77,3 +77,10 @@ def exports_copy(published_workdir, tmp_path) -> Path:
     if (published_workdir / "data" / "processed").is_dir():
         shutil.copytree(published_workdir / "data" / "processed", tmp_path / "data" / "processed")
     return tmp_path / "exports"
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Tests on the exports of real runs run the notebooks: marked so (``-m 'not notebooks'``)."""
+    for item in items:
+        if "published_workdir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.notebooks)
