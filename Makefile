@@ -50,3 +50,15 @@ reset-db: $(STAMP) ## Drop the pipeline's schemas in the configured database
 
 stop-db: $(STAMP) ## Stop the embedded PostgreSQL now (it also stops when its last user exits)
 	$(BIN)/python -m etl_helpers.db stop
+
+# --- Dashboard: the published exports in a browser (dashboard/) ---
+DASHBOARD_HOST ?= 127.0.0.1
+DASHBOARD_PORT ?= 8501
+DASHBOARD_EXPORTS_DIR ?=
+.PHONY: dashboard
+$(STAMP): requirements-dashboard.txt
+
+dashboard: $(STAMP) ## Serve the dashboard on DASHBOARD_HOST:DASHBOARD_PORT (127.0.0.1:8501; DASHBOARD_EXPORTS_DIR: another exports folder)
+	$(if $(DASHBOARD_EXPORTS_DIR),DASHBOARD_EXPORTS_DIR=$(abspath $(DASHBOARD_EXPORTS_DIR))) exec $(BIN)/python -m streamlit run dashboard/app.py \
+	  --server.address $(DASHBOARD_HOST) --server.port $(DASHBOARD_PORT) --server.headless true \
+	  --browser.gatherUsageStats false --client.toolbarMode viewer

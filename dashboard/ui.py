@@ -1,0 +1,111 @@
+"""What every page shares: the chosen run, number formats, the reports' colours,
+tables with their CSV download, and messages for refused or missing exports."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from dashboard.data import ExportMissing, ExportRefused, Selection
+from etl_helpers.marts.fidelite import SEGMENT_COLORS, SEGMENTS
+
+# The reports' colours: seaborn's default palette, the segment map's colours, weekday/weekend.
+PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
+           "#CCB974", "#64B5CD"]
+BLUE, ORANGE = PALETTE[0], PALETTE[1]
+SEGMENT_SCALE = alt.Scale(domain=list(SEGMENTS), range=[SEGMENT_COLORS[s] for s in SEGMENTS])
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$"}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+SELECTION_KEY = "selection"
+
+
+def selection() -> Selection:
+    """The run chosen in the sidebar (set by the app before the page runs)."""
+    return st.session_state[SELECTION_KEY]
+
+
+def symbol(currency: str) -> str:
+    return CURRENCY_SYMBOLS.get(currency, currency)
+
+
+def money(value: float | None, currency: str, decimals: int = 0) -> str:
+    """``12 345 €`` (a narrow space between thousands, as the reports) or ``$12,345``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    number = f"{value:,.{decimals}f}"
+    if currency == "USD":
+        return f"-${number[1:]}" if number.startswith("-") else f"${number}"
+    return f"{number.replace(',', chr(0x202F))} {symbol(currency)}"
+
+
+def count(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.0f}".replace(",", "\u202f")
+
+
+def percent(value: float | None, decimals: int = 1, signed: bool = False) -> str:
+    """A value already in percent (12.5 = 12.5 %)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:{'+' if signed else ''}.{decimals}f} %"
+
+
+def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab or
+    carriage return first) get a leading single quote."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+    return out
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return neutralised(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def table(frame: pd.DataFrame, name: str, *, column_config: dict | None = None) -> None:
+    """A table and its CSV download (named after the table and the run date)."""
+    st.dataframe(frame, hide_index=True, column_config=column_config)
+    st.download_button(f"Download {name}.csv", csv_bytes(frame),
+                       file_name=f"{name}_{selection().run.run_date}.csv", mime="text/csv",
+                       key=f"download_{name}", on_click="ignore")
+
+
+def load(mart: str, name: str) -> pd.DataFrame | None:
+    """A verified table of the chosen run; shows why and returns None when it cannot be shown."""
+    chosen = selection()
+    try:
+        return data.table(chosen.root, chosen.run, mart, name)
+    except ExportRefused as refused:
+        st.error(f"Refused: {refused}. Rerun the pipeline for {chosen.run.run_date} to publish it again.",
+                 icon=":material/block:")
+    except ExportMissing as missing:
+        st.info(f"Nothing to show: {missing}.")
+    return None
+
+
+def load_previous(mart: str, name: str) -> pd.DataFrame | None:
+    """The same table from the run before, silently None when it cannot be read."""
+    chosen = selection()
+    if chosen.previous is None:
+        return None
+    try:
+        return data.table(chosen.root, chosen.previous, mart, name)
+    except (ExportRefused, ExportMissing):
+        return None
+
+
+def chart(spec: alt.Chart | alt.LayerChart) -> None:
+    st.altair_chart(spec, width="stretch")
+
+
+def no_rows(what: str) -> None:
+    st.info(f"No data for {what} in this run's window.")
