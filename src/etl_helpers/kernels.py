@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -63,8 +64,12 @@ def kernel_environment() -> dict[str, str]:
 
 
 def new_kernel(cwd: Path) -> StartedKernel:
-    """A notebook kernel, started in ``cwd`` (the notebooks' folder)."""
-    return StartedKernel(kernel_name=KERNEL_NAME).start(cwd)
+    """A notebook kernel, started in ``cwd`` (the notebooks' folder). It talks over Unix sockets
+    of its own (``ipc``), not TCP ports: a port picked free can be taken by another process
+    before the kernel binds it (``ZMQError: Address already in use``), a socket path cannot."""
+    quiet_jupyter_paths()
+    sockets = Path(tempfile.mkdtemp(prefix="k-", dir=os.environ["XDG_RUNTIME_DIR"]))
+    return StartedKernel(kernel_name=KERNEL_NAME, transport="ipc", ip=str(sockets / "kernel")).start(cwd)
 
 
 class StartedKernel(AsyncKernelManager):
@@ -98,6 +103,7 @@ class StartedKernel(AsyncKernelManager):
         except Exception as error:  # already dead: nothing left to stop
             log.debug("kernel already gone: %s", error)
         run_sync(self.cleanup_resources)()
+        shutil.rmtree(Path(self.ip).parent, ignore_errors=True)  # the kernel's socket folder
 
 
 class WarmKernels:
