@@ -8,7 +8,7 @@ SOURCE ?= demo
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lab strip bench clean-exports reset-db
+.PHONY: help install run test lab strip bench clean-exports reset-db airflow airflow-test
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,3 +43,26 @@ clean-exports: ## Delete generated exports and processed data (raw data and the 
 
 reset-db: $(STAMP) ## Drop the pipeline's schemas in the configured database
 	$(BIN)/python run_pipeline.py --reset-database
+
+# Airflow: an environment of its own (.venv-airflow), apart from the pipeline's; its tasks run
+# the pipeline's command line with .venv/bin/python. AIRFLOW_HOME is .airflow/ (git-ignored).
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_HOME_DIR := $(CURDIR)/.airflow
+
+$(AIRFLOW_STAMP): requirements-airflow.txt
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install --quiet -r requirements-airflow.txt
+	touch $(AIRFLOW_STAMP)
+
+$(AIRFLOW_HOME_DIR)/airflow.cfg:
+	mkdir -p $(AIRFLOW_HOME_DIR)
+	printf '[core]\ndags_folder = %s\nload_examples = False\n' "$(CURDIR)/dags" > $@
+
+airflow: $(STAMP) $(AIRFLOW_STAMP) $(AIRFLOW_HOME_DIR)/airflow.cfg ## Create .venv-airflow and an AIRFLOW_HOME in .airflow/ running dags/
+	AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) $(AIRFLOW_VENV)/bin/airflow db migrate >/dev/null
+	@echo "Airflow is ready: export AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) and use $(AIRFLOW_VENV)/bin/airflow"
+
+airflow-test: airflow ## Run the Airflow tests (tests_airflow/, in .venv-airflow)
+	$(AIRFLOW_VENV)/bin/python -m pytest tests_airflow -p no:cacheprovider $(PYTEST_ARGS)
