@@ -83,7 +83,7 @@ class PipelineStep(BashOperator):
 
     def __init__(self, *, step: str, **kwargs: Any) -> None:
         super().__init__(bash_command=pipeline_command(step), cwd=str(PROJECT_DIR), append_env=True,
-                         env={}, skip_on_exit_code=None, **kwargs)
+                         env={}, skip_on_exit_code=None, do_xcom_push=False, **kwargs)
         self.step = step
 
     def get_env(self, context: Any) -> dict:
@@ -125,7 +125,7 @@ with DAG(
     dag_id="loyalty_pipeline",
     description="Loyalty & sales analytics: load the day's extracts, build the marts, export the reports",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),  # logical date = the day just ended
-    start_date=datetime(2026, 12, 1),
+    start_date=datetime(2026, 11, 1),  # with catchup, the first unpause runs every day since
     catchup=True,
     max_active_runs=1,
     default_args={

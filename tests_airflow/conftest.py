@@ -26,6 +26,8 @@ AIRFLOW = Path(sys.executable).parent / "airflow"
 PASSWORD = "Pw-airflow-5Rk2Tz9q"  # the connection's password: must never show anywhere
 RUN_DATE = "2026-11-30"
 DATA_SUFFIXES = {".csv", ".parquet", ".png"}
+PIPELINE_STEPS = ["00_schema", "10_dimensions", "20_facts", "30_views"]
+MART_STEPS = ["40_fidelite_segmentation", "41_fidelite_affinity", "50_vente_products", "51_vente_geo_time"]
 
 # Airflow reads its configuration when first imported: point it at a home of our own first.
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))

@@ -7,10 +7,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, PIPELINE_PYTHON, PROJECT_DIR, airflow_connection, run_airflow
-
-PIPELINE_STEPS = ["00_schema", "10_dimensions", "20_facts", "30_views"]
-MART_STEPS = ["40_fidelite_segmentation", "41_fidelite_affinity", "50_vente_products", "51_vente_geo_time"]
+from conftest import (MART_STEPS, PASSWORD, PIPELINE_PYTHON, PIPELINE_STEPS, PROJECT_DIR, airflow_connection,
+                      run_airflow)
 
 
 @pytest.fixture(scope="module")
