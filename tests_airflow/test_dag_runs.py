@@ -9,6 +9,7 @@ import re
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 from conftest import (AIRFLOW_HOME, MART_STEPS, PASSWORD, PIPELINE_STEPS, PROJECT_DIR, RUN_DATE, airflow_connection,
@@ -28,75 +29,99 @@ def airflow_env(workdir: Path, database: dict) -> dict[str, str]:
 def dag_runs(env: dict[str, str]) -> list[dict]:
     listed = run_airflow(["dags", "list-runs", "loyalty_pipeline", "--output", "json"], env)
     assert listed.returncode == 0, listed.stderr
-    return json.loads(listed.stdout)
+    return json.loads(listed.stdout.strip().splitlines()[-1])  # the JSON list, after Airflow's warnings
+
+
+BACKFILL_DAYS = dates("2026-11-28", RUN_DATE)
+
+
+@pytest.fixture(scope="module")
+def database(database_server) -> Iterator[Callable[[], dict]]:
+    """Factory: an empty database for this module's runs, dropped after them."""
+    created: list[str] = []
+
+    def make() -> dict:
+        created.append(database_server.create())
+        return created[-1]
+
+    yield make
+    for params in created:
+        database_server.drop(params["dbname"])
+
+
+@pytest.fixture(scope="module")
+def airflow_backfill(airflow_db, database, demo_raw, tmp_path_factory) -> dict:
+    """Three days through Airflow, in order, one DAG run each (``max_active_runs=1``): the work
+    folder, the environment and each run's console output."""
+    workdir = tmp_path_factory.mktemp("airflow-work")
+    env = airflow_env(workdir, database())
+    conf = json.dumps({"source": "canonical", "raw": str(demo_raw)})
+    outputs = {}
+    for day in BACKFILL_DAYS:
+        result = run_airflow(["dags", "test", "loyalty_pipeline", day, "--conf", conf], env)
+        outputs[day] = result.stdout + result.stderr
+        assert result.returncode == 0, outputs[day][-5000:]
+    return {"workdir": workdir, "env": env, "outputs": outputs}
+
+
+@pytest.fixture(scope="module")
+def cli_runs(database, demo_raw, tmp_path_factory) -> Path:
+    """The same three days through ``run_pipeline.py --date D``, on the same raw data."""
+    workdir = tmp_path_factory.mktemp("cli-work")
+    env = pipeline_env(workdir, DATABASE_URL=database_url(database()))
+    for day in BACKFILL_DAYS:
+        cli = run_cli(["--date", day, "--source", "canonical", "--raw", str(demo_raw)], env)
+        assert cli.returncode == 0, cli.stderr[-5000:]
+    return workdir
 
 
 def test_dags_test_gives_the_command_lines_exports_one_run_one_manifest_and_shows_no_secret(
-        airflow_db, make_database, demo_raw, tmp_path):
-    conf = json.dumps({"source": "canonical", "raw": str(demo_raw)})
-    env = airflow_env(tmp_path / "airflow", make_database())
-    result = run_airflow(["dags", "test", "loyalty_pipeline", RUN_DATE, "--conf", conf], env)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-
-    cli_env = pipeline_env(tmp_path / "cli", DATABASE_URL=database_url(make_database()))
-    cli = run_cli(["--date", RUN_DATE, "--source", "canonical", "--raw", str(demo_raw)], cli_env)
-    assert cli.returncode == 0, cli.stderr[-5000:]
-
-    through_airflow = data_exports(tmp_path / "airflow", RUN_DATE)
+        airflow_backfill, cli_runs):
+    """``airflow dags test loyalty_pipeline 2026-11-30`` against ``run_pipeline.py --date 2026-11-30``."""
+    workdir, output = airflow_backfill["workdir"], airflow_backfill["outputs"][RUN_DATE]
+    through_airflow = data_exports(workdir, RUN_DATE)
     assert any(path.startswith("fact_vente_mart/") for path in through_airflow)
     assert any(path.startswith("fact_fidelite_mart/") for path in through_airflow)
-    assert through_airflow == data_exports(tmp_path / "cli", RUN_DATE)
+    assert through_airflow == data_exports(cli_runs, RUN_DATE)
 
     # the eight tasks formed one pipeline run, recorded in one manifest
-    [airflow_run] = [run for run in dag_runs(env) if run["logical_date"].startswith(RUN_DATE)]
-    [folder] = run_folders(tmp_path / "airflow", RUN_DATE)
+    [airflow_run] = [run for run in dag_runs(airflow_backfill["env"]) if run["logical_date"].startswith(RUN_DATE)]
+    [folder] = run_folders(workdir, RUN_DATE)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert folder.name == manifest["run_id"] == re.sub(r"[^A-Za-z0-9._:+-]", "-", airflow_run["run_id"])
     assert manifest["status"] == "succeeded" and manifest["run_date"] == RUN_DATE
     assert sorted(step["notebook"] for step in manifest["steps"]) == sorted(ALL_STEPS)
     assert all(step["status"] == "succeeded" for step in manifest["steps"])
-    published = json.loads((tmp_path / "airflow" / "exports" / "pipeline" / RUN_DATE / "manifest.json").read_text())
+    published = json.loads((workdir / "exports" / "pipeline" / RUN_DATE / "manifest.json").read_text())
     assert published["run_id"] == manifest["run_id"]
 
     # each task's log ends with its executed notebook and HTML report
-    exports = tmp_path / "airflow" / "exports"
+    exports = workdir / "exports"
     for step in ALL_STEPS:
         record = next(s for s in manifest["steps"] if s["notebook"] == step)
         assert f"executed notebook: {exports / record['executed_notebook']}" in output
         assert f"HTML report: {exports / record['html_report']}" in output
         assert (exports / record["html_report"]).is_file()
 
-    # the password (and the database's address) are nowhere: output, Airflow's home and its
-    # metadata database (rendered fields, logs), the run's files
-    assert PASSWORD not in output
+    # the password is nowhere: the runs' output, Airflow's home and its metadata database
+    # (rendered fields, logs), the runs' files
+    for day_output in airflow_backfill["outputs"].values():
+        assert PASSWORD not in day_output
     assert files_holding(AIRFLOW_HOME, PASSWORD) == []
-    assert files_holding(tmp_path, PASSWORD) == []
+    assert files_holding(workdir, PASSWORD) == []
 
 
-def test_a_backfill_of_three_days_gives_the_exports_of_three_command_line_runs(
-        airflow_db, make_database, demo_raw, tmp_path):
-    days = dates("2026-11-28", RUN_DATE)
-    conf = json.dumps({"source": "canonical", "raw": str(demo_raw)})
-    env = airflow_env(tmp_path / "airflow", make_database())
-    for day in days:  # one DAG run per day, in order, as a backfill runs them (max_active_runs=1)
-        result = run_airflow(["dags", "test", "loyalty_pipeline", day, "--conf", conf], env)
-        assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-
-    cli_env = pipeline_env(tmp_path / "cli", DATABASE_URL=database_url(make_database()))
-    for day in days:
-        cli = run_cli(["--date", day, "--source", "canonical", "--raw", str(demo_raw)], cli_env)
-        assert cli.returncode == 0, cli.stderr[-5000:]
-
-    for day in days:
-        through_airflow = data_exports(tmp_path / "airflow", day)
-        assert through_airflow and through_airflow == data_exports(tmp_path / "cli", day)
-        assert len(run_folders(tmp_path / "airflow", day)) == 1
+def test_a_backfill_of_three_days_gives_the_exports_of_three_command_line_runs(airflow_backfill, cli_runs):
+    for day in BACKFILL_DAYS:
+        through_airflow = data_exports(airflow_backfill["workdir"], day)
+        assert through_airflow and through_airflow == data_exports(cli_runs, day)
+        [folder] = run_folders(airflow_backfill["workdir"], day)
+        assert json.loads((folder / "manifest.json").read_text())["status"] == "succeeded"
 
 
 def test_a_failing_notebook_fails_its_task_and_the_run_keeps_the_notebook_and_runs_no_mart(
         airflow_db, make_database, demo_raw, tmp_path, monkeypatch):
-    """In process (``DAG.test``) with the retries kept but without their delay."""
+    """In process (``DAG.test``) with one retry, without its delay."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState, TaskInstanceState
 
@@ -111,7 +136,7 @@ def test_a_failing_notebook_fails_its_task_and_the_run_keeps_the_notebook_and_ru
         monkeypatch.setenv(name, value)
     dag = DagBag(dag_folder=str(PROJECT_DIR / "dags")).dags["loyalty_pipeline"]
     for task in dag.tasks:
-        task.retry_delay = timedelta(0)
+        task.retries, task.retry_delay = 1, timedelta(0)
 
     run = dag.test(logical_date=datetime(2026, 11, 30, tzinfo=timezone.utc),
                    run_conf={"source": "canonical", "raw": str(broken)})
@@ -120,7 +145,7 @@ def test_a_failing_notebook_fails_its_task_and_the_run_keeps_the_notebook_and_ru
     states = {ti.task_id: ti for ti in run.get_task_instances()}
     assert states["00_schema"].state == TaskInstanceState.SUCCESS
     assert states["10_dimensions"].state == TaskInstanceState.FAILED
-    assert states["10_dimensions"].try_number == 4  # a run failure (exit code 1) is retried
+    assert states["10_dimensions"].try_number == 2  # a run failure (exit code 1) is retried
     for step in ["20_facts", "30_views", *MART_STEPS]:
         assert states[step].state == TaskInstanceState.UPSTREAM_FAILED
     [folder] = run_folders(workdir, "2026-11-30")
