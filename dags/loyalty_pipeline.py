@@ -65,10 +65,11 @@ def pipeline_command(step: str) -> str:
     ])
 
 
-def project_workdir(env: dict[str, str]) -> Path:
-    """The pipeline's work folder (holds ``exports/``), found as the pipeline finds it."""
+def project_workdir() -> Path:
+    """The pipeline's work folder (holds ``exports/``), found as the pipeline finds it:
+    ``ETL_WORKDIR`` from the environment (the command inherits the worker's), then ``.env``."""
     dotenv = PROJECT_DIR / ".env"
-    configured = env.get("ETL_WORKDIR") or (dotenv_values(dotenv).get("ETL_WORKDIR") if dotenv.exists() else None)
+    configured = os.environ.get("ETL_WORKDIR") or (dotenv_values(dotenv).get("ETL_WORKDIR") if dotenv.exists() else None)
     return Path(configured) if configured else PROJECT_DIR
 
 
@@ -93,7 +94,6 @@ class PipelineStep(BashOperator):
         except AirflowNotFoundException:
             self.log.warning("no Airflow connection %r: the pipeline uses its own settings "
                              "(.env, or the embedded PostgreSQL)", CONNECTION_ID)
-        self._workdir = project_workdir(env)
         return env
 
     def execute(self, context: Any) -> Any:
@@ -110,13 +110,14 @@ class PipelineStep(BashOperator):
 
     def _log_reports(self, context: Any) -> None:
         run_date, run_id = context["ds"], pipeline_run_id(context["run_id"])
-        exports = getattr(self, "_workdir", PROJECT_DIR) / "exports"
+        exports = project_workdir() / "exports"
         manifest = exports / "pipeline" / run_date / "runs" / run_id / "manifest.json"
         steps = json.loads(manifest.read_text())["steps"] if manifest.is_file() else []
         record = next((s for s in steps if s.get("notebook") == self.step), {})
         if record.get("executed_notebook"):
             self.log.info("executed notebook: %s", exports / record["executed_notebook"])
-            self.log.info("HTML report: %s", exports / record["html_report"])
+            if record.get("html_report"):
+                self.log.info("HTML report: %s", exports / record["html_report"])
         else:
             self.log.info("no executed notebook for %s (the step did not run): %s", self.step, manifest)
 
