@@ -8,7 +8,7 @@ SOURCE ?= demo
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lab strip bench clean-exports reset-db airflow airflow-test
+.PHONY: help install run test lab strip bench clean-exports reset-db
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,7 @@ reset-db: $(STAMP) ## Drop the pipeline's schemas in the configured database
 AIRFLOW_VENV  := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 AIRFLOW_HOME_DIR := $(CURDIR)/.airflow
+.PHONY: airflow airflow-test
 
 $(AIRFLOW_STAMP): requirements-airflow.txt
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
