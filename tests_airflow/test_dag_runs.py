@@ -153,8 +153,9 @@ def test_a_failing_notebook_fails_its_task_and_the_run_keeps_the_notebook_and_ru
     assert manifest["status"] == "failed"
     record = next(s for s in manifest["steps"] if s["notebook"] == "10_dimensions")
     assert record["status"] == "failed" and "store_code" in record["error"]
-    kept = workdir / "exports" / record["executed_notebook"]
-    assert "store_code" in kept.read_text()  # the failed notebook, with its error, for reading
+    kept = json.loads((workdir / "exports" / record["executed_notebook"]).read_text())  # kept, for reading
+    errors = [out for cell in kept["cells"] for out in cell.get("outputs", []) if out["output_type"] == "error"]
+    assert errors and "store_code" in json.dumps(errors)
     ran = {s["notebook"] for s in manifest["steps"] if s["status"] in ("succeeded", "failed")}
     assert ran.isdisjoint(MART_STEPS)
     assert not any((workdir / "exports" / mart / "2026-11-30").exists()
