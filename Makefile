@@ -62,3 +62,27 @@ dashboard: $(STAMP) ## Serve the dashboard on DASHBOARD_HOST:DASHBOARD_PORT (127
 	$(if $(DASHBOARD_EXPORTS_DIR),DASHBOARD_EXPORTS_DIR=$(abspath $(DASHBOARD_EXPORTS_DIR))) exec $(BIN)/python -m streamlit run dashboard/app.py \
 	  --server.address $(DASHBOARD_HOST) --server.port $(DASHBOARD_PORT) --server.headless true \
 	  --browser.gatherUsageStats false --client.toolbarMode viewer
+
+# Airflow: an environment of its own (.venv-airflow), apart from the pipeline's; its tasks run
+# the pipeline's command line with .venv/bin/python. AIRFLOW_HOME is .airflow/ (git-ignored).
+AIRFLOW_VENV  := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_HOME_DIR := $(CURDIR)/.airflow
+.PHONY: airflow airflow-test
+
+$(AIRFLOW_STAMP): requirements-airflow.txt
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install --quiet -r requirements-airflow.txt
+	touch $(AIRFLOW_STAMP)
+
+$(AIRFLOW_HOME_DIR)/airflow.cfg:
+	mkdir -p $(AIRFLOW_HOME_DIR)
+	printf '[core]\ndags_folder = %s\nload_examples = False\n' "$(CURDIR)/dags" > $@
+
+airflow: $(STAMP) $(AIRFLOW_STAMP) $(AIRFLOW_HOME_DIR)/airflow.cfg ## Create .venv-airflow and an AIRFLOW_HOME in .airflow/ running dags/
+	AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) $(AIRFLOW_VENV)/bin/airflow db migrate >/dev/null
+	@echo "Airflow is ready: export AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) and use $(AIRFLOW_VENV)/bin/airflow"
+
+airflow-test: airflow ## Run the Airflow tests (tests_airflow/, in .venv-airflow)
+	$(AIRFLOW_VENV)/bin/python -m pytest tests_airflow -p no:cacheprovider $(PYTEST_ARGS)
