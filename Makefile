@@ -43,3 +43,15 @@ clean-exports: ## Delete generated exports and processed data (raw data and the 
 
 reset-db: $(STAMP) ## Drop the pipeline's schemas in the configured database
 	$(BIN)/python run_pipeline.py --reset-database
+
+# --- Citus: a local cluster (coordinator + 2 workers) built from ../shared/vendor, in .citus/ ---
+.PHONY: citus-up citus-down citus-status
+
+citus-up: $(STAMP) ## Build Citus once, start a coordinator and 2 workers, print the DATABASE_URL
+	$(BIN)/python -m citus.cluster up
+
+citus-down: $(STAMP) ## Stop the Citus cluster's nodes (by their pids)
+	$(BIN)/python -m citus.cluster down
+
+citus-status: $(STAMP) ## Show the Citus nodes and their shard counts
+	$(BIN)/python -m citus.cluster status
