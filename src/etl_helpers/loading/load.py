@@ -41,7 +41,7 @@ from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
 from tqdm.auto import tqdm
 
-from etl_helpers import db
+from etl_helpers import citus, db
 from etl_helpers.contract import LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
 from etl_helpers.loading import ledger
 from etl_helpers.loading.events import FACT_COLUMNS, Dimensions, check_events
@@ -358,6 +358,7 @@ class _FactWriter:
         self.columns = FACT_COLUMNS[entity]
         self.attached = _partitions(conn, entity)
         self.new: dict[str, int] = {}
+        self.distributed: set[str] = set()  # new months distributed (Citus): no COPY FREEZE there
 
     def write(self, months: list[tuple[int, list[bytes]]]) -> None:
         for month_number, data in months:
@@ -367,7 +368,8 @@ class _FactWriter:
             else:
                 if name not in self.new:
                     self._create_detached(name, month_number)
-                _copy(self.conn, sql.Identifier("warehouse", name), self.columns, data, binary=True, freeze=True)
+                _copy(self.conn, sql.Identifier("warehouse", name), self.columns, data, binary=True,
+                      freeze=name not in self.distributed)
         if months:
             newest = max(month_number for month_number, _ in months)
             self._attach([name for name, month_number in self.new.items() if month_number < newest])
@@ -381,6 +383,8 @@ class _FactWriter:
                  range=sql.Identifier(f"{name}_range"), col=column,
                  lo=sql.Literal(_month_start(month_number)), hi=sql.Literal(_month_start(month_number + 1))))
         self.new[name] = month_number
+        if citus.distribute_new_partition(self.conn, name, self.table):
+            self.distributed.add(name)
 
     def finish(self) -> None:
         self._attach(list(self.new))
@@ -683,6 +687,7 @@ def load_raw_folder(settings: Settings, raw_dir: Path, run_date: date, *, run_id
         conn.execute("set work_mem to '256MB'")  # duplicate checks hash a whole batch's keys in memory
         conn.execute("set synchronous_commit to off")  # a crash may lose the last load, ledger with it: rerun
         conn.execute("set jit = off")  # compiling the checks costs more than it saves, even on 1 M rows
+        citus.prepare_load_session(conn)
         conn.commit()
         for batch in _batches(files):
             label = f"{batch[0].entity.name} ({len(batch)} file{'s' if len(batch) > 1 else ''})"
