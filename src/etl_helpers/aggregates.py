@@ -41,8 +41,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from etl_helpers import citus
 from etl_helpers.loading.load import LOAD_LOCK_KEY
-from etl_helpers.schema import DIMENSION_TABLES
 from etl_helpers.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,7 @@ def refresh(conn: psycopg.Connection) -> pd.DataFrame:
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
         conn.execute("set local work_mem to '256MB'")  # a rebuild hashes and sorts the whole history
-        for table in DIMENSION_TABLES:  # the marts join them: give the planner their statistics
-            conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", table)))
+        citus.analyze_dimensions(conn)  # the marts join them: give the planner their statistics
         watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
         fingerprints = _fingerprints(conn, AGGREGATES)
         rows = [_refresh_one(conn, aggregate, watermark, fingerprints) for aggregate in AGGREGATES]
