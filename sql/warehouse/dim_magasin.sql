@@ -27,18 +27,22 @@ where s.reason is null
   and (d.store_name, d.banner, d.city, d.postal_code, d.region_id, d.opened_on)
       is distinct from (s.store_name, s.banner, s.city, s.postal_code, s.region_id, s.opened_on);
 
--- 3. open a version for every store that has no current one (new, or just closed)
+-- 3. open a version for every store that has no current one (new, or just closed); the store's
+--    versions are a join, not subqueries per row (Citus plans no correlated subquery in an
+--    insert into a reference table)
 insert into warehouse.dim_magasin
     (store_code, store_name, banner, city, postal_code, region_id, opened_on, valid_from, valid_to, is_current)
 select
     s.store_code, s.store_name, s.banner, s.city, s.postal_code, s.region_id, s.opened_on,
-    case when exists (select 1 from warehouse.dim_magasin d where d.store_code = s.store_code)
-         then snapshot.business_date else date '1900-01-01' end,
+    case when known.store_code is not null then snapshot.business_date else date '1900-01-01' end,
     null,
     true
-from staging.stores_checked as s cross join staging.load_files as snapshot
+from staging.stores_checked as s
+cross join staging.load_files as snapshot
+left join (select store_code, bool_or(is_current) as has_current from warehouse.dim_magasin group by store_code) as known
+    on known.store_code = s.store_code
 where s.reason is null
-  and not exists (select 1 from warehouse.dim_magasin d where d.store_code = s.store_code and d.is_current);
+  and known.has_current is not true;
 
 -- 4. facts on or after a new version's start point to it
 update warehouse.fact_ventes as f
