@@ -109,6 +109,23 @@ def analyze_dimensions(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("analyze {}").format(sql.SQL(shard)))  # its copy on the coordinator
 
 
+MERGE_SOURCE = sql.Identifier("pg_temp", "citus_merge_source")
+
+
+def merge_source(conn: psycopg.Connection, target: sql.Composable, query: str, params: dict) -> sql.Composable:
+    """The source of a ``MERGE`` into a table local to the coordinator (an aggregate): the query
+    itself on PostgreSQL. Citus plans no ``MERGE`` whose source reads distributed tables with
+    functions that are not immutable (``date_trunc`` of a date, ``any`` of a bound array): there
+    the query's rows are computed first, on the workers, into a temporary table shaped like the
+    target, and the ``MERGE`` reads that (local: plain PostgreSQL)."""
+    if not is_citus(conn):
+        return sql.SQL(query)  # type: ignore[arg-type]
+    conn.execute(sql.SQL("drop table if exists {}").format(MERGE_SOURCE))
+    conn.execute(sql.SQL("create temporary table {} (like {})").format(MERGE_SOURCE, target))
+    conn.execute(sql.SQL("insert into {} ").format(MERGE_SOURCE) + sql.SQL(query), params)  # type: ignore[arg-type]
+    return sql.SQL("select * from {}").format(MERGE_SOURCE)
+
+
 def prepare_load_session(conn: psycopg.Connection) -> None:
     """A loader's session on Citus: statements reach the coordinator's own copy of the
     reference tables over a connection, as they reach the workers'. The coordinator holds a
