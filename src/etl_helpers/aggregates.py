@@ -238,7 +238,7 @@ def _merge_days(conn: psycopg.Connection, aggregate: Aggregate, query: str, date
         "when matched then update set {updates} "
         "when not matched then insert ({columns}) values ({values})").format(
         table=table,
-        query=sql.SQL(query),  # type: ignore[arg-type]
+        query=citus.merge_source(conn, table, query, {"dates": dates}),
         match=sql.SQL(" and ").join(sql.SQL("{}.{} = {}.{}").format(target, sql.Identifier(k), days, sql.Identifier(k))
                                     for k in keys),
         updates=sql.SQL(", ").join(sql.SQL("{} = ").format(sql.Identifier(m)) + merged[op].format(target, sql.Identifier(m), days)
