@@ -88,9 +88,44 @@ def distribute_warehouse(conn: psycopg.Connection) -> list[str]:
             conn.execute("select create_reference_table(%s::regclass)", (f"staging.{table}",))
     if staging:
         log.info("citus: staging tables distributed (%d)", len(staging))
+    if _analysts_read_through_views(conn):
+        changed.append("etl_analyst: SELECT on the warehouse's shards (read by the marts' views), "
+                       "not on its tables")
     for change in changed:
         log.info("citus: %s", change)
     return changed
+
+
+def _analysts_read_through_views(conn: psycopg.Connection) -> bool:
+    """Citus runs the part of a view's query that reads distributed and reference tables as
+    the querying user, on each node that holds them, not as the view's owner
+    (citusdata/citus#1683, #6161): an analyst reading a mart view needs ``SELECT`` on the
+    warehouse's shards. So the analyst role gets ``USAGE`` on ``warehouse`` and ``SELECT`` on
+    its tables, propagated to every shard (new months by default privileges), then loses
+    ``SELECT`` again on the coordinator's tables themselves (:func:`_coordinator_only_revoke`):
+    a query on ``warehouse.*`` there is refused, the marts' views work. (The coordinator's own
+    copy of a reference table, a hidden shard, stays readable by its name: the dimensions, not
+    the facts.)"""
+    if not conn.execute("select exists (select from pg_roles where rolname = 'etl_analyst')").fetchone()[0]:
+        return False
+    conn.execute("grant usage on schema warehouse to etl_analyst")  # propagated to the workers
+    conn.execute("grant select on all tables in schema warehouse to etl_analyst")  # and to every shard
+    conn.execute("alter default privileges in schema warehouse grant select on tables to etl_analyst")
+    tables = [name for (name,) in conn.execute(
+        "select logicalrelid::text from pg_dist_partition where logicalrelid::regclass::text like 'warehouse.%'")]
+    _coordinator_only_revoke(conn, tables)
+    return True
+
+
+def _coordinator_only_revoke(conn: psycopg.Connection, tables: list[str]) -> None:
+    """The analyst's ``SELECT`` on these distributed or reference tables revoked on the
+    coordinator only (their shards keep it)."""
+    if not tables or not conn.execute("select exists (select from pg_roles where rolname = 'etl_analyst')").fetchone()[0]:
+        return
+    conn.execute("select set_config('citus.enable_ddl_propagation', 'off', true)")
+    conn.execute(sql.SQL("revoke select on {} from etl_analyst").format(
+        sql.SQL(", ").join(sql.Identifier(*name.split(".", 1)) for name in tables)))
+    conn.execute("select set_config('citus.enable_ddl_propagation', 'on', true)")
 
 
 def analyze_dimensions(conn: psycopg.Connection) -> None:
@@ -148,6 +183,7 @@ def distribute_new_partition(conn: psycopg.Connection, partition: str, parent: s
         return False
     conn.execute(sql.SQL("select create_distributed_table({}::regclass, {}, colocate_with => {})").format(
         sql.Literal(f"warehouse.{partition}"), sql.Literal(column[0]), sql.Literal(f"warehouse.{parent}")))
+    _coordinator_only_revoke(conn, [f"warehouse.{partition}"])  # its shards keep the analyst's SELECT
     log.info("citus: warehouse.%s distributed by %s before it is attached; its rows are copied without "
              "FREEZE (no Citus equivalent)", partition, column[0])
     return True
