@@ -106,7 +106,11 @@ def _sha256(path: Path) -> str:
 
 
 def _pgserver_install() -> Path:
-    import pgserver
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs, imported by pgserver, warns without XDG_RUNTIME_DIR
+        warnings.simplefilter("ignore")
+        import pgserver
 
     return Path(pgserver.__file__).parent / "pginstall"
 

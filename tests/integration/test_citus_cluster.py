@@ -1,18 +1,14 @@
 """``make citus-up`` / ``citus-down`` / ``citus-status`` (``citus.cluster``): clear errors for what
-the user can fix, and, on the running cluster, an idempotent start and a status that shows
-the nodes and their shards."""
+the user can fix. (On the running cluster: tests/integration/test_citus.py, where no other
+test stops a node meanwhile.)"""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from citus import cluster
-from etl_helpers.settings import PROJECT_ROOT
 
 
 def test_no_shared_folder_is_a_clear_error(tmp_path, monkeypatch):
@@ -46,17 +42,3 @@ def test_ports_come_from_citus_port_until_the_nodes_exist(tmp_path, monkeypatch)
     monkeypatch.setenv("CITUS_PORT", "19800")
     assert [(n.name, n.port) for n in cluster.nodes()] == [("coordinator", 19800), ("worker1", 19801),
                                                            ("worker2", 19802)]
-
-
-@pytest.mark.skipif(not os.environ.get("CITUS_DATABASE_URL"), reason="no Citus cluster: `make citus-up`")
-def test_up_again_changes_nothing_and_status_shows_nodes_and_shards():
-    pids = [node.pid() for node in cluster.nodes()]
-    up = subprocess.run([sys.executable, "-m", "citus.cluster", "up"], cwd=PROJECT_ROOT,
-                        capture_output=True, text=True, check=True)
-    assert f"DATABASE_URL={cluster.database_url()}" in up.stdout
-    assert [node.pid() for node in cluster.nodes()] == pids
-    status = subprocess.run([sys.executable, "-m", "citus.cluster", "status"], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, check=True).stdout
-    for node in cluster.nodes():
-        assert f"{node.name:12} {cluster.HOST}:{node.port}  running (pid {node.pid()})" in status
-    assert "coordinator active" in status and status.count(" worker      active") == 2
