@@ -161,6 +161,13 @@ def merge_source(conn: psycopg.Connection, target: sql.Composable, query: str, p
     return sql.SQL("select * from {}").format(MERGE_SOURCE)
 
 
+def is_unique_violation(error: psycopg.Error) -> bool:
+    """A unique violation: PostgreSQL's, or one that a Citus worker raised during a ``COPY``,
+    which the coordinator returns as an internal error with the worker's message."""
+    return error.sqlstate == "23505" or (
+        error.sqlstate == "XX000" and str(error).startswith("duplicate key value violates unique constraint"))
+
+
 def prepare_load_session(conn: psycopg.Connection) -> None:
     """A loader's session on Citus: statements reach the coordinator's own copy of the
     reference tables over a connection, as they reach the workers'. The coordinator holds a
