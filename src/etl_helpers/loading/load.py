@@ -492,7 +492,9 @@ def _load_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawF
                 writer.write(months)
             writer.finish()
         return
-    except psycopg.errors.UniqueViolation as error:
+    except (psycopg.errors.UniqueViolation, psycopg.errors.InternalError_) as error:
+        if not citus.is_unique_violation(error):  # Citus returns a worker's COPY error without its code
+            raise
         log.info("%s: %s; checking keys through staging", entity.name, str(error).splitlines()[0])
     for _, result in todo:
         result.rows_read = result.rows_rejected = result.rows_loaded = 0
