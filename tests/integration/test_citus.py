@@ -249,3 +249,22 @@ def test_a_worker_stopped_mid_run_fails_clearly_and_the_rerun_completes_identica
     assert single and sorted(citus) == sorted(single)
     assert [p for p in single if citus[p] != single[p]] == []
     assert _ledger_and_facts(citus_url)[0] == _ledger_and_facts(single_url)[0]
+
+
+def test_repeated_ticket_lines_go_through_staging_on_the_cluster(citus_run, citus_url, raw_dir, tmp_path):
+    """Another copy of a day already loaded (last: it adds a file to the cluster's ledger): the
+    COPY into the distributed fact table meets the keys, and the staged path refuses each line."""
+    from etl_helpers.data_tests import run_data_tests
+    from etl_helpers.loading.load import load_raw_folder
+
+    copy = tmp_path / "raw" / "sales"
+    copy.mkdir(parents=True)
+    shutil.copy(raw_dir / "sales" / f"sales_{NEXT_DATE}.csv", copy)
+    settings = Settings(database_url=citus_url, workdir=tmp_path)
+    [result] = load_raw_folder(settings, tmp_path / "raw", date.fromisoformat(NEXT_DATE), entities=["sales"])
+    assert result.rows_read > 0 and result.rows_loaded == 0 and result.rows_rejected == result.rows_read
+    with psycopg.connect(citus_url) as conn:
+        reasons = conn.execute("select distinct reason from etl.rejected_rows where file_id = %s",
+                               (result.file_id,)).fetchall()
+        assert reasons == [("ticket line already loaded from another file",)]
+        run_data_tests(conn)
