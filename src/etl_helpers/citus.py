@@ -130,18 +130,18 @@ def _coordinator_only_revoke(conn: psycopg.Connection, tables: list[str]) -> Non
 
 def analyze_dimensions(conn: psycopg.Connection) -> None:
     """Statistics of the dimensions, in a transaction that goes on to join them with tables it
-    creates (the aggregates' refresh). On Citus each copy of a reference table is analysed on
-    its own node: the coordinator's own copy in this process, so that the joins after it run
-    here too and see the tables this transaction created (an ``ANALYZE`` of the reference
-    table would reach that copy over a connection, and every later statement on it with it)."""
+    creates (the aggregates' refresh). On Citus, the coordinator's own copy of each is analysed,
+    in this process: the joins after it then run here too and see the tables this transaction
+    created (an ``ANALYZE`` of the reference table would reach that copy over a connection, and
+    every later statement on it with it). The workers' copies are left to autovacuum."""
+    citus = is_citus(conn)
     for table in REFERENCE_TABLES:
-        if not is_citus(conn):
-            conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", table)))
-            continue
-        shard = conn.execute(
-            "select shard_name(logicalrelid, shardid) from pg_dist_shard where logicalrelid = %s::regclass",
-            (f"warehouse.{table}",)).fetchone()[0]
-        conn.execute(sql.SQL("analyze {}").format(sql.SQL(shard)))  # its copy on the coordinator
+        target = sql.Identifier("warehouse", table)
+        if citus:  # the name of its copy on the coordinator, from the metadata
+            target = sql.SQL(conn.execute(
+                "select shard_name(logicalrelid, shardid) from pg_dist_shard where logicalrelid = %s::regclass",
+                (f"warehouse.{table}",)).fetchone()[0])
+        conn.execute(sql.SQL("analyze {}").format(target))
 
 
 MERGE_SOURCE = sql.Identifier("pg_temp", "citus_merge_source")
