@@ -86,3 +86,15 @@ airflow: $(STAMP) $(AIRFLOW_STAMP) $(AIRFLOW_HOME_DIR)/airflow.cfg ## Create .ve
 
 airflow-test: airflow ## Run the Airflow tests (tests_airflow/, in .venv-airflow)
 	$(AIRFLOW_VENV)/bin/python -m pytest tests_airflow -p no:cacheprovider $(PYTEST_ARGS)
+
+# --- Citus: a local cluster (coordinator + 2 workers) built from ../shared/vendor, in .citus/ ---
+.PHONY: citus-up citus-down citus-status
+
+citus-up: $(STAMP) ## Build Citus once, start a coordinator and 2 workers, print the DATABASE_URL
+	$(BIN)/python -m citus.cluster up
+
+citus-down: $(STAMP) ## Stop the Citus cluster's nodes (by their pids)
+	$(BIN)/python -m citus.cluster down
+
+citus-status: $(STAMP) ## Show the Citus nodes and their shard counts
+	$(BIN)/python -m citus.cluster status

@@ -77,23 +77,71 @@ def all_sales_csv(raw: Path, scale: str) -> Path:
     return target
 
 
+CITUS = False  # --target citus: the local Citus cluster (make citus-up) instead of one server
+
+
+def _create_database(admin_url: str, name: str) -> str:
+    if CITUS:  # on every node, with the citus extension and the workers registered
+        from citus import cluster
+
+        return cluster.create_database(name)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return conninfo.make_conninfo(admin_url, dbname=name)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    if CITUS:
+        from citus import cluster
+
+        return cluster.drop_database(name)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
 @contextmanager
 def fresh_database(admin_url: str):
     """A new database for one measurement, which starts with the previous one's writes flushed
     (the server's checkpoint, the system's dirty pages), so that it does not pay for them."""
     name = f"bench_{uuid.uuid4().hex[:10]}"
+    url = _create_database(admin_url, name)
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
         try:
             admin.execute("checkpoint")
         except psycopg.errors.InsufficientPrivilege:
             pass  # a server we may not checkpoint: measured as it is
     os.sync()
     try:
-        yield conninfo.make_conninfo(admin_url, dbname=name)
+        yield url
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        _drop_database(admin_url, name)
+
+
+def _plan_nodes(plan: dict):
+    """Every node of an EXPLAIN (format json) plan, Citus' distributed subplans and tasks included."""
+    yield plan
+    for value in plan.values():
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, dict):
+                yield from _plan_nodes(child)
+
+
+def distributed_plans(url: str) -> dict[str, str]:
+    """On Citus, how each aggregate's query over the facts runs (``EXPLAIN``, a rebuild): the
+    top plan node and the number of tasks it sends to the workers (pushed down: one per shard)."""
+    from etl_helpers import aggregates
+
+    plans = {}
+    with psycopg.connect(url) as conn:
+        for aggregate in aggregates.AGGREGATES:
+            plan = conn.execute(sql.SQL("explain (format json) ") + sql.SQL(aggregate.query()),  # type: ignore[arg-type]
+                                {"dates": None}).fetchone()[0][0]["Plan"]
+            tasks = [node["Distributed Query"]["Job"]["Task Count"] for node in _plan_nodes(plan)
+                     if "Task Count" in node.get("Distributed Query", {}).get("Job", {})]
+            plans[aggregate.name] = (f"distributed: {len(tasks)} step(s) pushed down to the workers, up to "
+                                     f"{max(tasks)} tasks (one per shard)" if tasks
+                                     else "on the coordinator: reads other aggregates")
+    return plans
 
 
 def psql_binary() -> str:
@@ -364,6 +412,8 @@ def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> d
             ours = time_heavy_aggregates_postgres(url, RUN_DATE, runs)
             log(f"{scale}: aggregate refresh, full and one day")
             refresh = time_aggregate_refresh(url, runs)
+            if CITUS:
+                result["distributed_plans"] = distributed_plans(url)
         duck = time_heavy_aggregates_duckdb(raw, RUN_DATE, runs)
         result["heavy_aggregates"] = {
             name: {"postgres_seconds": ours[name], "duckdb_seconds": duck[name],
@@ -404,6 +454,8 @@ def print_table(result: dict) -> None:
               f"ours / DuckDB {figures['ratio_ours_over_duckdb']}x")
     for kind, seconds in result.get("aggregate_refresh_seconds", {}).items():
         print(f"aggregate refresh, {kind:<11} {statistics.median(seconds):7.2f} s   (step 30_views, once per run)")
+    for name, plan in result.get("distributed_plans", {}).items():
+        print(f"EXPLAIN {name:<26} {plan}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,15 +463,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", action="append", choices=("small", "medium", "large"))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-pipeline", action="store_true", help="measure the load only")
+    parser.add_argument("--target", choices=("server", "citus"), default="server",
+                        help="one server (DATABASE_URL, else the embedded one), or the local Citus cluster "
+                             "(make citus-up): results then go to bench/results/<date>-<scale>-citus.json")
     args = parser.parse_args(argv)
+    global CITUS
+    CITUS = args.target == "citus"
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    admin_url = db.database_url(load_settings())
+    if CITUS:
+        from citus import cluster
+
+        admin_url = cluster.database_url("postgres")
+    else:
+        admin_url = db.database_url(load_settings())
     machine = {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30),
                "server_version": psycopg.connect(admin_url).execute("show server_version").fetchone()[0]}
     for scale in args.scale or ["medium"]:
         result = bench_scale(scale, admin_url, args.runs, not args.no_pipeline) | {"machine": machine}
-        (RESULTS_DIR / f"{RUN_DATE}-{scale}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (RESULTS_DIR / f"{RUN_DATE}-{scale}{'-citus' if CITUS else ''}.json").write_text(json.dumps(result, indent=2) + "\n")
         print_table(result)
     return 0
 

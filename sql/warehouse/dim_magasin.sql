@@ -78,16 +78,17 @@ where v.store_code = d.store_code
       is distinct from (v.store_name, v.banner, v.city, v.postal_code, v.region_id, v.opened_on, v.closed_on,
                         v.valid_to, v.is_current);
 
--- 3. new versions
+-- 3. new versions (an anti-join, not a subquery per row: Citus plans no correlated subquery in
+--    an insert into a reference table)
 insert into warehouse.dim_magasin
     (store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on, valid_from, valid_to,
      is_current)
-select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on, valid_from, valid_to,
-       is_current
+select v.store_code, v.store_name, v.banner, v.city, v.postal_code, v.region_id, v.opened_on, v.closed_on,
+       v.valid_from, v.valid_to, v.is_current
 from store_versions as v
+left join warehouse.dim_magasin as d on d.store_code = v.store_code and d.valid_from = v.valid_from
 where v.store_code in (select store_code from changed_stores)
-  and not exists (select from warehouse.dim_magasin as d
-                  where d.store_code = v.store_code and d.valid_from = v.valid_from);
+  and d.store_id is null;
 
 -- 4. facts point to the version valid on their date
 create temporary table store_moves on commit drop as

@@ -42,8 +42,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from etl_helpers import citus
 from etl_helpers.db import LOAD_LOCK_KEY, advisory_xact_lock
-from etl_helpers.schema import DIMENSION_TABLES
 from etl_helpers.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,7 @@ def refresh(conn: psycopg.Connection) -> pd.DataFrame:
     with conn.transaction():
         advisory_xact_lock(conn, LOAD_LOCK_KEY)
         conn.execute("set local work_mem to '256MB'")  # a rebuild hashes and sorts the whole history
-        for table in DIMENSION_TABLES:  # the marts join them: give the planner their statistics
-            conn.execute(sql.SQL("analyze {}").format(sql.Identifier("warehouse", table)))
+        citus.analyze_dimensions(conn)  # the marts join them: give the planner their statistics
         watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
         fingerprints = _fingerprints(conn, AGGREGATES)
         rows = [_refresh_one(conn, aggregate, watermark, fingerprints) for aggregate in AGGREGATES]
@@ -275,7 +274,7 @@ def _merge_days(conn: psycopg.Connection, aggregate: Aggregate, query: str, date
         "when matched then update set {updates} "
         "when not matched then insert ({columns}) values ({values})").format(
         table=table,
-        query=sql.SQL(query),  # type: ignore[arg-type]
+        query=citus.merge_source(conn, table, query, {"dates": dates}),
         match=sql.SQL(" and ").join(sql.SQL("{}.{} = {}.{}").format(target, sql.Identifier(k), days, sql.Identifier(k))
                                     for k in keys),
         updates=sql.SQL(", ").join(sql.SQL("{} = ").format(sql.Identifier(m)) + merged[op].format(target, sql.Identifier(m), days)

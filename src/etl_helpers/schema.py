@@ -16,6 +16,7 @@ from typing import Iterator
 import psycopg
 from psycopg import sql
 
+from etl_helpers import citus
 from etl_helpers.contract import ENTITIES
 from etl_helpers.loading.values import staging_columns
 from etl_helpers.settings import PROJECT_ROOT
@@ -60,6 +61,7 @@ def apply_schema(conn: psycopg.Connection, schema_dir: Path = SCHEMA_DIR) -> lis
             applied.append(path.name)
             log.info("applied %s", path.name)
         create_raw_staging_tables(conn)
+        citus.distribute_warehouse(conn)  # on a Citus coordinator only: reference and distributed tables
     return applied
 
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
+from etl_helpers import citus
 from etl_helpers.contract import Entity, RawFile, RawFormat
 from etl_helpers.loading.batches import in_background, typed_batches
 from etl_helpers.loading.events import FACT_COLUMNS, Dimensions, check_events
@@ -55,6 +56,7 @@ class _FactWriter:
         self.columns = FACT_COLUMNS[entity]
         self.attached = _partitions(conn, entity)
         self.new: dict[str, int] = {}
+        self.distributed: set[str] = set()  # new months distributed (Citus): no COPY FREEZE there
 
     def write(self, months: list[tuple[int, list[bytes]]]) -> None:
         for month_number, data in months:
@@ -64,7 +66,8 @@ class _FactWriter:
             else:
                 if name not in self.new:
                     self._create_detached(name, month_number)
-                copy_into(self.conn, sql.Identifier("warehouse", name), self.columns, data, binary=True, freeze=True)
+                copy_into(self.conn, sql.Identifier("warehouse", name), self.columns, data, binary=True,
+                          freeze=name not in self.distributed)
         if months:
             newest = max(month_number for month_number, _ in months)
             self._attach([name for name, month_number in self.new.items() if month_number < newest])
@@ -78,6 +81,8 @@ class _FactWriter:
                  range=sql.Identifier(f"{name}_range"), col=column,
                  lo=sql.Literal(_month_start(month_number)), hi=sql.Literal(_month_start(month_number + 1))))
         self.new[name] = month_number
+        if citus.distribute_new_partition(self.conn, name, self.table):
+            self.distributed.add(name)
 
     def finish(self) -> None:
         self._attach(list(self.new))
@@ -185,7 +190,9 @@ def load_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFi
                 writer.write(months)
             writer.finish()
         return
-    except psycopg.errors.UniqueViolation as error:
+    except (psycopg.errors.UniqueViolation, psycopg.errors.InternalError_) as error:
+        if not citus.is_unique_violation(error):  # Citus returns a worker's COPY error without its code
+            raise
         log.info("%s: %s; checking keys through staging", entity.name, str(error).splitlines()[0])
     for _, result in todo:
         result.rows_read = result.rows_rejected = result.rows_loaded = 0

@@ -28,7 +28,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from etl_helpers import db
+from etl_helpers import citus, db
 from etl_helpers.contract import ENTITIES, LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
 from etl_helpers.loading import ledger
 from etl_helpers.loading.events import AFTER_CLOSING, BEFORE_OPENING
@@ -241,6 +241,8 @@ def load_raw_folder(settings: Settings, raw_dir: Path, run_date: date, *, run_id
         conn.execute("set work_mem to '256MB'")  # duplicate checks hash a whole batch's keys in memory
         conn.execute("set synchronous_commit to off")  # a crash may lose the last load, ledger with it: rerun
         conn.execute("set jit = off")  # compiling the checks costs more than it saves, even on 1 M rows
+        citus.prepare_load_session(conn)
+        citus.prepare_load_session(conn)
         conn.commit()
         for batch in _batches(files):
             label = f"{batch[0].entity.name} ({len(batch)} file{'s' if len(batch) > 1 else ''})"

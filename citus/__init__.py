@@ -1,0 +1,1 @@
+"""A local Citus cluster for development, tests and the benchmark (``make citus-up``)."""
