@@ -8,7 +8,7 @@ SOURCE ?= demo
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run history test lab strip bench clean-exports reset-db stop-db
+.PHONY: help install run history test lint lab strip bench clean-exports reset-db stop-db
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,11 @@ history: $(STAMP) ## List past runs: date, status, duration, rows loaded/rejecte
 
 test: $(STAMP) ## Run the whole test suite (embedded PostgreSQL, plus TEST_DATABASE_URL if set)
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Lint and type-check the package: ruff (rules and format) and mypy over src/
+	$(BIN)/ruff check src
+	$(BIN)/ruff format --check src
+	$(BIN)/mypy
 
 strip: $(STAMP) ## Strip outputs from the committed notebooks
 	$(BIN)/python -m etl_helpers.notebook_hygiene --strip notebooks/*.ipynb
