@@ -75,7 +75,10 @@ def test_run_records_are_the_history_and_the_published_run_is_what_the_picker_of
 
 
 def test_a_date_whose_published_run_failed_is_not_offered(exports_copy):
-    _rewrite(_manifest_path(exports_copy, EARLIER), lambda m: m.update(status="failed"))
+    # the published manifest and the run's own record both say failed (the history reads the records)
+    for path in [_manifest_path(exports_copy, EARLIER),
+                 *(exports_copy / "pipeline" / EARLIER / "runs").glob("*/manifest.json")]:
+        _rewrite(path, lambda m: m.update(status="failed"))
     assert [r.run_date for r in data.succeeded_runs(exports_copy)] == [LATEST]
     assert [r.status for r in data.run_history(exports_copy)] == ["succeeded", "failed"]
 
