@@ -62,3 +62,7 @@ dashboard: $(STAMP) ## Serve the dashboard on DASHBOARD_HOST:DASHBOARD_PORT (127
 	$(if $(DASHBOARD_EXPORTS_DIR),DASHBOARD_EXPORTS_DIR=$(abspath $(DASHBOARD_EXPORTS_DIR))) exec $(BIN)/python -m streamlit run dashboard/app.py \
 	  --server.address $(DASHBOARD_HOST) --server.port $(DASHBOARD_PORT) --server.headless true \
 	  --browser.gatherUsageStats false --client.toolbarMode viewer
+
+.PHONY: bench-dashboard
+bench-dashboard: $(STAMP) ## Time each dashboard page in headless chromium and the app's peak memory (DASHBOARD_EXPORTS_DIR, else exports/)
+	$(BIN)/python -m bench.dashboard --exports $(abspath $(or $(DASHBOARD_EXPORTS_DIR),exports))
