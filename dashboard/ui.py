@@ -72,9 +72,10 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def table(frame: pd.DataFrame, name: str, *, column_config: dict | None = None) -> None:
-    """A table and its CSV download (named after the table and the run date)."""
+    """A table and its CSV download (named after the table and the run date; the CSV is made
+    when the button is clicked, not on every run of the page)."""
     st.dataframe(frame, hide_index=True, column_config=column_config)
-    st.download_button(f"Download {name}.csv", csv_bytes(frame),
+    st.download_button(f"Download {name}.csv", lambda: csv_bytes(frame),
                        file_name=f"{name}_{selection().run.run_date}.csv", mime="text/csv",
                        key=f"download_{name}", on_click="ignore")
 
