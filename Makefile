@@ -103,3 +103,7 @@ citus-down: $(STAMP) ## Stop the Citus cluster's nodes (by their pids)
 
 citus-status: $(STAMP) ## Show the Citus nodes and their shard counts
 	$(BIN)/python -m citus.cluster status
+
+.PHONY: bench-dashboard
+bench-dashboard: $(STAMP) ## Time each dashboard page in headless chromium and the app's peak memory (DASHBOARD_EXPORTS_DIR, else exports/)
+	$(BIN)/python -m bench.dashboard --exports $(abspath $(or $(DASHBOARD_EXPORTS_DIR),exports))

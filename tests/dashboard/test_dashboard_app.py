@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP, RUN_DATES
-from dashboard import layout
+from dashboard import layout, ui
 
 LATEST, EARLIER = RUN_DATES[-1], RUN_DATES[0]
 
@@ -116,6 +116,15 @@ def test_loyalty_page_filters_and_searches_the_exported_customers(app, published
     mix = next(d.value for d in at.dataframe if "segment_order" in d.value.columns)
     by_brand = exported(published_exports, "fact_fidelite_mart", "segments_by_brand")
     assert mix.reset_index(drop=True).equals(by_brand)
+
+
+def test_a_long_table_shows_its_first_rows_and_says_so(app, published_exports, monkeypatch):
+    rfm = exported(published_exports, "fact_fidelite_mart", "rfm_customers")
+    monkeypatch.setattr(ui, "SHOWN_ROWS", len(rfm) // 2)
+    at = app(published_exports, page="loyalty")
+    customers = next(d.value for d in at.dataframe if "rfm_code" in d.value.columns)
+    assert list(customers["customer_code"]) == list(rfm["customer_code"].head(len(rfm) // 2))
+    assert any(f"of {len(rfm)} rows" in c.value.replace("\u202f", "") for c in at.caption)
 
 
 def test_loyalty_page_top_clients_and_penetration_equal_the_exports(app, published_exports):

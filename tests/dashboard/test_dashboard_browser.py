@@ -150,7 +150,19 @@ def _total(exports: Path, period: str, run_date: str = LATEST) -> pd.Series:
     return comparison[(comparison["period"] == period) & (comparison["dimension"] == "total")].iloc[0]
 
 
-def test_every_page_in_a_real_browser(browser, dashboard_url, published_exports):
+def _downloaded_rows_are(driver, folder: Path, name: str, rows: int) -> None:
+    """A table's download button gives its CSV (made on the click): the rows shown, a header first."""
+    from selenium.webdriver.common.by import By
+
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    button = driver.find_element(By.XPATH, f"//button[.//p[normalize-space()='Download {name}.csv']]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+    saved = _until(driver, lambda d: next(folder.glob(f"{name}_*.csv"), None), f"the {name} download")
+    _until(driver, lambda d: len(pd.read_csv(saved)) == rows, f"{rows} rows in {saved.name}")
+
+
+def test_every_page_in_a_real_browser(browser, dashboard_url, published_exports, tmp_path):
     from selenium.webdriver.common.by import By
 
     driver, exports = browser, published_exports
@@ -176,6 +188,7 @@ def test_every_page_in_a_real_browser(browser, dashboard_url, published_exports)
     _metric_is(driver, "Carded customers", len(rfm), 0)
     _metric_is(driver, "Champions", (rfm["segment"] == "champions").sum(), 0)
     _screenshot(driver, "loyalty")
+    _downloaded_rows_are(driver, tmp_path, "rfm_customers", len(rfm))
 
     # Affinity: the exported rules, and their best lift.
     rules = pd.read_parquet(exports / "fact_fidelite_mart" / LATEST / "product_rules.parquet")
