@@ -1,4 +1,4 @@
--- What each derived step (one that only reads the loaded warehouse, e.g. 30_views) last
+-- What each database step (one that reads no raw file: 00_schema, 30_views) last
 -- computed from: its input fingerprint and the run that executed it. A step whose inputs
 -- match is not recomputed (run/reuse.py); the row is deleted while the step runs.
 create table if not exists etl.step_inputs (

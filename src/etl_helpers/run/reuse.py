@@ -10,11 +10,12 @@ A step's inputs, digested into its *fingerprint*:
   without those that only name the run (its ids, its export folder);
 - its code: the notebook file, the package's source files and the SQL files.
 
-Only steps that derive from the loaded warehouse can be reused: the mart notebooks (their
-published exports of that date are kept) and the derived pipeline steps (``30_views``, whose
-result is the database itself: its last fingerprint is kept in ``etl.step_inputs``). The
-loading steps always run; they skip the raw files the ledger already holds, so a rerun that
-loads nothing spends little time in them. ``--force`` recomputes every step.
+Only steps that read no raw file can be reused: the mart notebooks (their published exports
+of that date are kept) and the pipeline steps whose result is the database itself
+(``00_schema``, ``30_views``: their last fingerprint is kept in ``etl.step_inputs``). The
+loading steps always run, since only they can see a new or corrected raw file; they skip the
+files the ledger already holds, so a rerun that loads nothing spends little time in them.
+``--force`` recomputes every step.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from etl_helpers.writing import sha256_of
 
 log = logging.getLogger(__name__)
 
-DERIVED_STEPS = frozenset({"30_views"})   # pipeline steps that only read the loaded warehouse
+# pipeline steps that read no raw file: their result is the database's state, made from the SQL
+# files (00_schema, which the runner also applies at every start) and the loaded warehouse (30_views)
+DATABASE_STEPS = frozenset({"00_schema", "30_views"})
 RUN_NAMING = frozenset({"run_id", "export_dir"})  # parameters that name the run, not its inputs
 CODE_FOLDERS: tuple[tuple[Path, str], ...] = (     # (folder, file pattern) of the code every step runs
     (PROJECT_ROOT / "src" / "etl_helpers", "*.py"),
@@ -44,7 +47,7 @@ REUSABLE_STATUSES = ("succeeded", "reused")
 
 
 def is_reusable(step: Step) -> bool:
-    return step.mart != "pipeline" or step.notebook in DERIVED_STEPS
+    return step.mart != "pipeline" or step.notebook in DATABASE_STEPS
 
 
 def code_digest() -> str:
@@ -107,7 +110,7 @@ class Reuse:
         return record, fingerprint
 
     def starting(self, job: StepJob) -> None:
-        """A derived step about to change the database: its previous results stop being valid."""
+        """A database step about to change the database: its previous results stop being valid."""
         if job.step.mart == "pipeline" and is_reusable(job.step):
             with db.connection(self.settings) as conn:
                 conn.execute("delete from etl.step_inputs where notebook = %s", (job.step.notebook,))
