@@ -33,6 +33,7 @@ def history_table(runs: list[Run]) -> pd.DataFrame:
         "started_at": run.started_at,
         "duration_s": _seconds(run),
         "steps_succeeded": sum(s.get("status") == "succeeded" for s in run.steps),
+        "steps_reused": sum(s.get("status") == "reused" for s in run.steps),  # results of an earlier run kept
         "steps": len(run.steps),
         "files_loaded": len(run.loads),
         "rows_loaded": sum(int(load.get("rows_loaded") or 0) for load in run.loads),

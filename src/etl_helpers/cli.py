@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a notebook parameter (checked against the notebooks that declare it)")
     parser.add_argument("--run-id", type=_run_id, metavar="ID",
                         help="join (or create) this run: several --only invocations with one id are one run")
+    parser.add_argument("--force", action="store_true",
+                        help="recompute every step, even those whose inputs are unchanged since their last run")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what would run, with each notebook's parameters; run nothing")
     parser.add_argument("--jobs", type=_finite(int, 1, strict=False), default=2,
@@ -218,6 +220,7 @@ def _request(args: argparse.Namespace) -> runner.RunRequest:
         lock_wait=args.wait,
         progress=runner.is_interactive(),
         run_id=args.run_id,
+        force=args.force,
     )
 
 

@@ -132,3 +132,15 @@ def test_rejected_rows_are_counted_by_reason_from_the_rejects_files(exports_copy
     counted = data.rejects_by_reason(exports_copy, LATEST)
     assert counted.to_dict("records") == [{"reason": "bad date", "rows": 3},
                                           {"reason": "unknown store_code", "rows": 2}]
+
+
+def test_the_history_counts_the_steps_a_run_reused_apart_from_those_it_ran(tmp_path):
+    from dashboard.views import runs
+
+    steps = [{"notebook": "20_facts", "status": "succeeded"}, {"notebook": "30_views", "status": "reused"},
+             {"notebook": "40_fidelite_segmentation", "status": "reused"}]
+    run = layout.Run(run_date=LATEST, run_id="r2", status="succeeded", source="demo", currency="EUR",
+                     started_at=None, finished_at=None, steps=steps, loads=[], files={},
+                     manifest_path=tmp_path / "manifest.json", manifest_sha256="", published=True)
+    row = runs.history_table([run]).iloc[0]
+    assert (row["steps_succeeded"], row["steps_reused"], row["steps"]) == (1, 2, 3)

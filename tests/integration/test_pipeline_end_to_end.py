@@ -51,7 +51,7 @@ def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run
     assert any(p.startswith("fact_fidelite_mart/") for p in data_files)
     assert all(f["rows"] is not None for p, f in data_files.items() if not p.endswith(".png"))
 
-    assert cli.main(args) == 0
+    assert cli.main([*args, "--force"]) == 0  # recomputes every step
     second = _manifest(run_env)
     assert second["run_id"] != first["run_id"]
     second_run = json.loads((run_env / "exports" / "pipeline" / RUN_DATE / "runs" / second["run_id"]
@@ -60,6 +60,13 @@ def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run
     assert second["loads"] == first["loads"]
     rerun = {f["path"]: f["sha256"] for f in second["files"] if Path(f["path"]).suffix in DATA_SUFFIXES}
     assert rerun == {p: f["sha256"] for p, f in data_files.items()}
+
+    assert cli.main(args) == 0  # nothing new: what derives from the warehouse is reused, byte for byte
+    third = _manifest(run_env)
+    reused = [s["notebook"] for s in third["steps"] if s["status"] == "reused"]
+    assert reused == [s.notebook for s in runner.STEPS if s.mart != "pipeline" or s.notebook in ("00_schema", "30_views")]
+    assert all(s["made_in_run"] == second["run_id"] for s in third["steps"] if s["status"] == "reused")
+    assert {f["path"]: f["sha256"] for f in third["files"] if Path(f["path"]).suffix in DATA_SUFFIXES} == rerun
 
     leaks = [str(p) for p in run_env.rglob("*")
              if p.is_file() and not p.is_symlink() and PASSWORD.encode() in p.read_bytes()]

@@ -28,11 +28,13 @@ log = logging.getLogger(__name__)
 class StepRecord:
     notebook: str
     mart: str
-    status: str = "pending"       # pending | succeeded | failed | skipped
+    status: str = "pending"       # pending | succeeded | failed | skipped | reused
     seconds: float | None = None
     executed_notebook: str | None = None   # paths relative to exports/
     html_report: str | None = None
     error: str | None = None
+    fingerprint: str | None = None    # the digest of its inputs (run/reuse.py), when it can be reused
+    made_in_run: str | None = None    # the run that executed it (another one when reused)
 
 
 def header_markdown(notebook: str, facts: dict[str, object]) -> str:

@@ -33,6 +33,7 @@ from etl_helpers.loading import ledger
 from etl_helpers.run import manifest as records
 from etl_helpers.run.execute import StepRecord, execute_notebook
 from etl_helpers.run.params import StepJob, declared_parameters, step_jobs
+from etl_helpers.run.reuse import Reuse
 from etl_helpers.run.steps import STEPS, RunRequest
 from etl_helpers.settings import PROJECT_ROOT, Settings
 from etl_helpers.sources import SOURCE_CURRENCY
@@ -318,6 +319,8 @@ def _execute_steps(run_date: date, manifest: dict, out_dirs: dict[str, Path], fo
     """Pipeline steps one after the other, then the mart notebooks (independent of each
     other) on ``request.jobs`` processes. After a failure, nothing new starts."""
     jobs = step_jobs(run_date, manifest, out_dirs, request, settings, notebooks_dir)
+    reuse = Reuse(settings, manifest["run_id"], _reuse_context(manifest),
+                  records.read_manifest(records.published_manifest_path(settings, run_date)), request.force)
     total = len(jobs)
     numbered = list(enumerate(jobs, start=1))
     concurrent = [(n, j) for n, j in numbered if j.step.mart != "pipeline" and request.jobs > 1]
@@ -327,8 +330,12 @@ def _execute_steps(run_date: date, manifest: dict, out_dirs: dict[str, Path], fo
     def started(number: int, job: StepJob) -> None:
         log.info("[%d/%d] %s for %s", number, total, job.step.notebook, run_date)
 
-    def finished(number: int, job: StepJob, record: StepRecord) -> None:
-        done[number] = _keep_in_run_folder(record, job, folder, settings)
+    def finished(number: int, job: StepJob, record: StepRecord, fingerprint: str | None = None) -> None:
+        if record.status == "reused":
+            done[number] = record
+            log.info("[%d/%d] %s reused from run %s", number, total, record.notebook, record.made_in_run)
+            return
+        done[number] = reuse.note(_keep_in_run_folder(record, job, folder, settings), fingerprint)
         if record.status == "failed":
             log.error("%s", record.error)
         else:
@@ -344,24 +351,39 @@ def _execute_steps(run_date: date, manifest: dict, out_dirs: dict[str, Path], fo
                 if failed():
                     break
                 started(number, job)
+                kept, fingerprint = reuse.kept(job)
+                if kept:
+                    finished(number, job, kept)
+                    continue
                 if index + 1 < len(in_order):
                     kernels.prepare()  # the next step's kernel boots while this one runs
-                finished(number, job, run_job(job, kernels))
+                reuse.starting(job)
+                finished(number, job, run_job(job, kernels), fingerprint)
         finally:
             kernels.close()
         if pool and not failed():
             futures = {}
             for number, job in concurrent:
-                futures[pool.submit(_run_mart_job, job)] = (number, job)
                 started(number, job)
+                kept, fingerprint = reuse.kept(job)
+                if kept:
+                    finished(number, job, kept)
+                    continue
+                futures[pool.submit(_run_mart_job, job)] = (number, job, fingerprint)
             for future in as_completed(futures):
                 if future.cancelled():
                     continue
-                finished(*futures[future], future.result())
+                number, job, fingerprint = futures[future]
+                finished(number, job, future.result(), fingerprint)
                 if failed():
                     for pending in futures:
                         pending.cancel()
     return [done.get(n, StepRecord(j.step.notebook, j.step.mart, status="skipped")) for n, j in numbered]
+
+
+def _reuse_context(manifest: dict) -> dict:
+    """What every step's results depend on beside its own parameters (run/reuse.py)."""
+    return {key: manifest[key] for key in ("run_date", "source", "currency", "source_options")}
 
 
 @contextmanager

@@ -50,6 +50,7 @@ class RunRequest:
     progress: bool = False
     jobs: int = 2                 # mart notebooks run in parallel on this many processes
     run_id: str | None = None     # join (or create) this run; default: a new id per date
+    force: bool = False           # recompute every step, even one whose inputs are unchanged
 
 
 def parse_run_date(text: str) -> date:
