@@ -51,7 +51,7 @@ def test_an_unused_spare_is_stopped_on_close(tmp_path):
 def test_a_busy_kernel_is_killed_at_once(tmp_path):
     """A failed notebook (a cell timeout, say) leaves its cell running: stop does not wait for it."""
     kernel = new_kernel(tmp_path)
-    client = BlockingKernelClient(connection_file=kernel.connection_file)
+    client = BlockingKernelClient(connection_file=kernel.connection_file, parent=kernel)  # alive = its process, not a heartbeat late on a busy machine
     client.load_connection_file()
     client.start_channels()
     try:
