@@ -63,6 +63,15 @@ def test_every_path_of_the_layout_section_exists():
     assert missing == []
 
 
+def test_every_file_the_readme_names_exists():
+    named = {span for span in _code() if re.fullmatch(r"(src|tests|sql|docs|dashboard|notebooks|bench|etl_helpers)/[\w/.-]+", span)}
+    assert "sql/olap_queries.sql" in named
+    generated = set((PROJECT_ROOT / ".gitignore").read_text().split())  # bench/cache/, tests/artifacts/: made by a run
+    missing = sorted(path for path in named - generated
+                     if not (PROJECT_ROOT / ("src/" + path if path.startswith("etl_helpers/") else path)).exists())
+    assert missing == []
+
+
 def test_every_run_pipeline_option_the_readme_shows_exists():
     options = {option for action in build_parser()._actions for option in action.option_strings}
     lines = [line for code in _code() for line in code.splitlines()
