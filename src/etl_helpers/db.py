@@ -430,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     if args not in (["stop"], ["url"]):
         print(USAGE, file=sys.stderr)
         return 2
+    from etl_helpers.kernels import quiet_jupyter_paths
+
+    quiet_jupyter_paths()  # the runner's runtime folder: the same socket fallback, no platformdirs warning
     settings = load_settings()
     if args == ["url"]:
         print(client_url(settings))
