@@ -8,7 +8,7 @@ SOURCE ?= demo
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run history test lint lab strip bench clean-exports reset-db stop-db
+.PHONY: help install run history test lint lab strip bench clean-exports reset-db stop-db db-url
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ reset-db: $(STAMP) ## Drop the pipeline's schemas in the configured database
 
 stop-db: $(STAMP) ## Stop the embedded PostgreSQL now (it also stops when its last user exits)
 	$(BIN)/python -m etl_helpers.db stop
+
+db-url: $(STAMP) ## Print a URL to the pipeline's database for psql or a notebook (never a password)
+	@$(BIN)/python -m etl_helpers.db url
 
 # --- Dashboard: the published exports in a browser (dashboard/) ---
 DASHBOARD_HOST ?= 127.0.0.1

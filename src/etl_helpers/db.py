@@ -9,7 +9,9 @@ answer at all), each lock (``lock_timeout``), a transaction left open
 The pipeline's advisory locks are declared here, once, with the context managers that take
 them. Connection strings never reach logs: use :func:`redact` before showing one.
 
-``python -m etl_helpers.db stop`` stops the embedded server (``make stop-db``).
+``python -m etl_helpers.db stop`` stops the embedded server (``make stop-db``);
+``python -m etl_helpers.db url`` prints a URL a SQL client can use, never with a password
+(``make db-url``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
+from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import conninfo, errors
@@ -383,13 +386,62 @@ def _setting_seconds(conn: psycopg.Connection, name: str) -> float:
     return milliseconds / 1000 if milliseconds else 0.0
 
 
+def client_url(settings: Settings | None = None) -> str:
+    """A URL for a SQL client (psql, a notebook) to the pipeline's database, without any password.
+
+    With ``DATABASE_URL``: that URL, password removed (the client reads it from ``~/.pgpass`` or
+    ``PGPASSWORD``). Embedded: the URL of its Unix socket; the server is started if needed and
+    left running for the client (``make stop-db`` stops it).
+    """
+    settings = settings or load_settings()
+    if settings.database_url:
+        params = conninfo.conninfo_to_dict(settings.database_url)
+    else:
+        import pgserver
+
+        settings.pgdata.mkdir(parents=True, exist_ok=True)
+        _forget_dead_handles(settings.pgdata.resolve())
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        server = pgserver.get_server(settings.pgdata, cleanup_mode=None)  # None: outlives this process
+        params = conninfo.conninfo_to_dict(server.get_uri())
+    return _url_without_password(params)
+
+
+def _url_without_password(params: dict) -> str:
+    params = {key: str(value) for key, value in params.items() if key != "password" and value not in (None, "")}
+    user, host, port, dbname = (params.pop(key, None) for key in ("user", "host", "port", "dbname"))
+    authority = quote(user, safe="") + "@" if user else ""
+    if host and not host.startswith("/") and "," not in host:
+        authority += f"[{host}]" if ":" in host else host
+        authority += f":{port}" if port else ""
+    else:  # a socket directory or several hosts go in the query, as libpq reads them
+        params = {**({"host": host} if host else {}), **({"port": port} if port else {}), **params}
+    query = "?" + urlencode(params, safe="/,") if params else ""
+    return f"postgresql://{authority}/{quote(dbname or '', safe='')}{query}"
+
+
+USAGE = "usage: python -m etl_helpers.db stop | url"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m etl_helpers.db stop``: stop the embedded PostgreSQL of this checkout."""
+    """``python -m etl_helpers.db stop|url``: stop the embedded PostgreSQL of this checkout, or
+    print a password-free URL to the pipeline's database for a SQL client."""
     args = sys.argv[1:] if argv is None else argv
-    if args != ["stop"]:
-        print("usage: python -m etl_helpers.db stop", file=sys.stderr)
+    if args not in (["stop"], ["url"]):
+        print(USAGE, file=sys.stderr)
         return 2
+    from etl_helpers.kernels import quiet_jupyter_paths
+
+    quiet_jupyter_paths()  # the runner's runtime folder: the same socket fallback, no platformdirs warning
     settings = load_settings()
+    if args == ["url"]:
+        print(client_url(settings))
+        if settings.database_url:
+            print("(no password shown: the client reads it from ~/.pgpass or PGPASSWORD)", file=sys.stderr)
+        else:
+            print("(the embedded PostgreSQL keeps running for your client: `make stop-db` stops it)",
+                  file=sys.stderr)
+        return 0
     if settings.database_url:
         print("DATABASE_URL is set: no embedded PostgreSQL to stop")
         return 0

@@ -105,7 +105,9 @@ def load_settings(root: Path | None = None) -> Settings:
 
     ``DATABASE_URL`` selects a real server; without it the embedded one is used.
     ``ETL_PGDATA`` moves the embedded server's data folder; ``ETL_WORKDIR`` moves
-    ``data/`` and ``exports/`` (tests point it at a temporary folder). The time limits of
+    ``data/`` and ``exports/`` (tests point it at a temporary folder). A relative one is relative
+    to the project root, not to the working directory: the runner, its notebook kernels (started
+    in ``notebooks/``) and JupyterLab all find the same folder. The time limits of
     :data:`TIMEOUT_VARIABLES` are read the same way. Raises :class:`SettingsError`.
     """
     root = root or PROJECT_ROOT
@@ -124,8 +126,8 @@ def load_settings(root: Path | None = None) -> Settings:
     return Settings(
         root=root,
         database_url=(lookup("DATABASE_URL") or "").strip() or None,
-        pgdata=Path(pgdata) if pgdata else root / ".pgdata",
-        workdir=Path(workdir) if workdir else root,
+        pgdata=root / pgdata if pgdata else root / ".pgdata",  # root / an absolute path = that path
+        workdir=root / workdir if workdir else root,
         **timeouts,
     )
 
