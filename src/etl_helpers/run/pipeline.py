@@ -27,7 +27,7 @@ from typing import Iterator
 
 import psycopg
 
-from etl_helpers import db, schema, warehouse
+from etl_helpers import db, schema
 from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent, quiet_jupyter_paths
 from etl_helpers.loading import ledger
 from etl_helpers.run import manifest as records
@@ -175,6 +175,7 @@ def run_one_date(run_date: date, request: RunRequest, settings: Settings,
         try:
             with run_lock(settings, request.lock_wait):
                 with db.connection(settings) as conn:
+                    schema.ensure_run_tables(conn)  # the whole schema is the 00_schema step's
                     schema.claim_source(conn, request.source)  # before any record: a refused run writes nothing
                 _open_record(run_log, folder)
                 return _run_locked(run_date, run_id, folder, request, settings, notebooks_dir, run_log)
@@ -235,7 +236,6 @@ def _run_locked(run_date: date, run_id: str, folder: Path, request: RunRequest, 
     records.write_manifest(path, manifest)
     log.info("run %s for %s: record in %s", run_id, run_date, folder)
 
-    warehouse.create_schema(settings)
     with db.connection(settings) as conn:
         end_orphan_writers(conn)
         abandon_runs(conn)
