@@ -30,6 +30,7 @@ import psycopg
 from etl_helpers import db, schema
 from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent, quiet_jupyter_paths
 from etl_helpers.loading import ledger
+from etl_helpers.run import logs
 from etl_helpers.run import manifest as records
 from etl_helpers.run.execute import StepRecord, execute_notebook
 from etl_helpers.run.params import StepJob, declared_parameters, step_jobs
@@ -247,7 +248,8 @@ def _run_locked(run_date: date, run_id: str, folder: Path, request: RunRequest, 
     records.write_manifest(path, manifest)
 
     out_dirs = _output_folders(run_date, folder, request, settings, notebooks_dir)
-    step_records = _execute_steps(run_date, manifest, out_dirs, folder, request, settings, notebooks_dir)
+    with logs.receiving():  # the kernels' and mart workers' log records reach the console and run.log
+        step_records = _execute_steps(run_date, manifest, out_dirs, folder, request, settings, notebooks_dir)
     failed = next((r for r in step_records if r.status == "failed"), None)
     with db.connection(settings) as conn:
         ledger.end_run(conn, manifest["ledger_run_id"], succeeded=failed is None)
@@ -385,6 +387,7 @@ _worker_kernels: WarmKernels | None = None  # a mart worker's kernels (in its ow
 def _start_worker(notebooks_dir: Path, runner_pid: int) -> None:
     global _worker_kernels
     die_with_parent(runner_pid)
+    logs.forward_to_runner()
     _worker_kernels = WarmKernels(notebooks_dir)
     _worker_kernels.prepare()
     atexit.register(_worker_kernels.close)
