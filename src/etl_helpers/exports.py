@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl_helpers.writing import write_bytes_atomic
+from etl_helpers.writing import neutralise_formula, write_bytes_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,19 +31,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-FORMULA_PREFIXES = ("=", "+", "-", "@")
-
-
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text values starting with ``=``, ``+``, ``-`` or ``@`` get a leading single
-    quote, so a spreadsheet shows them as text instead of running them (for CSV files only)."""
+    """A copy whose text values are neutralised for spreadsheets (:func:`writing.neutralise_formula`:
+    a leading single quote before ``=``, ``+``, ``-`` or ``@``), for CSV files only."""
     result = frame.copy()
     for column in result.columns:
         values = result[column]
         if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-            text = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES))
-            if text.any():
-                result[column] = values.where(~text, "'" + values.astype(str))
+            neutralised = values.map(neutralise_formula)
+            if not neutralised.equals(values):
+                result[column] = neutralised
     return result
 
 

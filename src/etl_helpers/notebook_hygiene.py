@@ -1,5 +1,6 @@
 """Keep committed notebooks clean: no outputs, no execution counts, one literal parameters cell
-(each number in it bounded in ``etl_helpers.parameters``), the project kernel.
+(each parameter set by the runner or declared in ``etl_helpers.parameters``, with the declared
+default), the project kernel.
 
 ``python -m etl_helpers.notebook_hygiene --check notebooks/*.ipynb`` lists offenders (exit 1);
 ``--strip FILE...`` cleans files in place; ``--strip-stdin`` is the git clean filter that
@@ -16,7 +17,8 @@ import nbformat
 import papermill
 
 from etl_helpers.kernels import KERNEL_NAME
-from etl_helpers.parameters import BOUNDS, RUNNER_SET
+from etl_helpers.parameters import PARAMETERS, RUNNER_SET, declared
+from etl_helpers.run.steps import STEPS
 
 
 def strip(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -55,14 +57,36 @@ def problems(path: Path) -> list[str]:
         if declared - understood:
             found.append(f"papermill cannot read parameter(s) {sorted(declared - understood)}: "
                          "avoid '=' in their comments")
-        numbers = {n.target.id for n in ast.parse(parameter_cells[0].source).body
-                   if isinstance(n, ast.AnnAssign) and type(n.value.value) in (int, float)}
-        unbounded = sorted(numbers - set(BOUNDS) - RUNNER_SET)
-        if unbounded:
-            found.append(f"numeric parameter(s) {unbounded} need a bound in etl_helpers.parameters.BOUNDS")
+        literals = {n.target.id: n.value.value for n in ast.parse(parameter_cells[0].source).body
+                    if isinstance(n, ast.AnnAssign) and isinstance(n.value, ast.Constant)}
+        found += _undeclared(path.stem, literals)
     kernel = notebook.metadata.get("kernelspec", {}).get("name")
     if kernel != KERNEL_NAME:
         found.append(f"kernelspec is {kernel!r}: use the project kernel {KERNEL_NAME!r}")
+    return found
+
+
+def _undeclared(notebook: str, literals: dict[str, object]) -> list[str]:
+    """The parameters of a notebook that are neither set by the runner nor declared in
+    :mod:`etl_helpers.parameters` (for its mart: a notebook outside the pipeline's steps may
+    take those of any mart), and the literal defaults that differ from the declared ones."""
+    mart = next((step.mart for step in STEPS if step.notebook == notebook), None)
+    found, missing = [], []
+    for name, value in literals.items():
+        if name in RUNNER_SET:
+            continue
+        if mart is None:
+            declarations = declared(name)
+        else:
+            declarations = [PARAMETERS[mart][name]] if name in PARAMETERS.get(mart, {}) else []
+        if not declarations:
+            missing.append(name)
+        elif not any(value == d.default and type(value) is type(d.default) for d in declarations):
+            defaults = " or ".join(repr(d.default) for d in declarations)
+            found.append(f"parameter {name} = {value!r}: its declared default is {defaults} "
+                         "(etl_helpers.parameters.PARAMETERS)")
+    if missing:
+        found.append(f"parameter(s) {sorted(missing)} need a declaration in etl_helpers.parameters.PARAMETERS")
     return found
 
 

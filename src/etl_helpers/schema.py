@@ -46,6 +46,25 @@ class SourceMismatch(ValueError):
     """The warehouse was built from another source; the message names the ways out."""
 
 
+# What a run records before its first step (etl.runs, the ledger it reads back, the source it
+# claims) and the DDL files that create them: the runner creates these on a new database; the
+# whole schema (and any change to it) is the 00_schema step's, applied once per run.
+RUN_TABLES = ("etl.runs", "etl.loaded_files", "etl.warehouse_source")
+RUN_TABLES_DDL = ("00_schemas.sql", "10_etl.sql", "11_warehouse_source.sql")
+
+
+def ensure_run_tables(conn: psycopg.Connection) -> list[str]:
+    """Create the tables of :data:`RUN_TABLES` that are missing (a new database), from their
+    DDL files; returns the tables that were missing (none: nothing is applied)."""
+    missing = [t for t in RUN_TABLES if conn.execute("select to_regclass(%s)", (t,)).fetchone()[0] is None]
+    if missing:
+        with _warnings_logged(conn), _permission_explained(conn):
+            for name in RUN_TABLES_DDL:
+                conn.execute((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+        log.info("created the run tables %s (the 00_schema step creates the rest)", ", ".join(missing))
+    return missing
+
+
 def apply_schema(conn: psycopg.Connection, schema_dir: Path = SCHEMA_DIR) -> list[str]:
     """Run every DDL file in order inside the caller's transaction; returns the files applied.
 

@@ -19,7 +19,7 @@ from etl_helpers.loading import ledger
 from etl_helpers.loading.facts import analyze_loaded
 from etl_helpers.loading.load import load_raw_folder, summarize
 from etl_helpers.settings import Settings, load_settings
-from etl_helpers.sources import SourceOptions, prepare_raw
+from etl_helpers.sources import SourceOptions, prepare_raw, prepared_raw
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,10 @@ def load_dimensions(run_date: date, source: str = "demo", options: SourceOptions
 
 def load_facts(run_date: date, source: str = "demo", options: SourceOptions = SourceOptions(),
                settings: Settings | None = None, run_id: int | None = None) -> pd.DataFrame:
-    """Load the daily sales and loyalty files dated <= run_date that are new or changed."""
+    """Load the daily sales and loyalty files dated <= run_date that are new or changed, from
+    the raw folder :func:`load_dimensions` prepared (prepared here only if it was not)."""
     settings = settings or load_settings()
-    raw_dir = prepare_raw(source, settings, run_date, options)
+    raw_dir = prepared_raw(source, settings, run_date, options)
     results = load_raw_folder(settings, raw_dir, run_date, run_id=run_id, entities=EVENT_ENTITIES)
     with db.connection(settings) as conn:
         analyze_loaded(conn, results)

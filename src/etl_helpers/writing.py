@@ -1,5 +1,6 @@
 """Write files safely: to a temporary name in the same folder, then rename into place,
-so no reader ever sees a truncated file under its final name.
+so no reader ever sees a truncated file under its final name; and the one rule for text
+written into a CSV file meant for spreadsheets (:func:`neutralise_formula`, case 45).
 
 ``atomic_path`` is the one way the package writes a file atomically; the other helpers here
 are short forms of it. The temporary name starts with a dot (``.<name>.tmp-<pid>``), so the
@@ -13,6 +14,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# Text starting with one of these is run as a formula by a spreadsheet opening a CSV file.
+FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 
 @contextmanager
@@ -53,3 +60,11 @@ def sha256_of(path: Path) -> str:
         while block := stream.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def neutralise_formula(value: T) -> T | str:
+    """``value`` with a leading single quote when it is text starting with ``=``, ``+``, ``-``
+    or ``@``, so a spreadsheet shows it as text instead of running it; anything else as is.
+    Used for every CSV file the pipeline writes for people (exports, rejects); the database
+    and the Parquet files keep the text verbatim."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value

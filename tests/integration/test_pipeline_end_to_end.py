@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from psycopg import conninfo
 
-from etl_helpers import cli, runner
+from etl_helpers import aggregates, cli, runner, schema
 
 pytestmark = pytest.mark.notebooks
 
@@ -29,7 +29,7 @@ def _manifest(workdir: Path) -> dict:
     return json.loads((workdir / "exports" / "pipeline" / RUN_DATE / "manifest.json").read_text())
 
 
-def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run_env, demo_raw_dir):
+def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run_env, demo_raw_dir, capsys):
     args = ["--date", RUN_DATE, "--source", "canonical", "--raw", str(demo_raw_dir), "-p", "min_support", "0.02"]
     assert cli.main(args) == 0
     first = _manifest(run_env)
@@ -46,6 +46,14 @@ def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run
     assert "0.02" in affinity and RUN_DATE in affinity and "<title>41_fidelite_affinity — 2026-11-30</title>" in affinity
     for report in run_folder.glob("*.html"):  # no library warning (stderr) in any report
         assert "Warning" not in report.read_text(), report.name
+    console, run_log = capsys.readouterr().err, (run_folder / "run.log").read_text()
+    for aggregate in aggregates.AGGREGATES:  # 30_views: one progress line per aggregate, on the console too
+        assert run_log.count(f"etl_helpers.aggregates: {aggregate.name}: ") == 1, aggregate.name
+        assert f"INFO {aggregate.name}: " in console, aggregate.name
+    for ddl in schema.schema_files():  # the schema applied once in a run (by 00_schema)
+        assert run_log.count(f"applied {ddl.name}") == 1, ddl.name
+    # a header-only file (case 17) is a warning in the run's log, not a stderr box in the report
+    assert "header only, no rows" in run_log and "header only" not in (run_folder / "20_facts.html").read_text()
     data_files = {f["path"]: f for f in first["files"] if Path(f["path"]).suffix in DATA_SUFFIXES}
     assert any(p.startswith("fact_vente_mart/") for p in data_files)
     assert any(p.startswith("fact_fidelite_mart/") for p in data_files)

@@ -450,3 +450,28 @@ def test_44_the_data_tests_find_a_fact_outside_its_store_open_dates(warehouse, t
         conn.execute("delete from etl.data_test_runs")  # every date checked again
         with pytest.raises(DataTestFailure, match=r"facts: within their store's open dates \(3 rows\)"):
             run_data_tests(conn)
+
+
+# --- 45: formulas in rejected lines -----------------------------------------------------------------
+
+def test_45_rejects_csv_neutralises_formulas(warehouse, tmp_path):
+    """A rejected line whose text starts with = + - @ is kept verbatim in etl.rejected_rows and
+    neutralised (a leading quote) in its rejects CSV, exactly as in the exported CSVs."""
+    folder = rf.build(tmp_path / "raw")
+    formula = folder.line(sale("=1+1", 1, unit_price="x"))       # a formula in the first field, a bad price
+    lines = [formula, "-2+3", "@SUM(A1)", "+33 6 12 34 56", "plain text"]  # one field: the wrong field count
+    path = folder.write_text("sales", DAY1, folder.text("sales", rf.SALES[DAY1]) + "\n".join(lines) + "\n")
+    rf.load(warehouse, folder)
+
+    first = len(rf.SALES[DAY1]) + 2                               # the header is line 1
+    in_table = rf.rejected(warehouse, path)
+    assert [raw for _, raw in in_table.values()] == lines         # the database keeps the text verbatim
+    in_file = rf.rejects_file(warehouse, path)
+    assert [(int(r["line_number"]), r["raw_text"]) for r in in_file] == [
+        (first, "'" + formula), (first + 1, "'-2+3"), (first + 2, "'@SUM(A1)"), (first + 3, "'+33 6 12 34 56"),
+        (first + 4, "plain text")]
+    assert [r["reason"] for r in in_file] == [reason for reason, _ in in_table.values()]
+    assert in_table[first][0].startswith("invalid unit_price") and formula.startswith("=1+1,1,")
+    assert [r["source_file"] for r in in_file] == [str(path)] * len(lines)
+    rf.assert_quarantined(warehouse, path, {first: "invalid unit_price", **{first + k: "fields" for k in range(1, 5)}})
+    rf.assert_reconciled(warehouse)

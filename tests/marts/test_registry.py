@@ -16,6 +16,7 @@ import pytest
 
 from etl_helpers import aggregates, charts, db, exports, marts, views
 from etl_helpers.marts import rules
+from etl_helpers.parameters import PARAMETERS
 from etl_helpers.settings import PROJECT_ROOT
 
 MART_NOTEBOOKS = {"40_fidelite_segmentation": marts.FIDELITE, "41_fidelite_affinity": marts.FIDELITE,
@@ -36,14 +37,14 @@ def test_notebook_defaults_are_the_declared_defaults(notebook):
     assert declared["export_dir"] == "" and declared["currency"] == charts.DEFAULT_CURRENCY
     date.fromisoformat(declared["run_date"])
     params = {k: v for k, v in declared.items() if k not in BOUNDARY}
-    assert set(params) <= set(marts.PARAMETERS[mart]), set(params) - set(marts.PARAMETERS[mart])
+    assert set(params) <= set(PARAMETERS[mart]), set(params) - set(PARAMETERS[mart])
     for name, value in params.items():
-        assert value == marts.PARAMETERS[mart][name].default, name
-        assert type(value) is type(marts.PARAMETERS[mart][name].default), name
+        assert value == PARAMETERS[mart][name].default, name
+        assert type(value) is type(PARAMETERS[mart][name].default), name
 
 
 def test_every_mart_parameter_is_a_parameter_of_a_notebook():
-    for mart, declared in marts.PARAMETERS.items():
+    for mart, declared in PARAMETERS.items():
         in_notebooks = set().union(*(_declared(n) for n, m in MART_NOTEBOOKS.items() if m == mart))
         assert set(declared) <= in_notebooks, mart
 

@@ -77,9 +77,9 @@ def test_a_parameter_no_selected_notebook_declares_exits_2(untouched, capsys):
 
 
 @pytest.mark.parametrize("name, value, expected", [
-    ("window_days", "abc", "expected int"), ("window_days", "-1", "must be in [1, 3660]"),
-    ("min_support", "0", "must be in (0, 1]"), ("min_support", "nan", "expected float"),
-    ("min_confidence", "1.5", "must be in (0, 1]"), ("max_len", "10", "must be in [2, 5]"),
+    ("window_days", "abc", "expected int"), ("window_days", "-1", "must lie in [1, 3660]"),
+    ("min_support", "0", "must lie in (0, 1]"), ("min_support", "nan", "expected float"),
+    ("min_confidence", "1.5", "must lie in (0, 1]"), ("max_len", "10", "must lie in [2, 5]"),
 ])
 def test_bad_parameter_values_exit_2_before_anything_starts(untouched, capsys, name, value, expected):
     assert cli.main(["--date", "2026-11-30", "-p", name, value]) == 2

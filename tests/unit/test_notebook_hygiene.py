@@ -36,4 +36,4 @@ def test_a_notebook_on_another_kernel_or_with_an_unbounded_number_is_flagged(tmp
     nbformat.write(notebook, path)
     found = problems(path)
     assert "kernelspec is 'python3': use the project kernel 'etl-helpers'" in found
-    assert "numeric parameter(s) ['mystery'] need a bound in etl_helpers.parameters.BOUNDS" in found
+    assert "parameter(s) ['mystery'] need a declaration in etl_helpers.parameters.PARAMETERS" in found

@@ -37,7 +37,7 @@ from etl_helpers.loading.reader import FileRejected
 from etl_helpers.loading.reference import load_reference
 from etl_helpers.loading.shared import TARGET_TABLE, FileResult, copy_rejects
 from etl_helpers.settings import Settings
-from etl_helpers.writing import atomic_path
+from etl_helpers.writing import atomic_path, neutralise_formula
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,8 @@ def write_rejects_file(conn: psycopg.Connection, result: FileResult, rejects_dir
     the load is committed) renames into place: a write that fails (a full disk) fails the load,
     which a rerun then does again, rejects file included; no truncated file is ever left under
     the final name. A file loaded without rejects has none: one left by its previous version goes.
+    Its text is neutralised for spreadsheets like every CSV file written for people (case 45);
+    ``etl.rejected_rows`` keeps it verbatim.
     """
     target = rejects_dir / Path(result.path).name
     if not result.rows_rejected or result.file_id is None:
@@ -196,17 +198,24 @@ def write_rejects_file(conn: psycopg.Connection, result: FileResult, rejects_dir
         return None
     query = sql.SQL(
         "copy (select {src} as source_file, line_number, reason, raw_text from etl.rejected_rows "
-        "where file_id = {fid} order by line_number) to stdout (format csv, header)"
+        "where file_id = {fid} order by line_number) to stdout"
     ).format(src=sql.Literal(result.path), fid=sql.Literal(result.file_id))
     tmp = on_commit.enter_context(atomic_path(target))
     _copy_out(conn, query, tmp)
     return target
 
 
+REJECTS_COLUMNS = ("source_file", "line_number", "reason", "raw_text")
+
+
 def _copy_out(conn: psycopg.Connection, query: sql.Composable, path: Path) -> None:
-    with path.open("wb") as out, conn.cursor().copy(query) as copy:
-        for block in copy:
-            out.write(block)
+    """The rows of ``query`` (a ``copy (...) to stdout`` of :data:`REJECTS_COLUMNS`) as a CSV
+    file with a header, its text neutralised for spreadsheets."""
+    with path.open("w", encoding="utf-8", newline="") as out, conn.cursor().copy(query) as copy:
+        copy.set_types(["text", "int8", "text", "text"])
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(REJECTS_COLUMNS)
+        writer.writerows([neutralise_formula(value) for value in row] for row in copy.rows())
 
 
 ARROW_DECAY_MS = 100  # a batch's pages go back to the system soon after; at 0 each batch faults them in again

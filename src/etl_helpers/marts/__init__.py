@@ -1,5 +1,6 @@
-"""The marts, declared as data: every parameter once (:data:`PARAMETERS`), every table once
-(:data:`TABLES`), every chart once (:data:`CHARTS`), and one path to build them.
+"""The marts, declared as data: every table once
+(:data:`TABLES`), every chart once (:data:`CHARTS`), and one path to build them; their
+parameters are declared once in :mod:`etl_helpers.parameters` (:data:`PARAMETERS`).
 
 - :func:`compute` runs a table as of a run date (a ``datetime.date``): it checks once that the
   aggregates the table reads are current, then runs ``sql/marts/<sql>.sql`` (run date,
@@ -28,6 +29,7 @@ from etl_helpers import aggregates, charts, db
 from etl_helpers.exports import SavedChart, save_chart, write_table
 from etl_helpers.marts import fidelite, rules, ventes
 from etl_helpers.marts.query import read_sql_file, whole_months, window
+from etl_helpers.parameters import PARAMETERS, Parameter
 from etl_helpers.settings import MART_NAMES, Settings, load_settings
 
 __all__ = ["CHARTS", "PARAMETERS", "TABLES", "MartRun", "MartTable", "Parameter", "build", "compute", "draw",
@@ -39,58 +41,6 @@ FIDELITE, VENTE = MART_NAMES
 
 
 # --------------------------------------------------------------------------- parameters
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A mart parameter: its default (the notebooks' literal defaults must equal it), what it
-    means, and its bounds (``low`` < value when ``low_open``, else ``low`` <= value)."""
-
-    default: int | float
-    help: str
-    low: float = 1
-    high: float | None = None
-    low_open: bool = False
-
-    def check(self, name: str, value: Any) -> int | float:
-        kind = type(self.default)
-        wrong_kind = kind is int and not isinstance(value, int)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or wrong_kind:
-            raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
-        too_low = value <= self.low if self.low_open else value < self.low
-        if too_low or (self.high is not None and value > self.high) or value != value:
-            bounds = f"{'(' if self.low_open else '['}{self.low:g}, {'' if self.high is None else f'{self.high:g}'}"
-            raise ValueError(f"{name} must lie in {bounds}{']' if self.high is not None else ')'}, got {value!r}")
-        return value
-
-
-_SUPPORT = {"low": 0, "high": 1, "low_open": True}
-_SHARE = {"low": 0, "high": 1}
-PARAMETERS: dict[str, dict[str, Parameter]] = {
-    FIDELITE: {
-        "window_days": Parameter(rules.WINDOW_DAYS, "trailing window (days, run date included) for frequency, "
-                                 "monetary, activity, baskets and purchase days", high=3660),
-        "kpi_months": Parameter(12, "calendar months in loyalty_kpis, the run date's month (partial) included",
-                                high=120),
-        "top_n": Parameter(10, "customers kept per store in top_loyal_clients_by_store", high=1000),
-        "min_support": Parameter(rules.MIN_SUPPORT, "product rules: an itemset is frequent if in at least this "
-                                 "share of baskets", **_SUPPORT),
-        "min_confidence": Parameter(rules.MIN_CONFIDENCE, "product rules: keep X -> y when count(X + y) is at "
-                                    "least this share of count(X)", **_SHARE),
-        "max_len": Parameter(rules.DEFAULT_MAX_LEN, "largest itemset (left-hand side + right-hand side) mined; "
-                             "2 means pairs only", low=2, high=rules.MAX_LEN),
-        "category_min_support": Parameter(rules.CATEGORY_MIN_SUPPORT, "category rules: minimum support", **_SUPPORT),
-        "category_min_confidence": Parameter(rules.CATEGORY_MIN_CONFIDENCE, "category rules: minimum confidence",
-                                             **_SHARE),
-        "top_rules": Parameter(15, "rules shown in the charts", high=200),
-        "target_top_n": Parameter(3, "categories flagged as targets per segment (if over-indexed)", high=100),
-    },
-    VENTE: {
-        "top_n": Parameter(20, "products kept in top_products_by_quantity", high=1000),
-        "group_top_n": Parameter(10, "products kept per category, per region and per year", high=1000),
-        "daily_days": Parameter(90, "days in sales_daily, the run date included", high=3660),
-    },
-}
 
 
 def parameters(mart: str, names: tuple[str, ...], given: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -45,8 +45,10 @@ from psycopg import sql
 
 from etl_helpers import charts
 from etl_helpers.marts.query import MARTS_SQL_DIR, read_sql_file, window
+from etl_helpers.parameters import FIDELITE, PARAMETERS
 
 log = logging.getLogger(__name__)
+_DECLARED = PARAMETERS[FIDELITE]
 
 LEVELS = ("product", "category")
 ITEM_SEPARATOR = " + "
@@ -60,12 +62,14 @@ CATEGORY_AGGREGATES = ("agg_category_sets_day",)
 # of at most MAX_LEN items, and at most MAX_CANDIDATES candidate itemsets at any level. A
 # search beyond them fails at once with a message naming the bound, instead of running for
 # minutes (a minimum support of 0 with max_len 10 would enumerate every subset of every basket).
-MAX_LEN = 5
+MAX_LEN = int(_DECLARED["max_len"].high)
 MAX_CANDIDATES = 200_000
-# The defaults of the search (declared here once; etl_helpers.marts.PARAMETERS reads them).
-WINDOW_DAYS = 365
-MIN_SUPPORT, MIN_CONFIDENCE, DEFAULT_MAX_LEN = 0.01, 0.2, 3
-CATEGORY_MIN_SUPPORT, CATEGORY_MIN_CONFIDENCE = 0.05, 0.3
+# The defaults of the search: those declared once in etl_helpers.parameters.
+WINDOW_DAYS = _DECLARED["window_days"].default
+MIN_SUPPORT, MIN_CONFIDENCE = _DECLARED["min_support"].default, _DECLARED["min_confidence"].default
+DEFAULT_MAX_LEN = _DECLARED["max_len"].default
+CATEGORY_MIN_SUPPORT = _DECLARED["category_min_support"].default
+CATEGORY_MIN_CONFIDENCE = _DECLARED["category_min_confidence"].default
 TEMP_TABLES = ("rules_baskets", "rules_patterns", "rules_lines", "rules_next", "rules_occurrences", "rules_candidates",
                "rules_frequent")
 

@@ -1,6 +1,6 @@
 """The parameters each notebook receives: the runner's own (run date, ids, source, folders)
 and the ``-p NAME VALUE`` overrides, checked against the notebooks' parameters cells and the
-documented bounds (:mod:`etl_helpers.parameters`) before anything starts."""
+parameters' declarations (:mod:`etl_helpers.parameters`) before anything starts."""
 
 from __future__ import annotations
 
@@ -40,9 +40,11 @@ def resolve_overrides(pairs: list[tuple[str, str]], steps: list[Step], notebooks
     notebook declares (naming the closest valid one), a parameter the runner sets, or a
     value of the wrong type or out of its bounds."""
     declared: dict[str, object] = {}
+    marts: dict[str, tuple[str, ...]] = {}  # name -> the marts of the notebooks declaring it
     for step in steps:
         for name, default in declared_parameters(notebooks_dir / f"{step.notebook}.ipynb").items():
             declared.setdefault(name, default)
+            marts[name] = marts.get(name, ()) + (step.mart,)
     settable = sorted(n for n in declared if n not in RUNNER_SET)
     overrides: dict[str, object] = {}
     for name, text in pairs:
@@ -55,7 +57,7 @@ def resolve_overrides(pairs: list[tuple[str, str]], steps: list[Step], notebooks
             raise UsageError(f"-p {name}: no selected notebook declares it; {hint}"
                              f"valid names: {', '.join(settable) or '(none)'}")
         try:
-            overrides[name] = parse_value(name, text, declared[name])
+            overrides[name] = parse_value(name, text, declared[name], marts[name])
         except ParameterError as error:
             raise UsageError(str(error)) from None
     return overrides

@@ -27,9 +27,10 @@ from typing import Iterator
 
 import psycopg
 
-from etl_helpers import db, schema, warehouse
+from etl_helpers import db, schema
 from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent, quiet_jupyter_paths
 from etl_helpers.loading import ledger
+from etl_helpers.run import logs
 from etl_helpers.run import manifest as records
 from etl_helpers.run.execute import StepRecord, execute_notebook
 from etl_helpers.run.params import StepJob, declared_parameters, step_jobs
@@ -176,6 +177,7 @@ def run_one_date(run_date: date, request: RunRequest, settings: Settings,
         try:
             with run_lock(settings, request.lock_wait):
                 with db.connection(settings) as conn:
+                    schema.ensure_run_tables(conn)  # the whole schema is the 00_schema step's
                     schema.claim_source(conn, request.source)  # before any record: a refused run writes nothing
                 _open_record(run_log, folder)
                 return _run_locked(run_date, run_id, folder, request, settings, notebooks_dir, run_log)
@@ -236,7 +238,6 @@ def _run_locked(run_date: date, run_id: str, folder: Path, request: RunRequest, 
     records.write_manifest(path, manifest)
     log.info("run %s for %s: record in %s", run_id, run_date, folder)
 
-    warehouse.create_schema(settings)
     with db.connection(settings) as conn:
         end_orphan_writers(conn)
         abandon_runs(conn)
@@ -248,7 +249,8 @@ def _run_locked(run_date: date, run_id: str, folder: Path, request: RunRequest, 
     records.write_manifest(path, manifest)
 
     out_dirs = _output_folders(run_date, folder, request, settings, notebooks_dir)
-    step_records = _execute_steps(run_date, manifest, out_dirs, folder, request, settings, notebooks_dir)
+    with logs.receiving():  # the kernels' and mart workers' log records reach the console and run.log
+        step_records = _execute_steps(run_date, manifest, out_dirs, folder, request, settings, notebooks_dir)
     failed = next((r for r in step_records if r.status == "failed"), None)
     with db.connection(settings) as conn:
         ledger.end_run(conn, manifest["ledger_run_id"], succeeded=failed is None)
@@ -407,6 +409,7 @@ _worker_kernels: WarmKernels | None = None  # a mart worker's kernels (in its ow
 def _start_worker(notebooks_dir: Path, runner_pid: int) -> None:
     global _worker_kernels
     die_with_parent(runner_pid)
+    logs.forward_to_runner()
     _worker_kernels = WarmKernels(notebooks_dir)
     _worker_kernels.prepare()
     atexit.register(_worker_kernels.close)

@@ -11,11 +11,16 @@ reads that layout, so there is one loading path whatever the origin of the data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
 from etl_helpers.settings import SUPERSTORE_CSV, Settings
+from etl_helpers.writing import write_bytes_if_changed
+
+log = logging.getLogger(__name__)
 
 SOURCE_NAMES = ("demo", "canonical", "superstore")
 # The currency of each source's amounts: the demo and canonical extracts are French retail,
@@ -40,24 +45,57 @@ def demo_folder_name(options: SourceOptions) -> str:
     return name if options.profile == "retail" else f"{name}-{options.profile}"
 
 
-def prepare_raw(source: str, settings: Settings, run_date: date, options: SourceOptions) -> Path:
-    """Make sure the raw files for ``run_date`` exist; return the raw folder to load."""
+# Left in a folder the pipeline writes (demo, superstore) by prepare_raw: what it was prepared
+# for. A dot file: the contract's lister never takes it for a raw file.
+PREPARED_MARK = ".prepared.json"
+
+
+def raw_folder(source: str, settings: Settings, options: SourceOptions) -> Path:
+    """The raw folder of ``source`` (nothing is checked or written)."""
     if source == "canonical":
         if options.raw is None:
             raise ValueError("the canonical source needs --raw PATH (a folder in the contract's layout)")
-        if not options.raw.is_dir():
-            raise FileNotFoundError(f"raw folder not found: {options.raw}")
         return options.raw
+    if source == "demo":
+        return settings.raw_dir / "demo" / demo_folder_name(options)
+    if source == "superstore":
+        return settings.raw_dir / "superstore"
+    raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCE_NAMES)}")
+
+
+def prepare_raw(source: str, settings: Settings, run_date: date, options: SourceOptions) -> Path:
+    """Make sure the raw files for ``run_date`` exist; return the raw folder to load. A run
+    prepares it once (10_dimensions); 20_facts reads it through :func:`prepared_raw`."""
+    raw_dir = raw_folder(source, settings, options)
+    if source == "canonical":
+        if not raw_dir.is_dir():
+            raise FileNotFoundError(f"raw folder not found: {raw_dir}")
+        return raw_dir
     if source == "demo":
         from etl_helpers.sources import demo
 
-        raw_dir = settings.raw_dir / "demo" / demo_folder_name(options)
         demo.generate(raw_dir, run_date, scale=options.scale, seed=options.seed, profile=options.profile)
-        return raw_dir
-    if source == "superstore":
+    else:
         from etl_helpers.sources import superstore
 
-        raw_dir = settings.raw_dir / "superstore"
         superstore.convert(options.superstore_csv, raw_dir, points_rate=options.points_rate)
+    write_bytes_if_changed(raw_dir / PREPARED_MARK, _mark(source, run_date, options).encode("utf-8"))
+    return raw_dir
+
+
+def prepared_raw(source: str, settings: Settings, run_date: date, options: SourceOptions) -> Path:
+    """The raw folder as :func:`prepare_raw` left it for this source, run date and options
+    (the run's 10_dimensions step), without preparing it again; prepared now otherwise (a step
+    run on its own for another date)."""
+    raw_dir = raw_folder(source, settings, options)
+    mark = raw_dir / PREPARED_MARK
+    if source != "canonical" and mark.is_file() and mark.read_text(encoding="utf-8") == _mark(source, run_date,
+                                                                                             options):
+        log.info("raw folder %s: prepared for %s already", raw_dir, run_date)
         return raw_dir
-    raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCE_NAMES)}")
+    return prepare_raw(source, settings, run_date, options)
+
+
+def _mark(source: str, run_date: date, options: SourceOptions) -> str:
+    fields = {"source": source, "run_date": run_date.isoformat(), **asdict(options)}
+    return json.dumps(fields, default=str, sort_keys=True)
