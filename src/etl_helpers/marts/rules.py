@@ -393,6 +393,9 @@ def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
         by_id.update(frequent)
         log.info("itemsets of %d: %d counted, %d frequent", size, counted[size], len(frequent))
         if frequent and size < max_len:
+            # an item of no frequent itemset of this size is in no frequent larger one: never extend by it
+            cur.execute("delete from pg_temp.rules_lines where item <> all(%(items)s::bigint[])",
+                        {"items": sorted({item for items in frequent for item in items})})
             _fill(cur, "rules_occurrences", "pattern_id bigint not null, items bigint[] not null, "
                   "weight bigint not null",
                   sql.SQL("select next.pattern_id, next.items, next.weight from pg_temp.rules_next as next "
