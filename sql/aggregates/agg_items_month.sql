@@ -1,7 +1,8 @@
 -- agg_items_month: per calendar month and product, the baskets holding it (a basket is a ticket
--- on its sale date, so counts add up across months). With agg_item_pairs_month, the product
--- association rules read whole months from here and the days of a window's partial edge months
--- from agg_baskets (sql/marts/fidelite_itemset_product_*.sql).
+-- on its sale date, so counts add up across months). The product association rules read the
+-- single products of a window's whole months from here and the days of its partial edge months
+-- from agg_baskets (sql/marts/fidelite_itemset_product_items.sql); pairs and larger itemsets are
+-- counted over the window's baskets among frequent products only (etl_helpers.marts.rules).
 -- Refreshed by etl_helpers.aggregates after agg_baskets, whole months at a time.
 -- depends on: agg_baskets (built first: this aggregate reads it)
 -- params: dates (date[]: the sale dates to aggregate, every day of the months; null = all)

@@ -106,8 +106,6 @@ _DECLARED = (
     Aggregate("agg_baskets", "sales", "sale_date"),
     Aggregate("agg_items_month", "sales", "month", monthly=True,
               merges=(("baskets", "sum"),)),
-    Aggregate("agg_item_pairs_month", "sales", "month", monthly=True,
-              lookup=("product_id", "paired_product_id"), merges=(("baskets", "sum"),)),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
     Aggregate("agg_sales_hour_day", "sales", "sale_date"),
     Aggregate("agg_product_region_month", "sales", "month", monthly=True, bakes=("store_region",),
@@ -154,8 +152,21 @@ def refresh(conn: psycopg.Connection) -> pd.DataFrame:
         citus.analyze_dimensions(conn)  # the marts join them: give the planner their statistics
         watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
         fingerprints = _fingerprints(conn, AGGREGATES)
+        _drop_retired(conn)
         rows = [_refresh_one(conn, aggregate, watermark, fingerprints) for aggregate in AGGREGATES]
     return pd.DataFrame(rows, columns=["aggregate", "refresh", "dates", "estimated_rows", "seconds"])
+
+
+def _drop_retired(conn: psycopg.Connection) -> None:
+    """Drop the tables of aggregates refreshed before but no longer declared (a database built
+    by an older version keeps no table nobody refreshes)."""
+    declared = [a.name for a in AGGREGATES]
+    retired = [name for (name,) in conn.execute(
+        "select aggregate from etl.aggregate_refreshes where aggregate <> all(%s)", (declared,)).fetchall()]
+    for name in retired:
+        conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("marts", name)))
+        conn.execute("delete from etl.aggregate_refreshes where aggregate = %s", (name,))
+        log.info("%s: dropped (no longer an aggregate)", name)
 
 
 def check_current(conn: psycopg.Connection, names: tuple[str, ...] | None = None) -> None:
@@ -230,7 +241,7 @@ def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int,
                 refreshed_at = excluded.refreshed_at
         """,
         (aggregate.name, digest, watermark))
-    # the count the analyze after each change estimated: counting a million pairs every run
+    # the count the analyze after each change estimated: counting a million rows every run
     # would cost more than refreshing the day
     rows = conn.execute("select reltuples::bigint from pg_class where oid = %s::regclass",
                         (f"marts.{aggregate.name}",)).fetchone()[0]

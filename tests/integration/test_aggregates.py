@@ -223,6 +223,26 @@ def test_a_changed_query_rebuilds_its_aggregate(pipeline):
                                    for a in aggregates.AGGREGATES}
 
 
+def test_an_aggregate_no_longer_declared_is_dropped(pipeline):
+    # a database built by a version that still had a pair aggregate (one row per month and pair
+    # of products of every basket): the next refresh drops its table and its refresh record
+    settings, _, _ = pipeline
+    with db.connect(settings) as conn:
+        conn.execute("create table marts.agg_item_pairs_month as "
+                     "select 1 as product_id, 2 as paired_product_id, 3 as baskets")
+        conn.execute("insert into etl.aggregate_refreshes (aggregate, definition_sha256, last_file_id, refreshed_at) "
+                     "values ('agg_item_pairs_month', 'an older query', 0, now())")
+        conn.commit()
+        refreshes = aggregates.refresh(conn)
+        conn.commit()
+        left = conn.execute("select to_regclass('marts.agg_item_pairs_month'), "
+                            "(select count(*) from etl.aggregate_refreshes where aggregate = 'agg_item_pairs_month')"
+                            ).fetchone()
+    assert left == (None, 0)
+    assert set(refreshes["aggregate"]) == {a.name for a in aggregates.AGGREGATES}
+    assert refreshes["refresh"].eq("current").all()
+
+
 REGION_MONTH_FROM_LINES = """
     select date_trunc('month', sale_date)::date as month, region_code,
            sum(quantity) as quantity, round(sum(amount), 2) as revenue,

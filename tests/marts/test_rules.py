@@ -1,20 +1,24 @@
 """Association rules: exact thresholds, hand-worked values on a tiny basket set, the same
-counts through PostgreSQL, and the demo's planted affinities on top of product_rules."""
+counts through PostgreSQL, the demo's planted affinities on top of product_rules, and wide
+wholesale baskets counted exactly while only pairs of frequent items are ever counted."""
 
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import combinations
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from etl_helpers import db, marts, warehouse
 from etl_helpers.marts import rules
-from etl_helpers.sources import SourceOptions
+from etl_helpers.sources import SourceOptions, demo_folder_name
 
 # --------------------------------------------------------------------------- the hand-made set
 
@@ -252,6 +256,10 @@ def test_sql_counts_equal_the_hand_worked_counts(hand_warehouse):
              rules.count_itemsets(HAND_BASKETS, MIN_SUPPORT, max_len=3).counts.items()}
     assert counts.n_baskets == 50 and counts.min_count == 7
     assert counts.counts == upper
+    # the candidates counted per size, as the pure count has them: 5 items, all frequent (wine
+    # exactly 7); the 4 pairs that occur of the 10 possible; the one triple whose pairs are frequent
+    assert counts.candidates == {1: 5, 2: 4, 3: 1}
+    assert counts.candidates == rules.count_itemsets(HAND_BASKETS, MIN_SUPPORT, max_len=3).candidates
     assert again.counts == again_twice.counts == upper
     found = _as_dict(result)
     expected = {(a.upper(), c.upper()): v for (a, c), v in HAND_RULES.items() if v is not None}
@@ -351,3 +359,54 @@ def test_planted_affinities_top_the_product_rules_with_the_expected_lift(demo_wa
     for row in result[result.antecedent_size == 2].head(3).itertuples():
         assert row.lift == pytest.approx(1 / (t + s), rel=0.3), row
         assert row.confidence > 0.9
+
+
+# --------------------------------------------------------------------------- wide wholesale baskets
+
+WIDE_MIN_SUPPORT = "0.02"  # 19 of the window's 923 small-wholesale baskets: about 200 frequent products
+
+
+def _brute_force_counts(baskets: list[frozenset[str]], min_support) -> dict[tuple[str, ...], int]:
+    """Every frequent itemset of at most 3 items, counted without Apriori: every item and every
+    pair of every basket; every triple of frequent items over all baskets at once (matrix
+    products of the basket x item incidence; a triple with an infrequent item cannot be frequent).
+    """
+    threshold = rules.min_count(min_support, len(baskets))
+    singles = Counter(item for basket in baskets for item in basket)
+    pairs = Counter(pair for basket in baskets for pair in combinations(sorted(basket), 2))
+    items = sorted(item for item, n in singles.items() if n >= threshold)
+    incidence = np.array([[item in basket for item in items] for basket in baskets], dtype=np.float64)
+    counts = {(item,): singles[item] for item in items}
+    counts |= {pair: n for pair, n in pairs.items() if n >= threshold}
+    for i, first in enumerate(items):
+        with_first = incidence[incidence[:, i] == 1]
+        together = with_first.T @ with_first  # baskets holding first, j and k (exact: small integers)
+        for j, k in zip(*np.nonzero(np.triu(together >= threshold, 1))):
+            if i < j:
+                counts[(first, items[j], items[k])] = int(together[j, k])
+    return counts
+
+
+def test_wide_baskets_count_pairs_of_frequent_items_only_and_equal_a_brute_force_count(settings):
+    options = SourceOptions(scale="small", seed=42, profile="wholesale")
+    warehouse.build_warehouse(settings, DEMO_RUN_DATE, "demo", options)
+    baskets = _raw_baskets(settings.raw_dir / "demo" / demo_folder_name(options), DEMO_RUN_DATE, "product")
+    assert max(map(len, baskets)) >= 300 and sum(map(len, baskets)) >= 20 * len(baskets)  # wide baskets
+    with db.connect(settings, autocommit=True) as conn:
+        counts = rules.count_basket_itemsets(conn, DEMO_RUN_DATE, min_support=WIDE_MIN_SUPPORT, max_len=3)
+        table = rules.basket_rules(conn, DEMO_RUN_DATE, min_support=WIDE_MIN_SUPPORT, min_confidence=0.5,
+                                   max_len=3)
+    brute = _brute_force_counts(baskets, WIDE_MIN_SUPPORT)
+    assert counts.n_baskets == len(baskets)
+    assert counts.counts == dict(sorted(brute.items()))
+    assert any(len(k) == 3 for k in counts.counts) and any(len(k) == 2 for k in counts.counts)
+    pd.testing.assert_frame_equal(table, rules.association_rules(
+        brute, len(baskets), min_support=WIDE_MIN_SUPPORT, min_confidence=0.5, max_len=3))
+
+    # only pairs of frequent products were counted: at most (f choose 2), far fewer than the
+    # distinct pairs the window's baskets hold (what a pair aggregate would materialise)
+    frequent = sum(len(k) == 1 for k in counts.counts)
+    distinct_pairs = len({pair for basket in baskets for pair in combinations(sorted(basket), 2)})
+    assert 0 < counts.candidates[2] <= frequent * (frequent - 1) // 2 < distinct_pairs // 10
+    # triples: only candidates whose every pair is frequent, as the pure count has them
+    assert counts.candidates == rules.count_itemsets(baskets, WIDE_MIN_SUPPORT, max_len=3).candidates

@@ -11,17 +11,19 @@ frequent iff ``count >= min_support * N`` and a rule passes iff
 ``count(X + y) >= min_confidence * count(X)``, the thresholds being read from their decimal
 spelling (``0.1`` is exactly one tenth, not the binary float nearest to it).
 
-Counting stays in PostgreSQL (Apriori, level by level, in temporary tables). Products and
-product pairs are sums of the monthly aggregates (``marts.agg_items_month``,
-``marts.agg_item_pairs_month``) over the window's whole calendar months, plus the baskets of
-its partial edge months (``marts.agg_baskets``). Otherwise (categories, itemsets of three
-items or more) items are counted over weighted baskets (an array of integer item ids and the
-baskets holding exactly those: one per ticket for products, the day's sets of categories of
-``marts.agg_category_sets_day`` for categories); each is cut down to the items that can still
-be frequent and identical ones are grouped into weighted patterns; pairs come from a self-join
-of the patterns' items, and each larger level only extends occurrences of frequent itemsets by
-candidates whose every subset is frequent. Python only sees the counts of frequent itemsets;
-the pure function
+Counting stays in PostgreSQL (Apriori, level by level, in temporary tables), and no level
+counts an itemset before all its subsets are known to be frequent: nothing materialises every
+pair of a wide basket. Single products are sums of the monthly aggregate
+``marts.agg_items_month`` over the window's whole calendar months, plus the baskets of its
+partial edge months (``marts.agg_baskets``); single categories are counted over the window's
+baskets. Then the window's weighted baskets (an array of integer item ids and the baskets
+holding exactly those: one per ticket for products, the day's sets of categories of
+``marts.agg_category_sets_day`` for categories) are cut down to their frequent items and
+identical ones are grouped into weighted patterns; pairs come from a self-join of the
+patterns' items (so at most ``f * (f - 1) / 2`` pairs for ``f`` frequent items), and each
+larger level only extends occurrences of frequent itemsets by candidates whose every subset
+is frequent. Python only sees the counts of frequent itemsets (and how many candidates each
+level counted, ``ItemsetCounts.candidates``); the pure function
 :func:`association_rules` turns them into rules (and :func:`count_itemsets` counts a
 small in-memory basket list the same way, for tests and examples).
 """
@@ -56,7 +58,7 @@ RULE_COLUMNS = [
     "rank", "antecedent", "consequent", "antecedent_size", "count", "antecedent_count",
     "consequent_count", "n_baskets", "support", "confidence", "lift",
 ]
-PRODUCT_AGGREGATES = ("agg_baskets", "agg_items_month", "agg_item_pairs_month")
+PRODUCT_AGGREGATES = ("agg_baskets", "agg_items_month")
 CATEGORY_AGGREGATES = ("agg_category_sets_day",)
 # The bound on the itemset search (a documented policy, see docs/marts_fidelite.md): itemsets
 # of at most MAX_LEN items, and at most MAX_CANDIDATES candidate itemsets at any level. A
@@ -118,6 +120,9 @@ class ItemsetCounts:
     counts: dict[Itemset, int] = field(default_factory=dict)
     min_count: int = 1
     max_len: int = DEFAULT_MAX_LEN
+    # itemset size -> how many distinct itemsets of that size were counted (frequent or not):
+    # the work Apriori's pruning left; not part of the result, so equality ignores it
+    candidates: dict[int, int] = field(default_factory=dict, compare=False)
 
 
 def apriori_candidates(frequent: Iterable[Itemset]) -> list[Itemset]:
@@ -150,6 +155,7 @@ def count_itemsets(baskets: Iterable[Iterable[str]], min_support=MIN_SUPPORT,
             singles[(item,)] = singles.get((item,), 0) + 1
     level = {k: v for k, v in singles.items() if v >= threshold}
     counts.update(level)
+    candidates = {1: len(singles)}
     frequent_items = {item for (item,) in level}
     kept = [sorted(basket & frequent_items) for basket in sets]
     size = 1
@@ -162,9 +168,10 @@ def count_itemsets(baskets: Iterable[Iterable[str]], min_support=MIN_SUPPORT,
             for combination in combinations(items, size):
                 if combination in tally:
                     tally[combination] += 1
+        candidates[size] = sum(v > 0 for v in tally.values())  # as in SQL: the candidates that occur
         level = {k: v for k, v in tally.items() if v >= threshold}
         counts.update(level)
-    return ItemsetCounts(n, dict(sorted(counts.items())), threshold, max_len)
+    return ItemsetCounts(n, dict(sorted(counts.items())), threshold, max_len, candidates)
 
 
 def association_rules(counts: ItemsetCounts | Mapping[Itemset, int], n_baskets: int | None = None, *,
@@ -265,17 +272,20 @@ def _fill(cur: psycopg.Cursor, table: str, columns: str, query: sql.Composable, 
     cur.execute(sql.SQL("analyze {}").format(target))
 
 
-def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> dict[tuple[int, ...], int]:
-    """Count the itemsets of ``rules_next``; keep the frequent ones in ``rules_frequent`` too."""
+def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> tuple[dict[tuple[int, ...], int], int]:
+    """Count the itemsets of ``rules_next``; keep the frequent ones in ``rules_frequent`` too.
+    Returns them and how many distinct itemsets were counted."""
     cur.execute("drop table if exists pg_temp.rules_frequent")
     cur.execute("create temporary table rules_frequent (items bigint[] primary key, n bigint not null)")
     cur.execute(
-        "insert into pg_temp.rules_frequent select items, sum(weight) from pg_temp.rules_next "
-        "group by items having sum(weight) >= %(n)s",
+        "with counted as (select items, sum(weight) as n from pg_temp.rules_next group by items), "
+        "kept as (insert into pg_temp.rules_frequent select items, n from counted where n >= %(n)s) "
+        "select count(*) from counted",
         {"n": threshold},
     )
+    counted = int(cur.fetchone()[0])
     cur.execute("select items, n from pg_temp.rules_frequent")
-    return {tuple(items): int(n) for items, n in cur.fetchall()}
+    return {tuple(items): int(n) for items, n in cur.fetchall()}, counted
 
 
 def count_basket_itemsets(conn: psycopg.Connection, run_date: date, *, level: str = "product",
@@ -287,10 +297,11 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date: date, *, level: st
     categories (``level``). The database works on integer item ids; only the counts of
     frequent itemsets leave it, keyed by item codes in code-point order.
 
-    Products and product pairs are counted from the monthly aggregates (whole months of the
-    window) plus the baskets of its partial edge months; larger itemsets, and every level of
-    categories, by Apriori over the window's baskets cut down to the items that can still be in
-    a frequent itemset.
+    Single products are counted from the monthly aggregate (whole months of the window) plus
+    the baskets of its partial edge months, single categories over the window's baskets; pairs
+    and larger itemsets by Apriori over the window's baskets cut down to their frequent items
+    (a pair is counted only when both its items are frequent, a larger itemset only when every
+    subset is frequent).
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
@@ -300,47 +311,38 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date: date, *, level: st
     params = {"run_date": run_date, "window_days": window_days, "level": level}
     with conn.transaction(), conn.cursor() as cur:
         _drop_temp_tables(cur)
+        n_baskets = _fill_baskets(cur, params)
+        threshold = min_count(min_support, n_baskets)
         if level == "product":
-            n_baskets, threshold, by_id = _product_counts(cur, params, min_support)
-            kept = sorted({item for ids in by_id if len(ids) == 2 for item in ids}) if max_len > 2 else []
-            if kept:
-                _fill_baskets(cur, params)
+            singles = _product_items(cur, params)
         else:
-            n_baskets = _fill_baskets(cur, params)
-            threshold = min_count(min_support, n_baskets)
             cur.execute("select item, sum(weight) from pg_temp.rules_baskets, unnest(items) as item "
-                        "group by item having sum(weight) >= %(n)s", {"n": threshold})
-            by_id = {(int(item),): int(n) for item, n in cur.fetchall()}
-            kept = sorted(item for (item,) in by_id)
-        log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets,
-                 sum(len(ids) == 1 for ids in by_id), threshold)
-        if kept:
-            by_id.update(_apriori_over_baskets(cur, kept, threshold, max_len))
+                        "group by item", {})
+            singles = {(int(item),): int(n) for item, n in cur.fetchall()}
+        by_id = {ids: n for ids, n in singles.items() if n >= threshold}
+        candidates = {1: len(singles)}
+        log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets, len(by_id), threshold)
+        if len(by_id) > 1:
+            frequent, counted = _apriori_over_baskets(cur, sorted(item for (item,) in by_id), threshold, max_len)
+            by_id.update(frequent)
+            candidates.update(counted)
         _drop_temp_tables(cur)
         labels = dict(read_sql_file(conn, "fidelite_rule_items", level=level)[["item_id", "item"]]
                       .itertuples(index=False, name=None))
     counts = {tuple(sorted(labels[i] for i in ids)): n for ids, n in by_id.items()}
-    return ItemsetCounts(n_baskets, dict(sorted(counts.items())), threshold, max_len)
+    return ItemsetCounts(n_baskets, dict(sorted(counts.items())), threshold, max_len, candidates)
 
 
-def _product_counts(cur: psycopg.Cursor, params: dict, min_support) -> tuple[int, int, dict[tuple[int, ...], int]]:
-    """The window's baskets, its threshold and its frequent products and product pairs, read
-    from the monthly aggregates (whole months) and agg_baskets (edge days)."""
-    cur.execute(sql.SQL("select coalesce(sum(weight), 0) from (") + _sql_text("fidelite_baskets")
-                + sql.SQL(") as baskets"), params)
-    n_baskets = int(cur.fetchone()[0])
-    threshold = min_count(min_support, n_baskets)
+def _product_items(cur: psycopg.Cursor, params: dict) -> dict[tuple[int, ...], int]:
+    """Every product of the window's baskets with how many baskets hold it, read from the
+    monthly aggregate (whole months) and agg_baskets (edge days)."""
     last_day = params["run_date"]
     first_day = last_day - timedelta(days=params["window_days"] - 1)
     bounds = window(first_day, last_day)
     months = pd.date_range(bounds["months_start"], bounds["months_end"], freq="MS", inclusive="left").date.tolist()
-    bounds |= {"months": months, "min_count": threshold}
+    bounds |= {"months": months}
     cur.execute(_sql_text("fidelite_itemset_product_items"), bounds)
-    by_id = {(int(item),): int(n) for item, n in cur.fetchall()}
-    if len(by_id) > 1:
-        cur.execute(_sql_text("fidelite_itemset_product_pairs"), bounds | {"items": [i for (i,) in by_id]})
-        by_id.update({tuple(int(i) for i in items): int(n) for items, n in cur.fetchall()})
-    return n_baskets, threshold, by_id
+    return {(int(item),): int(n) for item, n in cur.fetchall()}
 
 
 def _fill_baskets(cur: psycopg.Cursor, params: dict) -> int:
@@ -353,9 +355,10 @@ def _fill_baskets(cur: psycopg.Cursor, params: dict) -> int:
 
 
 def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
-                          max_len: int) -> dict[tuple[int, ...], int]:
+                          max_len: int) -> tuple[dict[tuple[int, ...], int], dict[int, int]]:
     """Frequent itemsets of 2 to ``max_len`` items of ``rules_baskets``, made of ``kept`` items
-    (every item of a frequent itemset must be among them)."""
+    (every item of a frequent itemset must be among them), and per size how many distinct
+    itemsets were counted (for pairs at most ``len(kept) choose 2``)."""
     # baskets reduced to the kept items, grouped: one pattern per distinct set, weighted by its
     # baskets (few patterns for broad items such as categories)
     cur.execute("create temporary table rules_patterns "
@@ -372,6 +375,7 @@ def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
     cur.execute("drop table pg_temp.rules_patterns")
 
     by_id: dict[tuple[int, ...], int] = {}
+    counted: dict[int, int] = {}
     size, frequent = 1, {(item,): 0 for item in kept}
     while frequent and size < max_len:
         size += 1
@@ -389,16 +393,19 @@ def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
             cur.execute("analyze pg_temp.rules_candidates")
             cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_extend"))
             cur.execute("drop table pg_temp.rules_candidates, pg_temp.rules_occurrences")
-        frequent = _frequent_counts(cur, threshold)
+        frequent, counted[size] = _frequent_counts(cur, threshold)
         by_id.update(frequent)
-        log.info("itemsets of %d: %d frequent", size, len(frequent))
+        log.info("itemsets of %d: %d counted, %d frequent", size, counted[size], len(frequent))
         if frequent and size < max_len:
+            # an item of no frequent itemset of this size is in no frequent larger one: never extend by it
+            cur.execute("delete from pg_temp.rules_lines where item <> all(%(items)s::bigint[])",
+                        {"items": sorted({item for items in frequent for item in items})})
             _fill(cur, "rules_occurrences", "pattern_id bigint not null, items bigint[] not null, "
                   "weight bigint not null",
                   sql.SQL("select next.pattern_id, next.items, next.weight from pg_temp.rules_next as next "
                           "join pg_temp.rules_frequent as frequent on frequent.items = next.items"), {})
         cur.execute("drop table pg_temp.rules_next, pg_temp.rules_frequent")
-    return by_id
+    return by_id, counted
 
 
 # --------------------------------------------------------------------------- the mart tables
