@@ -42,7 +42,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from etl_helpers import citus
+from etl_helpers import citus, db
 from etl_helpers.db import LOAD_LOCK_KEY, advisory_xact_lock
 from etl_helpers.settings import PROJECT_ROOT
 
@@ -54,12 +54,12 @@ DEPENDS_ON = re.compile(r"^--\s*depends on:\s*(.*)$", re.MULTILINE)
 
 @dataclass(frozen=True)
 class Aggregate:
-    name: str                # table marts.<name>, defined by sql/aggregates/<name>.sql
-    entity: str              # the ledger entity whose daily files feed it
-    date_column: str         # the column rows are deleted and recomputed by
-    monthly: bool = False    # the date column holds the first day of a whole calendar month
+    name: str  # table marts.<name>, defined by sql/aggregates/<name>.sql
+    entity: str  # the ledger entity whose daily files feed it
+    date_column: str  # the column rows are deleted and recomputed by
+    monthly: bool = False  # the date column holds the first day of a whole calendar month
     lookup: tuple[str, ...] = ()  # columns indexed after the date column, for marts that look rows up by them
-    bakes: tuple[str, ...] = ()   # dimension attributes it groups by (BAKED_ATTRIBUTES)
+    bakes: tuple[str, ...] = ()  # dimension attributes it groups by (BAKED_ATTRIBUTES)
     # a month grain whose columns add up across days: each measure column with how a day's
     # value merges into its month's ("sum" or "max"); the other columns are the key (never null)
     merges: tuple[tuple[str, str], ...] = ()
@@ -74,8 +74,10 @@ class Aggregate:
         declared = tuple(name for line in DEPENDS_ON.findall(query) for name in re.findall(r"agg_\w+", line))
         read = set(re.findall(r"\bmarts\.(agg_\w+)", query)) - {self.name}
         if read - set(declared):
-            raise ValueError(f"sql/aggregates/{self.name}.sql reads {', '.join(sorted(read - set(declared)))} "
-                             "without a '-- depends on:' header naming it")
+            raise ValueError(
+                f"sql/aggregates/{self.name}.sql reads {', '.join(sorted(read - set(declared)))} "
+                "without a '-- depends on:' header naming it"
+            )
         return declared
 
     def definition(self, fingerprints: dict[str, str]) -> str:
@@ -99,22 +101,30 @@ BAKED_ATTRIBUTES = {
 
 
 _DECLARED = (
-    Aggregate("agg_sales_store_month", "sales", "month", monthly=True,
-              merges=(("last_sale_date", "max"), ("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum"))),
+    Aggregate(
+        "agg_sales_store_month",
+        "sales",
+        "month",
+        monthly=True,
+        merges=(("last_sale_date", "max"), ("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum")),
+    ),
     Aggregate("agg_customer_store_day", "sales", "sale_date"),
     Aggregate("agg_customer_store_month", "sales", "month", monthly=True),
     Aggregate("agg_baskets", "sales", "sale_date"),
-    Aggregate("agg_items_month", "sales", "month", monthly=True,
-              merges=(("baskets", "sum"),)),
+    Aggregate("agg_items_month", "sales", "month", monthly=True, merges=(("baskets", "sum"),)),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
     Aggregate("agg_sales_hour_day", "sales", "sale_date"),
-    Aggregate("agg_product_region_month", "sales", "month", monthly=True, bakes=("store_region",),
-              merges=(("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum"))),
+    Aggregate(
+        "agg_product_region_month",
+        "sales",
+        "month",
+        monthly=True,
+        bakes=("store_region",),
+        merges=(("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum")),
+    ),
     Aggregate("agg_category_day", "sales", "sale_date", bakes=("product_category",)),
     Aggregate("agg_category_sets_day", "sales", "sale_date", bakes=("product_category",)),
 )
-
-
 
 
 def build_order(declared: tuple[Aggregate, ...]) -> tuple[Aggregate, ...]:
@@ -150,7 +160,7 @@ def refresh(conn: psycopg.Connection) -> pd.DataFrame:
         advisory_xact_lock(conn, LOAD_LOCK_KEY)
         conn.execute("set local work_mem to '256MB'")  # a rebuild hashes and sorts the whole history
         citus.analyze_dimensions(conn)  # the marts join them: give the planner their statistics
-        watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
+        watermark = db.scalar(conn, "select coalesce(max(file_id), 0) from etl.loaded_files")
         fingerprints = _fingerprints(conn, AGGREGATES)
         _drop_retired(conn)
         rows = [_refresh_one(conn, aggregate, watermark, fingerprints) for aggregate in AGGREGATES]
@@ -161,8 +171,12 @@ def _drop_retired(conn: psycopg.Connection) -> None:
     """Drop the tables of aggregates refreshed before but no longer declared (a database built
     by an older version keeps no table nobody refreshes)."""
     declared = [a.name for a in AGGREGATES]
-    retired = [name for (name,) in conn.execute(
-        "select aggregate from etl.aggregate_refreshes where aggregate <> all(%s)", (declared,)).fetchall()]
+    retired = [
+        name
+        for (name,) in conn.execute(
+            "select aggregate from etl.aggregate_refreshes where aggregate <> all(%s)", (declared,)
+        ).fetchall()
+    ]
     for name in retired:
         conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("marts", name)))
         conn.execute("delete from etl.aggregate_refreshes where aggregate = %s", (name,))
@@ -173,14 +187,22 @@ def check_current(conn: psycopg.Connection, names: tuple[str, ...] | None = None
     """Raise :class:`StaleAggregates` unless the aggregates (all, or ``names``) were refreshed
     with every file of the ledger and from their current query."""
     wanted = [a for a in AGGREGATES if names is None or a.name in names]
-    recorded = dict(((name, (digest, last)) for name, digest, last in conn.execute(
-        "select aggregate, definition_sha256, last_file_id from etl.aggregate_refreshes").fetchall()))
-    watermark = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
+    recorded = dict(
+        (
+            (name, (digest, last))
+            for name, digest, last in conn.execute(
+                "select aggregate, definition_sha256, last_file_id from etl.aggregate_refreshes"
+            ).fetchall()
+        )
+    )
+    watermark = db.scalar(conn, "select coalesce(max(file_id), 0) from etl.loaded_files")
     fingerprints = _fingerprints(conn, wanted)
     stale = [a.name for a in wanted if recorded.get(a.name) != (_digest(a.definition(fingerprints)), watermark)]
     if stale:
-        raise StaleAggregates(f"aggregates not refreshed since the last load: {', '.join(stale)}; "
-                              "run step 30_views (etl_helpers.warehouse.create_views)")
+        raise StaleAggregates(
+            f"aggregates not refreshed since the last load: {', '.join(stale)}; "
+            "run step 30_views (etl_helpers.warehouse.create_views)"
+        )
 
 
 def _digest(query: str) -> str:
@@ -190,23 +212,26 @@ def _digest(query: str) -> str:
 def _fingerprints(conn: psycopg.Connection, wanted) -> dict[str, str]:
     """The md5 of every attribute the ``wanted`` aggregates bake in, as the dimensions hold it now."""
     names = sorted({name for aggregate in wanted for name in aggregate.bakes})
-    return {name: conn.execute(
-        sql.SQL("select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from ({}) as t").format(
-            sql.SQL(BAKED_ATTRIBUTES[name]))).fetchone()[0]  # type: ignore[arg-type]
-        for name in names}
+    return {
+        name: db.scalar(
+            conn,
+            sql.SQL("select md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from ({}) as t").format(
+                sql.SQL(BAKED_ATTRIBUTES[name])
+            ),
+        )
+        for name in names
+    }
 
 
-def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int,
-                 fingerprints: dict[str, str]) -> tuple:
+def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int, fingerprints: dict[str, str]) -> tuple:
     started = time.perf_counter()
     query = aggregate.query()
     digest = _digest(aggregate.definition(fingerprints))
     table = sql.Identifier("marts", aggregate.name)
     state = conn.execute(
-        "select definition_sha256, last_file_id from etl.aggregate_refreshes where aggregate = %s",
-        (aggregate.name,)).fetchone()
-    exists = conn.execute("select to_regclass(%s) is not null",
-                          (f"marts.{aggregate.name}",)).fetchone()[0]
+        "select definition_sha256, last_file_id from etl.aggregate_refreshes where aggregate = %s", (aggregate.name,)
+    ).fetchone()
+    exists = db.scalar(conn, "select to_regclass(%s) is not null", (f"marts.{aggregate.name}",))
     dates: list[date] | None
     if state is None or state[0] != digest or not exists:
         mode, dates = "rebuilt", None
@@ -220,15 +245,20 @@ def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int,
         mode, dates = "incremental", _touched_dates(conn, aggregate, since=state[1])
         if dates:
             keys = sorted({d.replace(day=1) for d in dates}) if aggregate.monthly else dates
-            conn.execute(sql.SQL("delete from {} where {} = any(%s)").format(
-                table, sql.Identifier(aggregate.date_column)), (keys,))
-    if mode == "merged":
+            conn.execute(
+                sql.SQL("delete from {} where {} = any(%s)").format(table, sql.Identifier(aggregate.date_column)),
+                (keys,),
+            )
+    if mode == "merged" and dates:
         _merge_days(conn, aggregate, query, dates)
     elif dates is None or dates:
-        conn.execute(sql.SQL("insert into {} ").format(table) + sql.SQL(query), {"dates": dates})  # type: ignore[arg-type]
+        conn.execute(sql.SQL("insert into {} ").format(table) + sql.SQL(query), {"dates": dates})
         if dates is None:  # a rebuild: indexed once filled, faster than row by row
-            conn.execute(sql.SQL("create index on {} ({})").format(
-                table, sql.SQL(", ").join(map(sql.Identifier, (aggregate.date_column, *aggregate.lookup)))))
+            conn.execute(
+                sql.SQL("create index on {} ({})").format(
+                    table, sql.SQL(", ").join(map(sql.Identifier, (aggregate.date_column, *aggregate.lookup)))
+                )
+            )
     if dates is None or dates:
         conn.execute(sql.SQL("analyze {}").format(table))
     conn.execute(
@@ -240,21 +270,30 @@ def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int,
                 last_file_id = excluded.last_file_id,
                 refreshed_at = excluded.refreshed_at
         """,
-        (aggregate.name, digest, watermark))
+        (aggregate.name, digest, watermark),
+    )
     # the count the analyze after each change estimated: counting a million rows every run
     # would cost more than refreshing the day
-    rows = conn.execute("select reltuples::bigint from pg_class where oid = %s::regclass",
-                        (f"marts.{aggregate.name}",)).fetchone()[0]
+    rows = db.scalar(
+        conn, "select reltuples::bigint from pg_class where oid = %s::regclass", (f"marts.{aggregate.name}",)
+    )
     seconds = round(time.perf_counter() - started, 3)
-    log.info("%s: %s (%s dates), about %d rows in %.2fs", aggregate.name, mode,
-             "all" if dates is None else len(dates), rows, seconds)
+    log.info(
+        "%s: %s (%s dates), about %d rows in %.2fs",
+        aggregate.name,
+        mode,
+        "all" if dates is None else len(dates),
+        rows,
+        seconds,
+    )
     return aggregate.name, mode, None if dates is None else len(dates), rows, seconds
 
 
 def _only_new_days(conn: psycopg.Connection, aggregate: Aggregate, since: int) -> bool:
     """Whether the files registered after ``since`` only add days: none of their dates is
     covered by a file registered before (an earlier version, or another file of the day)."""
-    return conn.execute(
+    return db.scalar(
+        conn,
         """
         select not exists (
             select 1
@@ -266,7 +305,8 @@ def _only_new_days(conn: psycopg.Connection, aggregate: Aggregate, since: int) -
              and earlier.last_date >= new.first_date
             where new.entity = %(entity)s and new.file_id > %(since)s)
         """,
-        {"entity": aggregate.entity, "since": since}).fetchone()[0]
+        {"entity": aggregate.entity, "since": since},
+    )
 
 
 def _merge_days(conn: psycopg.Connection, aggregate: Aggregate, query: str, dates: list[date]) -> None:
@@ -274,24 +314,34 @@ def _merge_days(conn: psycopg.Connection, aggregate: Aggregate, query: str, date
     (or their maximum), a new key its row. Exact because every measure adds up across days."""
     table = sql.Identifier("marts", aggregate.name)
     measures = dict(aggregate.merges)
-    columns = [name for (name,) in conn.execute(
-        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
-        "order by attnum", (f"marts.{aggregate.name}",)).fetchall()]
+    columns = [
+        name
+        for (name,) in conn.execute(
+            "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+            "order by attnum",
+            (f"marts.{aggregate.name}",),
+        ).fetchall()
+    ]
     keys = [c for c in columns if c not in measures]
     merged = {"sum": sql.SQL("{0}.{1} + {2}.{1}"), "max": sql.SQL("greatest({0}.{1}, {2}.{1})")}
     target, days = sql.Identifier("target"), sql.Identifier("days")
     statement = sql.SQL(
         "merge into {table} as target using ({query}) as days on {match} "
         "when matched then update set {updates} "
-        "when not matched then insert ({columns}) values ({values})").format(
+        "when not matched then insert ({columns}) values ({values})"
+    ).format(
         table=table,
         query=citus.merge_source(conn, table, query, {"dates": dates}),
-        match=sql.SQL(" and ").join(sql.SQL("{}.{} = {}.{}").format(target, sql.Identifier(k), days, sql.Identifier(k))
-                                    for k in keys),
-        updates=sql.SQL(", ").join(sql.SQL("{} = ").format(sql.Identifier(m)) + merged[op].format(target, sql.Identifier(m), days)
-                                   for m, op in measures.items()),
+        match=sql.SQL(" and ").join(
+            sql.SQL("{}.{} = {}.{}").format(target, sql.Identifier(k), days, sql.Identifier(k)) for k in keys
+        ),
+        updates=sql.SQL(", ").join(
+            sql.SQL("{} = ").format(sql.Identifier(m)) + merged[op].format(target, sql.Identifier(m), days)
+            for m, op in measures.items()
+        ),
         columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        values=sql.SQL(", ").join(sql.SQL("{}.{}").format(days, sql.Identifier(c)) for c in columns))
+        values=sql.SQL(", ").join(sql.SQL("{}.{}").format(days, sql.Identifier(c)) for c in columns),
+    )
     conn.execute(statement, {"dates": dates})
 
 
@@ -301,12 +351,13 @@ def _create(conn: psycopg.Connection, aggregate: Aggregate, query: str) -> None:
     table = sql.Identifier("marts", aggregate.name)
     conn.execute(sql.SQL("drop table if exists {}").format(table))
     with psycopg.ClientCursor(conn) as cur:
-        cur.execute(sql.SQL("create table {} as ").format(table) + sql.SQL(query)  # type: ignore[arg-type]
-                    + sql.SQL(" with no data"), {"dates": None})
+        cur.execute(
+            sql.SQL("create table {} as ").format(table) + sql.SQL(query) + sql.SQL(" with no data"),
+            {"dates": None},
+        )
 
 
-def _touched_dates(conn: psycopg.Connection, aggregate: Aggregate, since: int,
-                   whole_months: bool = True) -> list[date]:
+def _touched_dates(conn: psycopg.Connection, aggregate: Aggregate, since: int, whole_months: bool = True) -> list[date]:
     """The event dates of the aggregate's files registered after ``since`` and of their
     earlier versions, every day of their months for a month-grain aggregate (unless
     ``whole_months`` is false)."""

@@ -128,8 +128,11 @@ class ReportTable:
 
     def _repr_html_(self) -> str:
         head = self.shown()
-        formats = {c: column_format(str(c), self.currency) or _plain_number for c in head.columns
-                   if pd.api.types.is_float_dtype(head[c]) or column_format(str(c), self.currency)}
+        formats = {
+            c: column_format(str(c), self.currency) or _plain_number
+            for c in head.columns
+            if pd.api.types.is_float_dtype(head[c]) or column_format(str(c), self.currency)
+        }
         styler = head.style.hide(axis="index").format(formats, na_rep="")
         return styler.to_html() + f"<p><em>{self.footer()}</em></p>"
 
@@ -138,8 +141,14 @@ class ReportTable:
         return f"{text}\n{self.footer()}"
 
 
-def show_table(frame: pd.DataFrame, name: str | None = None, *, rows: int = TABLE_ROWS,
-               currency: str = DEFAULT_CURRENCY, last: bool = False) -> ReportTable:
+def show_table(
+    frame: pd.DataFrame,
+    name: str | None = None,
+    *,
+    rows: int = TABLE_ROWS,
+    currency: str = DEFAULT_CURRENCY,
+    last: bool = False,
+) -> ReportTable:
     """The table formatted for a report (display it as a cell's result)."""
     return ReportTable(frame, name, rows, currency, last)
 
@@ -153,8 +162,10 @@ class ReportWarning:
     def _repr_html_(self) -> str:
         from html import escape
 
-        return ('<div style="border-left:4px solid #d9822b;background:#fff4e5;padding:6px 10px">'
-                f"<strong>Warning:</strong> {escape(self.message)}</div>")
+        return (
+            '<div style="border-left:4px solid #d9822b;background:#fff4e5;padding:6px 10px">'
+            f"<strong>Warning:</strong> {escape(self.message)}</div>"
+        )
 
     def __repr__(self) -> str:
         return f"Warning: {self.message}"

@@ -39,8 +39,10 @@ def _finite(kind, minimum: float, strict: bool):
         value = kind(text)
         if not math.isfinite(value) or value < minimum or (strict and value == minimum):
             raise argparse.ArgumentTypeError(
-                f"{text!r}: expected a finite number {'>' if strict else '>='} {minimum:g}")
+                f"{text!r}: expected a finite number {'>' if strict else '>='} {minimum:g}"
+            )
         return value
+
     parse.__name__ = kind.__name__
     return parse
 
@@ -56,44 +58,80 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Load the raw extracts and run the analysis notebooks for a run date.",
         epilog=f"Steps: {', '.join(s.notebook for s in runner.STEPS)}. Run dates: {FIRST_RUN_DATE} "
-               f"to {LAST_RUN_DATE}. Exit codes: 0 success, 1 run failure, 2 usage error.",
+        f"to {LAST_RUN_DATE}. Exit codes: 0 success, 1 run failure, 2 usage error.",
     )
     when = parser.add_mutually_exclusive_group()
     when.add_argument("--date", help="run date YYYY-MM-DD (default: today)")
     when.add_argument("--start", help="first date of a backfill range (with --end)")
     parser.add_argument("--end", help="last date of a backfill range (with --start)")
-    parser.add_argument("--yes", action="store_true",
-                        help=f"confirm: a backfill over {MAX_BACKFILL_DAYS} days, --reset-database")
+    parser.add_argument(
+        "--yes", action="store_true", help=f"confirm: a backfill over {MAX_BACKFILL_DAYS} days, --reset-database"
+    )
     parser.add_argument("--source", choices=SOURCE_NAMES, default="demo", help="where the raw data comes from")
     parser.add_argument("--raw", type=Path, help="canonical source: folder of extracts in the contract's layout")
     parser.add_argument("--scale", choices=SCALES, default="small", help="demo source size (default small)")
     parser.add_argument("--seed", type=int, default=42, help="demo source seed (default 42)")
-    parser.add_argument("--profile", choices=("retail", "wholesale"), default="retail",
-                        help="demo source basket shape (default retail; wholesale: ~25 lines per ticket, "
-                             "a tail past 1,000)")
-    parser.add_argument("--points-rate", type=_finite(float, 0, strict=False), default=0.10,
-                        help="superstore source: loyalty points per unit of amount (default 0.10)")
+    parser.add_argument(
+        "--profile",
+        choices=("retail", "wholesale"),
+        default="retail",
+        help="demo source basket shape (default retail; wholesale: ~25 lines per ticket, a tail past 1,000)",
+    )
+    parser.add_argument(
+        "--points-rate",
+        type=_finite(float, 0, strict=False),
+        default=0.10,
+        help="superstore source: loyalty points per unit of amount (default 0.10)",
+    )
     parser.add_argument("--only", action="append", metavar="STEP", help="run only this step (repeatable)")
     parser.add_argument("--from", dest="start_from", metavar="STEP", help="run from this step onwards")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
-                        help="override a notebook parameter (checked against the notebooks that declare it)")
-    parser.add_argument("--run-id", type=_run_id, metavar="ID",
-                        help="join (or create) this run: several --only invocations with one id are one run")
-    parser.add_argument("--force", action="store_true",
-                        help="recompute every step, even those whose inputs are unchanged since their last run")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print what would run, with each notebook's parameters; run nothing")
-    parser.add_argument("--jobs", type=_finite(int, 1, strict=False), default=2,
-                        help="mart notebooks run in parallel (default 2)")
-    parser.add_argument("--cell-timeout", type=_finite(float, 0, strict=True), default=3600.0,
-                        help="seconds a notebook cell may run (default 3600)")
-    parser.add_argument("--wait", type=_finite(float, 0, strict=False), default=0.0, metavar="SECONDS",
-                        help="wait this long for another run's lock instead of refusing at once")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        default=[],
+        help="override a notebook parameter (checked against the notebooks that declare it)",
+    )
+    parser.add_argument(
+        "--run-id",
+        type=_run_id,
+        metavar="ID",
+        help="join (or create) this run: several --only invocations with one id are one run",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute every step, even those whose inputs are unchanged since their last run",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would run, with each notebook's parameters; run nothing"
+    )
+    parser.add_argument(
+        "--jobs", type=_finite(int, 1, strict=False), default=2, help="mart notebooks run in parallel (default 2)"
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=_finite(float, 0, strict=True),
+        default=3600.0,
+        help="seconds a notebook cell may run (default 3600)",
+    )
+    parser.add_argument(
+        "--wait",
+        type=_finite(float, 0, strict=False),
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run's lock instead of refusing at once",
+    )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--history", action="store_true", help="list past runs, then exit")
     parser.add_argument("--json", action="store_true", help="with --history: print the runs as JSON")
-    parser.add_argument("--reset-database", action="store_true",
-                        help="drop the pipeline's schemas (under the run lock; --dry-run shows what), then exit")
+    parser.add_argument(
+        "--reset-database",
+        action="store_true",
+        help="drop the pipeline's schemas (under the run lock; --dry-run shows what), then exit",
+    )
     return parser
 
 
@@ -115,8 +153,9 @@ def check_raw_folder(raw: Path, up_to: date) -> None:
     except ValueError:
         return  # a misnamed file: the load names it, as a data error
     if not found:
-        raise runner.UsageError(f"--raw {raw}: no raw file of the contract (e.g. sales/sales_YYYY-MM-DD.csv) "
-                                f"dated on or before {up_to}")
+        raise runner.UsageError(
+            f"--raw {raw}: no raw file of the contract (e.g. sales/sales_YYYY-MM-DD.csv) dated on or before {up_to}"
+        )
 
 
 class ConsoleFormatter(runner.RedactingFormatter):
@@ -211,8 +250,9 @@ def _request(args: argparse.Namespace) -> runner.RunRequest:
     return runner.RunRequest(
         run_dates=dates,
         source=args.source,
-        options=SourceOptions(scale=args.scale, seed=args.seed, profile=args.profile, raw=args.raw,
-                              points_rate=args.points_rate),
+        options=SourceOptions(
+            scale=args.scale, seed=args.seed, profile=args.profile, raw=args.raw, points_rate=args.points_rate
+        ),
         steps=steps,
         overrides=overrides,
         cell_timeout=args.cell_timeout,
@@ -233,16 +273,24 @@ def dry_run(request: runner.RunRequest, settings: Settings) -> int:
     for run_date in request.run_dates:
         folder = runner.run_dir(settings, run_date, run_id)
         out_dirs = {"pipeline": folder}
-        out_dirs.update({mart: staging_dir(folder, mart) for mart in {s.mart for s in request.steps}
-                         if mart != "pipeline"})
-        manifest = {"overrides": request.overrides, "ledger_run_id": 0, "run_id": run_id,
-                    "currency": "", "code_version": None}
+        out_dirs.update(
+            {mart: staging_dir(folder, mart) for mart in {s.mart for s in request.steps} if mart != "pipeline"}
+        )
+        manifest = {
+            "overrides": request.overrides,
+            "ledger_run_id": 0,
+            "run_id": run_id,
+            "currency": "",
+            "code_version": None,
+        }
         jobs = step_jobs(run_date, manifest, out_dirs, request, settings, settings.notebooks_dir)
         for number, job in enumerate(jobs, start=1):
             target = folder if job.step.mart == "pipeline" else settings.export_dir(job.step.mart, run_date.isoformat())
             shown = {k: v for k, v in job.parameters.items() if k not in ("run_id", "export_dir")}
-            print(f"{run_date} [{number}/{len(jobs)}] {job.step.notebook} -> {target}  "
-                  + " ".join(f"{k}={v!r}" for k, v in shown.items()))
+            print(
+                f"{run_date} [{number}/{len(jobs)}] {job.step.notebook} -> {target}  "
+                + " ".join(f"{k}={v!r}" for k, v in shown.items())
+            )
     return 0
 
 
@@ -257,18 +305,22 @@ def show_history(settings: Settings, as_json: bool) -> int:
     print(f"{'run date':<10}  {'status':<9}  {'seconds':>8}  {'loaded':>9}  {'rejected':>8}  run id / reports")
     for entry in runs:
         seconds = "" if entry["seconds"] is None else f"{entry['seconds']:.0f}"
-        print(f"{entry['run_date']:<10}  {entry['status']:<9}  {seconds:>8}  {entry['rows_loaded']:>9}  "
-              f"{entry['rows_rejected']:>8}  {entry['run_id']}  {entry['report_folder']}")
+        print(
+            f"{entry['run_date']:<10}  {entry['status']:<9}  {seconds:>8}  {entry['rows_loaded']:>9}  "
+            f"{entry['rows_rejected']:>8}  {entry['run_id']}  {entry['report_folder']}"
+        )
     return 0
 
 
 def _check_reset_alone(args: argparse.Namespace) -> None:
     defaults = vars(build_parser().parse_args([]))
-    others = sorted(f"--{k.replace('_', '-')}" for k, v in vars(args).items()
-                    if k not in RESET_OPTIONS and v != defaults[k])
+    others = sorted(
+        f"--{k.replace('_', '-')}" for k, v in vars(args).items() if k not in RESET_OPTIONS and v != defaults[k]
+    )
     if others:
-        raise runner.UsageError(f"--reset-database goes alone (with --dry-run, --yes or --wait), not with "
-                                f"{', '.join(others)}")
+        raise runner.UsageError(
+            f"--reset-database goes alone (with --dry-run, --yes or --wait), not with {', '.join(others)}"
+        )
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise runner.UsageError("--reset-database drops every table of the pipeline: pass --yes to confirm")
 
@@ -285,8 +337,9 @@ def reset_database(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"would drop the schemas {', '.join(schema.PIPELINE_SCHEMAS)} ({len(tables)} tables: {listing})")
                 return 0
             if not args.yes:
-                answer = input(f"Drop the schemas {', '.join(schema.PIPELINE_SCHEMAS)} and their "
-                               f"{len(tables)} tables? [y/N] ")
+                answer = input(
+                    f"Drop the schemas {', '.join(schema.PIPELINE_SCHEMAS)} and their {len(tables)} tables? [y/N] "
+                )
                 if answer.strip().lower() not in ("y", "yes"):
                     print("nothing dropped")
                     return 1

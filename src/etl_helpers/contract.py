@@ -63,63 +63,101 @@ C = Column
 ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
-        Entity("regions", "reference", ("region_code",), (
-            C("region_code", "text", description="short code, e.g. IDF"),
-            C("region_name", "text"),
-            C("population", "int", description="inhabitants, >= 0"),
-        )),
-        Entity("stores", "reference", ("store_code",), (
-            C("store_code", "text"),
-            C("store_name", "text"),
-            C("banner", "text", description="the store's brand, e.g. hyper / super / proxi"),
-            C("city", "text"),
-            C("postal_code", "text", required=False),
-            C("region_code", "text", description="must exist in regions"),
-            C("opened_on", "date", required=False, description="no sale or loyalty event before it"),
-            C("closed_on", "date", required=False,
-              description="last trading day, if it closed for good: no sale or loyalty event after it"),
-        )),
-        Entity("products", "reference", ("product_code",), (
-            C("product_code", "text"),
-            C("product_name", "text"),
-            C("category", "text"),
-            C("subcategory", "text", required=False),
-            C("brand", "text", required=False),
-            C("list_price", "numeric", required=False, description=f"0 < price <= {MAX_UNIT_PRICE}"),
-        )),
-        Entity("customers", "reference", ("customer_code",), (
-            C("customer_code", "text"),
-            C("birth_year", "int", required=False),
-            C("gender", "text", required=False, description="F, M or X"),
-            C("city", "text", required=False),
-            C("region_code", "text", required=False),
-            C("has_loyalty_card", "bool", description="true/false"),
-            C("enrolled_on", "date", required=False),
-            C("tier", "text", required=False),
-            C("segment", "text", required=False, description="source's own customer segment"),
-        )),
-        Entity("sales", "event", ("ticket_id", "line_number"), (
-            C("ticket_id", "text"),
-            C("line_number", "int"),
-            C("sold_at", "timestamptz", description="on the file's business date"),
-            C("store_code", "text"),
-            C("customer_code", "text", required=False, description="empty for an anonymous ticket"),
-            C("product_code", "text"),
-            C("quantity", "int", description=f"non-zero, |q| <= {MAX_QUANTITY}; negative = a return"),
-            C("unit_price", "numeric", description=f"0 < price <= {MAX_UNIT_PRICE}"),
-            C("discount", "numeric", required=False, description="rate in [0, 1), default 0"),
-            C("amount", "numeric", required=False,
-              description="net line amount; default round(quantity * unit_price * (1 - discount), 2)"),
-        )),
-        Entity("loyalty", "event", ("event_id",), (
-            C("event_id", "text"),
-            C("occurred_at", "timestamptz", description="on the file's business date"),
-            C("customer_code", "text"),
-            C("store_code", "text"),
-            C("ticket_id", "text", required=False),
-            C("points_earned", "int", description=f"0..{MAX_POINTS}"),
-            C("points_redeemed", "int", description=f"0..{MAX_POINTS}"),
-        )),
+        Entity(
+            "regions",
+            "reference",
+            ("region_code",),
+            (
+                C("region_code", "text", description="short code, e.g. IDF"),
+                C("region_name", "text"),
+                C("population", "int", description="inhabitants, >= 0"),
+            ),
+        ),
+        Entity(
+            "stores",
+            "reference",
+            ("store_code",),
+            (
+                C("store_code", "text"),
+                C("store_name", "text"),
+                C("banner", "text", description="the store's brand, e.g. hyper / super / proxi"),
+                C("city", "text"),
+                C("postal_code", "text", required=False),
+                C("region_code", "text", description="must exist in regions"),
+                C("opened_on", "date", required=False, description="no sale or loyalty event before it"),
+                C(
+                    "closed_on",
+                    "date",
+                    required=False,
+                    description="last trading day, if it closed for good: no sale or loyalty event after it",
+                ),
+            ),
+        ),
+        Entity(
+            "products",
+            "reference",
+            ("product_code",),
+            (
+                C("product_code", "text"),
+                C("product_name", "text"),
+                C("category", "text"),
+                C("subcategory", "text", required=False),
+                C("brand", "text", required=False),
+                C("list_price", "numeric", required=False, description=f"0 < price <= {MAX_UNIT_PRICE}"),
+            ),
+        ),
+        Entity(
+            "customers",
+            "reference",
+            ("customer_code",),
+            (
+                C("customer_code", "text"),
+                C("birth_year", "int", required=False),
+                C("gender", "text", required=False, description="F, M or X"),
+                C("city", "text", required=False),
+                C("region_code", "text", required=False),
+                C("has_loyalty_card", "bool", description="true/false"),
+                C("enrolled_on", "date", required=False),
+                C("tier", "text", required=False),
+                C("segment", "text", required=False, description="source's own customer segment"),
+            ),
+        ),
+        Entity(
+            "sales",
+            "event",
+            ("ticket_id", "line_number"),
+            (
+                C("ticket_id", "text"),
+                C("line_number", "int"),
+                C("sold_at", "timestamptz", description="on the file's business date"),
+                C("store_code", "text"),
+                C("customer_code", "text", required=False, description="empty for an anonymous ticket"),
+                C("product_code", "text"),
+                C("quantity", "int", description=f"non-zero, |q| <= {MAX_QUANTITY}; negative = a return"),
+                C("unit_price", "numeric", description=f"0 < price <= {MAX_UNIT_PRICE}"),
+                C("discount", "numeric", required=False, description="rate in [0, 1), default 0"),
+                C(
+                    "amount",
+                    "numeric",
+                    required=False,
+                    description="net line amount; default round(quantity * unit_price * (1 - discount), 2)",
+                ),
+            ),
+        ),
+        Entity(
+            "loyalty",
+            "event",
+            ("event_id",),
+            (
+                C("event_id", "text"),
+                C("occurred_at", "timestamptz", description="on the file's business date"),
+                C("customer_code", "text"),
+                C("store_code", "text"),
+                C("ticket_id", "text", required=False),
+                C("points_earned", "int", description=f"0..{MAX_POINTS}"),
+                C("points_redeemed", "int", description=f"0..{MAX_POINTS}"),
+            ),
+        ),
     )
 }
 
@@ -138,11 +176,11 @@ class RawFormat:
     delimiter: str = ","
     decimal: str = "."
     date_format: str | None = None  # e.g. "DD/MM/YYYY HH24:MI" (PostgreSQL to_timestamp); None = ISO only
-    max_event_age_days: int = 366   # an event older than this before its file's business date is quarantined
-    max_reject_rate: float = 0.5    # a file that rejects more of its lines (and more than 100) is refused
+    max_event_age_days: int = 366  # an event older than this before its file's business date is quarantined
+    max_reject_rate: float = 0.5  # a file that rejects more of its lines (and more than 100) is refused
 
     @classmethod
-    def read(cls, raw_dir: Path) -> "RawFormat":
+    def read(cls, raw_dir: Path) -> RawFormat:
         """``format.json`` of ``raw_dir``; an error naming the file if it is not JSON, holds an
         unknown key, an unknown encoding or a limit out of range."""
         path = raw_dir / "format.json"
@@ -209,4 +247,3 @@ def list_raw_files(raw_dir: Path, up_to: date) -> list[RawFile]:
             if day <= up_to:
                 found.append(RawFile(path, ENTITIES[entity_name], day))
     return found
-

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
+from etl_helpers import db
 from etl_helpers.settings import PROJECT_ROOT
 
 TESTS_DIR = PROJECT_ROOT / "sql" / "tests"
@@ -48,18 +49,23 @@ class DataTestFailure(AssertionError):
 @dataclass(frozen=True)
 class Scope:
     """The event dates whose facts are checked, and the ledger file the last passing run covered."""
+
     first: date
     last: date
     since: int
 
 
 def changed_scope(conn: psycopg.Connection) -> Scope:
-    since = conn.execute("select coalesce(max(up_to_file_id), 0) from etl.data_test_runs").fetchone()[0]
-    widest, dimensions, first, last = conn.execute(
+    since = db.scalar(conn, "select coalesce(max(up_to_file_id), 0) from etl.data_test_runs")
+    row = conn.execute(
         """
         select %(since)s = 0, bool_or(entity not in ('sales', 'loyalty')), min(first_date), max(last_date)
         from etl.loaded_files where file_id > %(since)s
-        """, {"since": since}).fetchone()
+        """,
+        {"since": since},
+    ).fetchone()
+    assert row is not None  # an aggregate without group by returns one row
+    widest, dimensions, first, last = row
     if widest or dimensions:
         return Scope(date.min, date.max, 0)
     return Scope(first or date.max, last or date.min, since)  # nothing new: an empty range
@@ -68,10 +74,10 @@ def changed_scope(conn: psycopg.Connection) -> Scope:
 def run_data_tests(conn: psycopg.Connection) -> pd.DataFrame:
     """One row per check with the number of offending rows; raises if any check fails.
     A passing run is recorded, so the next one checks only what was loaded after it."""
-    up_to = conn.execute("select coalesce(max(file_id), 0) from etl.loaded_files").fetchone()[0]
+    up_to = db.scalar(conn, "select coalesce(max(file_id), 0) from etl.loaded_files")
     scope = changed_scope(conn)
     params = {"first": scope.first, "last": scope.last, "since": scope.since}
-    rows = [(name, conn.execute(query, params).fetchone()[0]) for name, query in read_checks().items()]
+    rows = [(name, db.scalar(conn, query, params)) for name, query in read_checks().items()]
     results = pd.DataFrame(rows, columns=["check", "failing_rows"]).assign(passed=lambda f: f.failing_rows == 0)
     failures = {name: count for name, count in rows if count}
     if failures:

@@ -22,10 +22,11 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import psycopg
@@ -46,7 +47,7 @@ MAX_ANSWER_GRACE_SECONDS = 60.0
 KEEPALIVES = {"keepalives": "1", "keepalives_idle": "60", "keepalives_interval": "10", "keepalives_count": "6"}
 
 # The pipeline's advisory locks (their keys show in pg_locks.objid).
-RUN_LOCK_KEY = 7_262_000   # session-level: one pipeline run writes at a time
+RUN_LOCK_KEY = 7_262_000  # session-level: one pipeline run writes at a time
 LOAD_LOCK_KEY = 7_262_001  # transaction-level: one load, or one refresh of the aggregates, at a time
 LOCK_NAMES = {
     RUN_LOCK_KEY: "the pipeline run lock (another run is writing to this database)",
@@ -74,12 +75,14 @@ _URL = re.compile(r"\b(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<rest>[^\r\n]*)")
 _USERINFO = re.compile(r"(?P<user>[\w.-]+):[^\s@/]+@(?=[\w.\[-])")  # user:password@host outside a URL
 _KEYWORD = re.compile(
     r"""(?P<key>\b\w*(?:password|passwd|pwd)\w*["']?\s*[=:]\s*)(?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,;&)}\]]+)""",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # libpq quotes the piece of a connection string it cannot parse
 _LIBPQ_QUOTES = re.compile(
     r'(?P<lead>(?:invalid percent-encoded token|unexpected spaces found in|missing "=" after'
     r'|in URI|invalid (?:integer )?value|invalid connection option|for connection option)[^"\n]*)"[^"\n]*"',
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def redact(text: str) -> str:
@@ -115,7 +118,8 @@ def _hide_bad_port(authority: str) -> str:
 
 # --- the embedded server ----------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+
+@cache
 def _embedded_server(pgdata: str):
     """Start (or reuse) the embedded PostgreSQL whose data lives in ``pgdata``.
 
@@ -173,7 +177,9 @@ def stop_embedded_server(settings: Settings | None = None, wait_seconds: float =
     except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
         return False
     except psutil.TimeoutExpired:
-        raise TimeoutError(f"the embedded PostgreSQL (pid {postmaster.pid}) did not stop within {wait_seconds:g} s") from None
+        raise TimeoutError(
+            f"the embedded PostgreSQL (pid {postmaster.pid}) did not stop within {wait_seconds:g} s"
+        ) from None
     handles = pgdata / ".handle_pids.json"
     if handles.exists():
         handles.write_text("[]")
@@ -181,6 +187,7 @@ def stop_embedded_server(settings: Settings | None = None, wait_seconds: float =
 
 
 # --- connections ------------------------------------------------------------------------------
+
 
 def database_url(settings: Settings | None = None) -> str:
     """The libpq URL of the database the pipeline uses."""
@@ -202,7 +209,7 @@ class PipelineConnection(psycopg.Connection):
 
     answer_timeout: float | None = None
 
-    def wait(self, gen, interval: float | None = None, timeout: float | None = None):  # type: ignore[override]
+    def wait(self, gen, interval: float | None = None, timeout: float | None = None):
         kwargs = {} if interval is None else {"interval": interval}
         if timeout is not None or self.answer_timeout is None:
             return super().wait(gen, timeout=timeout, **kwargs)
@@ -213,7 +220,8 @@ class PipelineConnection(psycopg.Connection):
             raise ServerNotAnswering(
                 f"the database server did not answer within {self.answer_timeout:g} s "
                 f"(the statement timeout plus a grace): it may be frozen or unreachable; "
-                f"the connection was closed") from None
+                f"the connection was closed"
+            ) from None
 
 
 def session_parameters(settings: Settings, url: str) -> dict[str, str]:
@@ -236,7 +244,17 @@ def answer_timeout(settings: Settings) -> float:
     return settings.statement_timeout + min(settings.statement_timeout, MAX_ANSWER_GRACE_SECONDS)
 
 
-def connect(settings: Settings | None = None, *, autocommit: bool = False, url: str | None = None) -> psycopg.Connection:
+def scalar(conn: psycopg.Connection | psycopg.Cursor, query: Any, params: Any = None) -> Any:
+    """The first column of the one row ``query`` returns (a query that returns no row is a bug)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError(f"the query returned no row: {query}")
+    return row[0]
+
+
+def connect(
+    settings: Settings | None = None, *, autocommit: bool = False, url: str | None = None
+) -> psycopg.Connection:
     """A pipeline connection with bounded waits (see the module), retried briefly; raises
     DatabaseUnavailable with a redacted reason."""
     settings = settings or load_settings()
@@ -244,13 +262,17 @@ def connect(settings: Settings | None = None, *, autocommit: bool = False, url: 
     try:
         params = session_parameters(settings, url)
     except psycopg.Error:
-        raise DatabaseUnavailable("cannot connect to the database: the connection string cannot be parsed "
-                                  "(not shown: it may hold a password)") from None
+        raise DatabaseUnavailable(
+            "cannot connect to the database: the connection string cannot be parsed (not shown: it may hold a password)"
+        ) from None
     last_error: Exception | None = None
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         try:
-            conn = PipelineConnection.connect(url, autocommit=autocommit,
-                                              connect_timeout=max(1, round(settings.connect_timeout)), **params)
+            conn = PipelineConnection.connect(
+                conninfo.make_conninfo(url, **params),
+                autocommit=autocommit,
+                connect_timeout=max(1, round(settings.connect_timeout)),
+            )
             conn.answer_timeout = answer_timeout(settings)
             return conn
         except psycopg.OperationalError as error:
@@ -283,24 +305,27 @@ def engine(settings: Settings | None = None, *, url: str | None = None) -> sqlal
 
     settings = settings or load_settings()
     url = url or database_url(settings)
-    return sqlalchemy.create_engine("postgresql+psycopg://", creator=lambda: connect(settings, url=url),
-                                    pool_pre_ping=True)
+    return sqlalchemy.create_engine(
+        "postgresql+psycopg://", creator=lambda: connect(settings, url=url), pool_pre_ping=True
+    )
 
 
 # --- locks ------------------------------------------------------------------------------------
+
 
 @contextmanager
 def lock_timeout(conn: psycopg.Connection, seconds: float, what: str) -> Iterator[None]:
     """Statements in the block wait at most ``seconds`` for a lock; past that,
     :class:`LockTimeout` names ``what`` was waited for. The previous limit is restored after."""
-    previous = conn.execute("select current_setting('lock_timeout')").fetchone()[0]
+    previous = scalar(conn, "select current_setting('lock_timeout')")
     conn.execute("select set_config('lock_timeout', %s, false)", (f"{round(seconds * 1000)}ms",))
     try:
         yield
     except errors.LockNotAvailable:
         raise LockTimeout(
             f"waited {seconds:g} s for a lock on {what}: another session holds it (an analyst's open "
-            f"transaction? see pg_stat_activity); try again when it ends, or raise ETL_LOCK_TIMEOUT") from None
+            f"transaction? see pg_stat_activity); try again when it ends, or raise ETL_LOCK_TIMEOUT"
+        ) from None
     finally:
         if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
             conn.execute("select set_config('lock_timeout', %s, false)", (previous,))
@@ -311,7 +336,7 @@ def advisory_lock(conn: psycopg.Connection, key: int, wait_seconds: float) -> It
     """Hold the session-level advisory lock ``key`` for the block, waiting at most
     ``wait_seconds`` for another session to release it (:class:`LockTimeout` otherwise)."""
     deadline = time.monotonic() + wait_seconds
-    while not conn.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+    while not scalar(conn, "select pg_try_advisory_lock(%s)", (key,)):
         if time.monotonic() >= deadline:
             raise LockTimeout(f"waited {wait_seconds:g} s for {LOCK_NAMES.get(key, f'advisory lock {key}')}")
         time.sleep(0.5)
@@ -325,18 +350,22 @@ def advisory_lock(conn: psycopg.Connection, key: int, wait_seconds: float) -> It
 def advisory_xact_lock(conn: psycopg.Connection, key: int) -> None:
     """Take the transaction-level advisory lock ``key`` (held until the transaction ends),
     waiting at most the session's ``lock_timeout``; :class:`LockTimeout` names the lock."""
-    waited = conn.execute("select current_setting('lock_timeout')").fetchone()[0]
+    waited = scalar(conn, "select current_setting('lock_timeout')")
     try:
         conn.execute("select pg_advisory_xact_lock(%s)", (key,))
     except errors.LockNotAvailable:
-        raise LockTimeout(f"waited {waited} for {LOCK_NAMES.get(key, f'advisory lock {key}')}; "
-                          f"try again when it ends, or raise ETL_LOCK_TIMEOUT") from None
+        raise LockTimeout(
+            f"waited {waited} for {LOCK_NAMES.get(key, f'advisory lock {key}')}; "
+            f"try again when it ends, or raise ETL_LOCK_TIMEOUT"
+        ) from None
 
 
 # --- views ------------------------------------------------------------------------------------
 
-def replace_view(conn: psycopg.Connection, schema: str, name: str, statement: str,
-                 wait_seconds: float | None = None) -> bool:
+
+def replace_view(
+    conn: psycopg.Connection, schema: str, name: str, statement: str, wait_seconds: float | None = None
+) -> bool:
     """Run ``statement`` (a ``create or replace view`` of ``schema.name``) unless the view
     already stands as that very statement made it; returns whether it ran.
 
@@ -380,9 +409,12 @@ def _view_is_current(conn: psycopg.Connection, schema: str, name: str, statement
 
 
 def _setting_seconds(conn: psycopg.Connection, name: str) -> float:
-    milliseconds = conn.execute(
+    milliseconds = scalar(
+        conn,
         "select setting::float * case unit when 's' then 1000 when 'min' then 60000 else 1 end "
-        "from pg_settings where name = %s", (name,)).fetchone()[0]
+        "from pg_settings where name = %s",
+        (name,),
+    )
     return milliseconds / 1000 if milliseconds else 0.0
 
 
@@ -439,8 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         if settings.database_url:
             print("(no password shown: the client reads it from ~/.pgpass or PGPASSWORD)", file=sys.stderr)
         else:
-            print("(the embedded PostgreSQL keeps running for your client: `make stop-db` stops it)",
-                  file=sys.stderr)
+            print("(the embedded PostgreSQL keeps running for your client: `make stop-db` stops it)", file=sys.stderr)
         return 0
     if settings.database_url:
         print("DATABASE_URL is set: no embedded PostgreSQL to stop")

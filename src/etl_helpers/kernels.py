@@ -25,9 +25,9 @@ from jupyter_core.utils import run_sync
 
 log = logging.getLogger(__name__)
 
-KERNEL_NAME = "etl-helpers"   # the project kernel, registered by `make install`
+KERNEL_NAME = "etl-helpers"  # the project kernel, registered by `make install`
 WRITER_APP_NAME = "etl-pipeline-writer"  # application_name of the runner's kernels' sessions
-KERNEL_START_TIMEOUT = 60.0    # seconds a kernel may take to answer its first request
+KERNEL_START_TIMEOUT = 60.0  # seconds a kernel may take to answer its first request
 FORWARD_LOGS = "from etl_helpers.run.logs import forward_to_runner as _forward; _forward(); del _forward"
 _PR_SET_PDEATHSIG = 1
 # looked up once, in the parent: a child calls it between fork and exec
@@ -59,8 +59,9 @@ def kernel_environment() -> dict[str, str]:
     library warnings in a report (Jupyter's paths, tqdm's widget warning: its progress bars
     are off in a kernel, the console shows the steps' progress)."""
     quiet_jupyter_paths()
-    warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore::DeprecationWarning",
-                                      "ignore:IProgress not found"]))
+    warnings = ",".join(
+        filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore::DeprecationWarning", "ignore:IProgress not found"])
+    )
     return {**os.environ, "PGAPPNAME": WRITER_APP_NAME, "TQDM_DISABLE": "1", "PYTHONWARNINGS": warnings}
 
 
@@ -82,9 +83,12 @@ class StartedKernel(AsyncKernelManager):
         # errors only on the kernel's own stderr: its start-up warnings (a kernel on local TCP
         # is not encrypted) would repeat in every run's output; the notebook's output is apart
         # its log records go to the runner's console and run.log, not to the report (run.logs)
-        run_sync(self.start_kernel)(cwd=str(cwd), env=kernel_environment(), preexec_fn=partial(die_with_parent, os.getpid()),
-                                    extra_arguments=["--IPKernelApp.log_level=ERROR",
-                                                     f"--IPKernelApp.exec_lines={FORWARD_LOGS}"])
+        run_sync(self.start_kernel)(
+            cwd=str(cwd),
+            env=kernel_environment(),
+            preexec_fn=partial(die_with_parent, os.getpid()),
+            extra_arguments=["--IPKernelApp.log_level=ERROR", f"--IPKernelApp.exec_lines={FORWARD_LOGS}"],
+        )
         return self
 
     def client(self, **kwargs):

@@ -53,12 +53,21 @@ def problems(path: Path) -> list[str]:
             understood = set(papermill.inspect_notebook(str(path)))
         except ValueError as error:  # e.g. no kernelspec to tell the language
             return found + [f"papermill cannot read the notebook: {error}"]
-        declared = {n.target.id for n in ast.parse(parameter_cells[0].source).body if isinstance(n, ast.AnnAssign)}
+        assignments = [
+            n
+            for n in ast.parse(parameter_cells[0].source).body
+            if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+        ]
+        declared = {n.target.id for n in assignments if isinstance(n.target, ast.Name)}
         if declared - understood:
-            found.append(f"papermill cannot read parameter(s) {sorted(declared - understood)}: "
-                         "avoid '=' in their comments")
-        literals = {n.target.id: n.value.value for n in ast.parse(parameter_cells[0].source).body
-                    if isinstance(n, ast.AnnAssign) and isinstance(n.value, ast.Constant)}
+            found.append(
+                f"papermill cannot read parameter(s) {sorted(declared - understood)}: avoid '=' in their comments"
+            )
+        literals: dict[str, object] = {
+            n.target.id: n.value.value
+            for n in assignments
+            if isinstance(n.target, ast.Name) and isinstance(n.value, ast.Constant)
+        }
         found += _undeclared(path.stem, literals)
     kernel = notebook.metadata.get("kernelspec", {}).get("name")
     if kernel != KERNEL_NAME:
@@ -83,8 +92,9 @@ def _undeclared(notebook: str, literals: dict[str, object]) -> list[str]:
             missing.append(name)
         elif not any(value == d.default and type(value) is type(d.default) for d in declarations):
             defaults = " or ".join(repr(d.default) for d in declarations)
-            found.append(f"parameter {name} = {value!r}: its declared default is {defaults} "
-                         "(etl_helpers.parameters.PARAMETERS)")
+            found.append(
+                f"parameter {name} = {value!r}: its declared default is {defaults} (etl_helpers.parameters.PARAMETERS)"
+            )
     if missing:
         found.append(f"parameter(s) {sorted(missing)} need a declaration in etl_helpers.parameters.PARAMETERS")
     return found

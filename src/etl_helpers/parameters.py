@@ -21,8 +21,9 @@ from typing import Any
 from etl_helpers.settings import MART_NAMES
 
 # Parameters the runner fills itself: the run's date, its ids, its source and its folders.
-RUNNER_SET = frozenset({"run_date", "run_id", "source", "scale", "seed", "profile", "raw_path", "points_rate",
-                        "export_dir", "currency"})
+RUNNER_SET = frozenset(
+    {"run_date", "run_id", "source", "scale", "seed", "profile", "raw_path", "points_rate", "export_dir", "currency"}
+)
 
 # The run dates the pipeline accepts (calendar tables, partitions and windows stay sane).
 FIRST_RUN_DATE = date(2000, 1, 1)
@@ -74,16 +75,22 @@ FIDELITE, VENTE = MART_NAMES
 # mart -> name -> its declaration. max_len's high bound is the bound on the rule search (case 51).
 PARAMETERS: dict[str, dict[str, Parameter]] = {
     FIDELITE: {
-        "window_days": Parameter(365, "trailing window (days, run date included) for frequency, monetary, "
-                                 "activity, baskets and purchase days", high=3660),
-        "kpi_months": Parameter(12, "calendar months in loyalty_kpis, the run date's month (partial) included",
-                                high=120),
+        "window_days": Parameter(
+            365,
+            "trailing window (days, run date included) for frequency, monetary, activity, baskets and purchase days",
+            high=3660,
+        ),
+        "kpi_months": Parameter(
+            12, "calendar months in loyalty_kpis, the run date's month (partial) included", high=120
+        ),
         "top_n": Parameter(10, "customers kept per store in top_loyal_clients_by_store", high=1000),
         "min_support": _share(0.01, "product rules: an itemset is frequent if in at least this share of baskets"),
-        "min_confidence": _share(0.2, "product rules: keep X -> y when count(X + y) is at least this share "
-                                 "of count(X)"),
-        "max_len": Parameter(3, "largest itemset (left-hand side + right-hand side) mined; 2 means pairs only",
-                             low=2, high=5),
+        "min_confidence": _share(
+            0.2, "product rules: keep X -> y when count(X + y) is at least this share of count(X)"
+        ),
+        "max_len": Parameter(
+            3, "largest itemset (left-hand side + right-hand side) mined; 2 means pairs only", low=2, high=5
+        ),
         "category_min_support": _share(0.05, "category rules: minimum support"),
         "category_min_confidence": _share(0.3, "category rules: minimum confidence"),
         "top_rules": Parameter(15, "rules shown in the charts", high=200),

@@ -9,14 +9,14 @@ step; one it cannot (creating its schemas) is a :class:`SchemaPermissionError` i
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import psycopg
 from psycopg import sql
 
-from etl_helpers import citus
+from etl_helpers import citus, db
 from etl_helpers.contract import ENTITIES
 from etl_helpers.loading.values import staging_columns
 from etl_helpers.settings import PROJECT_ROOT
@@ -49,14 +49,14 @@ class SourceMismatch(ValueError):
 # What a run records before its first step (etl.runs, the ledger it reads back, the source it
 # claims) and the DDL files that create them: the runner creates these on a new database; the
 # whole schema (and any change to it) is the 00_schema step's, applied once per run.
-RUN_TABLES = ("etl.runs", "etl.loaded_files", "etl.warehouse_source")
-RUN_TABLES_DDL = ("00_schemas.sql", "10_etl.sql", "11_warehouse_source.sql")
+RUN_TABLES = ("etl.runs", "etl.loaded_files", "etl.warehouse_source", "etl.step_inputs")
+RUN_TABLES_DDL = ("00_schemas.sql", "10_etl.sql", "11_warehouse_source.sql", "12_step_inputs.sql")
 
 
 def ensure_run_tables(conn: psycopg.Connection) -> list[str]:
     """Create the tables of :data:`RUN_TABLES` that are missing (a new database), from their
     DDL files; returns the tables that were missing (none: nothing is applied)."""
-    missing = [t for t in RUN_TABLES if conn.execute("select to_regclass(%s)", (t,)).fetchone()[0] is None]
+    missing = [t for t in RUN_TABLES if db.scalar(conn, "select to_regclass(%s)", (t,)) is None]
     if missing:
         with _warnings_logged(conn), _permission_explained(conn):
             for name in RUN_TABLES_DDL:
@@ -109,20 +109,21 @@ def _permission_explained(conn: psycopg.Connection) -> Iterator[None]:
             raise SchemaPermissionError(
                 f"user {user} may not create the pipeline's schemas in database {database} (it lacks CREATE on "
                 f"the database): ask an administrator to run 'grant create on database {database} to {user}', "
-                f"or to create the schemas {', '.join(PIPELINE_SCHEMAS)} owned by {user}") from None
+                f"or to create the schemas {', '.join(PIPELINE_SCHEMAS)} owned by {user}"
+            ) from None
         raise SchemaPermissionError(
-            f"user {user} lacks a privilege the schema step needs in database {database}: "
-            f"{error.diag.message_primary}") from None
+            f"user {user} lacks a privilege the schema step needs in database {database}: {error.diag.message_primary}"
+        ) from None
 
 
 def warehouse_source(conn: psycopg.Connection) -> str | None:
     """The source this warehouse was built from: the one it recorded, else (a warehouse older
     than the record) the source of its first run; None for a database never loaded."""
-    if conn.execute("select to_regclass('etl.warehouse_source')").fetchone()[0]:
+    if db.scalar(conn, "select to_regclass('etl.warehouse_source')"):
         row = conn.execute("select source from etl.warehouse_source").fetchone()
         if row:
             return row[0]
-    if conn.execute("select to_regclass('etl.runs')").fetchone()[0]:
+    if db.scalar(conn, "select to_regclass('etl.runs')"):
         row = conn.execute("select source from etl.runs order by run_id limit 1").fetchone()
         if row:
             return row[0]
@@ -133,29 +134,35 @@ def claim_source(conn: psycopg.Connection, source: str) -> None:
     """Record ``source`` as the warehouse's (the first time), or raise :class:`SourceMismatch`
     if it was built from another: two sources never mix in the same marts."""
     recorded = warehouse_source(conn)
-    if recorded is None or not conn.execute("select to_regclass('etl.warehouse_source')").fetchone()[0]:
+    if recorded is None or not db.scalar(conn, "select to_regclass('etl.warehouse_source')"):
         with _permission_explained(conn):
             for path in (SCHEMA_DIR / "00_schemas.sql", SOURCE_DDL):  # a database the schema step has not seen
                 conn.execute(path.read_text(encoding="utf-8"))
-        conn.execute("insert into etl.warehouse_source (source) values (%s) on conflict do nothing",
-                     (recorded or source,))
+        conn.execute(
+            "insert into etl.warehouse_source (source) values (%s) on conflict do nothing", (recorded or source,)
+        )
         recorded = warehouse_source(conn)
     if recorded != source:
         raise SourceMismatch(
             f"this warehouse was built from the source {recorded!r}; a run with the source {source!r} would "
             f"mix both in the same marts. Give that source its own database and work folder (ETL_PGDATA for "
             f"the embedded server, or DATABASE_URL, and ETL_WORKDIR), or empty this one first with "
-            f"--reset-database")
+            f"--reset-database"
+        )
 
 
 def create_raw_staging_tables(conn: psycopg.Connection) -> None:
     """``staging.<entity>`` of each reference entity: file id, line number, problem, raw text,
     then the typed contract columns."""
     for entity in (e for e in ENTITIES.values() if e.kind == "reference"):
-        columns = [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type))
-                   for name, pg_type in staging_columns(entity)]
-        conn.execute(sql.SQL("create unlogged table {} ({})").format(
-            sql.Identifier("staging", entity.name), sql.SQL(", ").join(columns)))
+        columns = [
+            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type)) for name, pg_type in staging_columns(entity)
+        ]
+        conn.execute(
+            sql.SQL("create unlogged table {} ({})").format(
+                sql.Identifier("staging", entity.name), sql.SQL(", ").join(columns)
+            )
+        )
 
 
 def existing_tables(conn: psycopg.Connection) -> list[tuple[str, str]]:

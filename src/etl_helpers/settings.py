@@ -28,10 +28,10 @@ MART_NAMES = ("fact_fidelite_mart", "fact_vente_mart")
 # Bounds on every wait of a pipeline connection, in seconds (README, "Database"): each can be
 # changed with the environment variable beside it.
 TIMEOUT_VARIABLES = {
-    "statement_timeout": "ETL_STATEMENT_TIMEOUT",      # one SQL statement (the largest takes minutes)
-    "lock_timeout": "ETL_LOCK_TIMEOUT",                # a lock held by another session (an analyst's)
+    "statement_timeout": "ETL_STATEMENT_TIMEOUT",  # one SQL statement (the largest takes minutes)
+    "lock_timeout": "ETL_LOCK_TIMEOUT",  # a lock held by another session (an analyst's)
     "idle_in_transaction_timeout": "ETL_IDLE_IN_TRANSACTION_TIMEOUT",  # a transaction left open
-    "connect_timeout": "ETL_CONNECT_TIMEOUT",          # one connection attempt
+    "connect_timeout": "ETL_CONNECT_TIMEOUT",  # one connection attempt
 }
 
 MIN_SECRET_LENGTH = 4  # shorter "secrets" would blank out ordinary words in every log line
@@ -117,12 +117,16 @@ def load_settings(root: Path | None = None) -> Settings:
         return os.environ.get(name) or file_values.get(name) or None
 
     for variable in ("PGPASSWORD", "DATABASE_URL"):
-        if lookup(variable):
-            remember_secrets(lookup(variable), whole=variable == "PGPASSWORD")
+        secret = lookup(variable)
+        if secret:
+            remember_secrets(secret, whole=variable == "PGPASSWORD")
     pgdata = lookup("ETL_PGDATA")
     workdir = lookup("ETL_WORKDIR")
-    timeouts = {name: _seconds(variable, lookup(variable)) for name, variable in TIMEOUT_VARIABLES.items()
-                if lookup(variable) is not None}
+    timeouts = {
+        name: _seconds(variable, text)
+        for name, variable in TIMEOUT_VARIABLES.items()
+        if (text := lookup(variable)) is not None
+    }
     return Settings(
         root=root,
         database_url=(lookup("DATABASE_URL") or "").strip() or None,
@@ -147,9 +151,11 @@ def _seconds(variable: str, text: str) -> float:
 _URL_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _KEYWORD_PASSWORD = re.compile(r"""password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)""", re.IGNORECASE)
-_EXPECTED = ("expected postgresql://user:password@host:port/database with the password's special "
-             "characters percent-encoded (or no password in the URL: use ~/.pgpass or PGPASSWORD). "
-             "The value is not shown: it may hold a password")
+_EXPECTED = (
+    "expected postgresql://user:password@host:port/database with the password's special "
+    "characters percent-encoded (or no password in the URL: use ~/.pgpass or PGPASSWORD). "
+    "The value is not shown: it may hold a password"
+)
 
 
 def check_database_url(url: str) -> None:
@@ -157,7 +163,9 @@ def check_database_url(url: str) -> None:
     names the problem, never any part of the value (raised ``from None``: no chained error)."""
     reason = _database_url_problem(url)
     if reason:
-        raise SettingsError(f"DATABASE_URL is not a valid PostgreSQL connection string: {reason}; {_EXPECTED}") from None
+        raise SettingsError(
+            f"DATABASE_URL is not a valid PostgreSQL connection string: {reason}; {_EXPECTED}"
+        ) from None
 
 
 def _database_url_problem(url: str) -> str | None:
@@ -173,7 +181,7 @@ def _database_url_problem(url: str) -> str | None:
         params = conninfo.conninfo_to_dict(url)
     except psycopg.Error:
         return "libpq cannot parse it"
-    if "@" in (params.get("host") or ""):
+    if "@" in str(params.get("host") or ""):
         return "the host holds an '@' (write an '@' of the user name or password as %40)"
     if any(part and not part.isdigit() for part in str(params.get("port") or "").split(",")):
         return "the port is not a number (write a ':' or '/' of the password as %3A and %2F)"
@@ -199,9 +207,9 @@ def _passwords_in(text: str) -> list[str]:
     found = [value.strip("'") for value in _KEYWORD_PASSWORD.findall(text)]
     scheme = _URL_SCHEME.match(text)
     if scheme or "=" not in text:  # a URL, or a mistyped one ("postgres//user:password@host")
-        rest = text[scheme.end():] if scheme else text.split("//", 1)[-1]
+        rest = text[scheme.end() :] if scheme else text.split("//", 1)[-1]
         if "@" in rest:
-            userinfo = rest[:rest.rfind("@")]
+            userinfo = rest[: rest.rfind("@")]
             if ":" in userinfo:
                 found.append(userinfo.split(":", 1)[1])
             # a password holding an '@' is cut by libpq at the first one: hide both readings

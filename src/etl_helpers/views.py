@@ -96,7 +96,7 @@ def create_functions(conn: psycopg.Connection, folder: Path = SHARED_FUNCTIONS) 
     called, not when created."""
     names = []
     with conn.transaction():
-        previous = conn.execute("select current_setting('check_function_bodies')").fetchone()[0]
+        previous = db.scalar(conn, "select current_setting('check_function_bodies')")
         conn.execute("select set_config('check_function_bodies', 'off', true)")
         for path in sorted(folder.glob("*.sql")):
             conn.execute(path.read_text(encoding="utf-8"))

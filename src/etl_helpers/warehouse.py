@@ -40,8 +40,13 @@ def begin_run(settings: Settings | None, run_date: date, source: str) -> int:
         return ledger.start_run(conn, run_date, source)
 
 
-def load_dimensions(run_date: date, source: str = "demo", options: SourceOptions = SourceOptions(),
-                    settings: Settings | None = None, run_id: int | None = None) -> pd.DataFrame:
+def load_dimensions(
+    run_date: date,
+    source: str = "demo",
+    options: SourceOptions = SourceOptions(),
+    settings: Settings | None = None,
+    run_id: int | None = None,
+) -> pd.DataFrame:
     """Prepare the source's raw files, load the reference snapshots, extend dim_temps."""
     settings = settings or load_settings()
     raw_dir = prepare_raw(source, settings, run_date, options)
@@ -53,8 +58,13 @@ def load_dimensions(run_date: date, source: str = "demo", options: SourceOptions
     return summarize(results)
 
 
-def load_facts(run_date: date, source: str = "demo", options: SourceOptions = SourceOptions(),
-               settings: Settings | None = None, run_id: int | None = None) -> pd.DataFrame:
+def load_facts(
+    run_date: date,
+    source: str = "demo",
+    options: SourceOptions = SourceOptions(),
+    settings: Settings | None = None,
+    run_id: int | None = None,
+) -> pd.DataFrame:
     """Load the daily sales and loyalty files dated <= run_date that are new or changed, from
     the raw folder :func:`load_dimensions` prepared (prepared here only if it was not)."""
     settings = settings or load_settings()
@@ -63,7 +73,7 @@ def load_facts(run_date: date, source: str = "demo", options: SourceOptions = So
     with db.connection(settings) as conn:
         analyze_loaded(conn, results)
         # a late line may precede every file's date (up to format.json's max_event_age_days)
-        first_fact = conn.execute("select min(first_date) from etl.loaded_files where is_current").fetchone()[0]
+        first_fact = db.scalar(conn, "select min(first_date) from etl.loaded_files where is_current")
         if first_fact:
             calendar.build_dim_temps(conn, first_fact, run_date)
     return summarize(results)
@@ -75,8 +85,9 @@ def check_warehouse(settings: Settings | None = None) -> pd.DataFrame:
         return run_data_tests(conn)
 
 
-def warehouse_counts(settings: Settings | None = None,
-                     tables: tuple[str, ...] = schema.DIMENSION_TABLES + schema.FACT_TABLES) -> pd.DataFrame:
+def warehouse_counts(
+    settings: Settings | None = None, tables: tuple[str, ...] = schema.DIMENSION_TABLES + schema.FACT_TABLES
+) -> pd.DataFrame:
     """Row counts of the warehouse tables (every dimension and fact table by default)."""
     with db.connection(settings) as conn:
         rows = [(t, _count(conn, "warehouse", t)) for t in tables]
@@ -85,7 +96,7 @@ def warehouse_counts(settings: Settings | None = None,
 
 def _count(conn, schema_name: str, relation: str) -> int:
     query = sql.SQL("select count(*) from {}").format(sql.Identifier(schema_name, relation))
-    return conn.execute(query).fetchone()[0]
+    return db.scalar(conn, query)
 
 
 def create_views(settings: Settings | None = None) -> pd.DataFrame:
@@ -105,11 +116,12 @@ def create_views(settings: Settings | None = None) -> pd.DataFrame:
 def _estimated_rows(conn, schema_name: str, relation: str) -> int:
     """The planner's estimate of a relation's rows (EXPLAIN: nothing is read)."""
     query = sql.SQL("explain (format json) select * from {}").format(sql.Identifier(schema_name, relation))
-    return int(conn.execute(query).fetchone()[0][0]["Plan"]["Plan Rows"])
+    return int(db.scalar(conn, query)[0]["Plan"]["Plan Rows"])
 
 
-def build_warehouse(settings: Settings, run_date: date, source: str = "demo",
-                    options: SourceOptions = SourceOptions()) -> None:
+def build_warehouse(
+    settings: Settings, run_date: date, source: str = "demo", options: SourceOptions = SourceOptions()
+) -> None:
     """Everything up to the views in one call (tests and benchmarks use it)."""
     create_schema(settings)
     load_dimensions(run_date, source, options, settings)

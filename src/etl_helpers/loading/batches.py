@@ -10,9 +10,10 @@ import hashlib
 import logging
 import queue
 import threading
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO, Iterator, TypeVar
+from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 from tqdm.auto import tqdm
@@ -26,9 +27,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 TYPING_BATCH_ROWS = 50_000  # large enough per call
-FIRST_BATCH_ROWS = 10_000   # small, so that the database starts its first COPY early
+FIRST_BATCH_ROWS = 10_000  # small, so that the database starts its first COPY early
 PARSE_BYTES = 4 * 1024 * 1024  # small files are parsed together, up to this much
-READ_BYTES = CHUNK_BYTES       # a file is read and screened in blocks of whole lines of about this size
+READ_BYTES = CHUNK_BYTES  # a file is read and screened in blocks of whole lines of about this size
 
 
 class _HashedStream:
@@ -49,19 +50,21 @@ class _HashedStream:
         return line
 
 
-def typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject_spool,
-                  progress: bool | None) -> Iterator[tuple[pa.Table, pa.Table]]:
+def typed_batches(
+    todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject_spool, progress: bool | None
+) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Read, screen and type the files: (rows as read, typed rows) of about ``TYPING_BATCH_ROWS``
     rows (the first of ``FIRST_BATCH_ROWS``), several small daily files each (pyarrow calls cost
     per call, not per row), a big file cut into several (at a block of ``READ_BYTES``), never two
-    reference snapshots in one (its business date bounds the customers' birth years). Counts each file's lines read and spools the lines refused before typing."""
+    reference snapshots in one (its business date bounds the customers' birth years). Counts each
+    file's lines read and spools the lines refused before typing."""
     entity = todo[0][0].entity
     results = {result.file_id: result for _, result in todo}
     writer = reject_writer(reject_spool)
-    blocks: list[Block] = []           # screened, waiting to be parsed together
+    blocks: list[Block] = []  # screened, waiting to be parsed together
     block_header: Header | None = None
     pending_bytes = pending_rows = 0
-    parsed: list[pa.Table] = []        # parsed, waiting to be typed together
+    parsed: list[pa.Table] = []  # parsed, waiting to be typed together
     rows = 0
     batch_rows = FIRST_BATCH_ROWS
 
@@ -73,6 +76,7 @@ def typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject
         nonlocal blocks, rows, pending_bytes, pending_rows
         pending_bytes = pending_rows = 0
         if blocks:
+            assert block_header is not None  # blocks come after a header
             table, rejects = parse_blocks(blocks, block_header, fmt)
             for file_id, reject in rejects:
                 refuse(file_id, [reject])
@@ -88,8 +92,9 @@ def typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject
         parsed, rows = [], 0
         return combined, type_chunk(combined, entity, fmt, date.fromisoformat(first_file.business_date), paths)
 
-    for raw, result in tqdm(todo, desc=f"loading {entity.name}", unit="file",
-                            disable=None if progress is None else not progress):
+    for raw, result in tqdm(
+        todo, desc=f"loading {entity.name}", unit="file", disable=None if progress is None else not progress
+    ):
         with raw.path.open("rb") as file:
             stream = _HashedStream(file)
             header = read_header(stream, raw.path, entity, fmt)
@@ -122,8 +127,6 @@ def typed_batches(todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject
     parse()
     if rows:
         yield typed()
-
-
 
 
 def in_background(items: Iterator[T], depth: int = 2) -> Iterator[T]:

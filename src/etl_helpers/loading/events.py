@@ -33,10 +33,32 @@ PARIS = "Europe/Paris"
 NONEXISTENT = "nonexistent Europe/Paris local time (DST gap): give a UTC offset"
 AMBIGUOUS = "ambiguous Europe/Paris local time (DST fall-back): give a UTC offset"
 FACT_COLUMNS = {
-    "sales": ["sale_date", "ticket_id", "line_number", "sold_at", "store_id", "customer_id", "product_id",
-              "quantity", "unit_price", "discount", "amount", "is_return", "file_id"],
-    "loyalty": ["event_date", "event_id", "occurred_at", "customer_id", "store_id", "ticket_id",
-                "points_earned", "points_redeemed", "file_id"],
+    "sales": [
+        "sale_date",
+        "ticket_id",
+        "line_number",
+        "sold_at",
+        "store_id",
+        "customer_id",
+        "product_id",
+        "quantity",
+        "unit_price",
+        "discount",
+        "amount",
+        "is_return",
+        "file_id",
+    ],
+    "loyalty": [
+        "event_date",
+        "event_id",
+        "occurred_at",
+        "customer_id",
+        "store_id",
+        "ticket_id",
+        "points_earned",
+        "points_redeemed",
+        "file_id",
+    ],
 }
 BEFORE_OPENING = "dated before its store opened (the store's opened_on)"
 AFTER_CLOSING = "dated after its store closed (the store's closed_on, its last trading day)"
@@ -100,9 +122,10 @@ class Dimensions:
     customers: _Codes
 
     @classmethod
-    def read(cls, conn: psycopg.Connection) -> "Dimensions":
-        stores = conn.execute("select store_code, valid_from, valid_to, store_id, opened_on, closed_on "
-                              "from warehouse.dim_magasin").fetchall()
+    def read(cls, conn: psycopg.Connection) -> Dimensions:
+        stores = conn.execute(
+            "select store_code, valid_from, valid_to, store_id, opened_on, closed_on from warehouse.dim_magasin"
+        ).fetchall()
         products = conn.execute("select product_code, product_id from warehouse.dim_produit").fetchall()
         customers = conn.execute("select customer_code, customer_id from warehouse.dim_client").fetchall()
         return cls(_StoreVersions(stores), _Codes(*_columns(products, 2)), _Codes(*_columns(customers, 2)))
@@ -140,25 +163,35 @@ def default_amount(quantity: pa.Array, unit_price: pa.Array, discount: pa.Array)
     return pc.cast(pc.round(exact, 2, round_mode="half_towards_infinity"), pa.string())
 
 
-def check_events(typed: pa.Table, raw: pa.Table, entity: Entity, fmt: RawFormat, dims: Dimensions,
-                 business_dates: dict[int, date], run_date: date,
-                 with_raw_text: bool = False) -> tuple[pa.Table, pa.Table]:
+def check_events(
+    typed: pa.Table,
+    raw: pa.Table,
+    entity: Entity,
+    fmt: RawFormat,
+    dims: Dimensions,
+    business_dates: dict[int, date],
+    run_date: date,
+    with_raw_text: bool = False,
+) -> tuple[pa.Table, pa.Table]:
     """(the valid rows: their fact columns in ``FACT_COLUMNS`` order, then line_no, and
     raw_text if ``with_raw_text``; the refused rows: file_id, line_no, reason, raw_text).
     ``typed`` is ``raw``, the rows as read, typed by ``values.type_chunk``."""
     time_column, date_column = EVENT_TIME[entity.name]
     reasons = Problems(typed.num_rows, typed["problem"].combine_chunks())
-    instant = place_in_time(typed[time_column].combine_chunks(), typed[f"{time_column}_local"].combine_chunks(),
-                            reasons)
+    instant = place_in_time(
+        typed[time_column].combine_chunks(), typed[f"{time_column}_local"].combine_chunks(), reasons
+    )
     day = paris_date(instant)
     file_ids = typed["file_id"].combine_chunks()
     files = pa.array(list(business_dates), pa.int64())
     business = pc.take(pa.array(list(business_dates.values()), pa.date32()), pc.index_in(file_ids, value_set=files))
     reasons.flag(pc.greater(day, business), "dated after its file's business date")
     oldest = pc.subtract(pc.cast(business, pa.int32()), fmt.max_event_age_days)
-    reasons.flag(pc.less(pc.cast(day, pa.int32()), oldest),
-                 f"dated more than {fmt.max_event_age_days} days before its file's business date "
-                 "(format.json max_event_age_days)")
+    reasons.flag(
+        pc.less(pc.cast(day, pa.int32()), oldest),
+        f"dated more than {fmt.max_event_age_days} days before its file's business date "
+        "(format.json max_event_age_days)",
+    )
     reasons.flag(pc.greater(day, pa.scalar(run_date, pa.date32())), "dated after the run date")
 
     column = {name: typed[name].combine_chunks() for name in typed.column_names if name != "raw_text"}
@@ -166,8 +199,13 @@ def check_events(typed: pa.Table, raw: pa.Table, entity: Entity, fmt: RawFormat,
     opened_on, closed_on = dims.stores.open_dates_of(store_id)
     customer_id = dims.customers.ids_of(column["customer_code"])
     unknown_customer = pc.and_(pc.is_valid(column["customer_code"]), pc.is_null(customer_id))
-    values = {date_column: day, time_column: instant, "store_id": store_id, "customer_id": customer_id,
-              "file_id": file_ids}
+    values = {
+        date_column: day,
+        time_column: instant,
+        "store_id": store_id,
+        "customer_id": customer_id,
+        "file_id": file_ids,
+    }
     if entity.name == "sales":
         product_id = dims.products.ids_of(column["product_code"])
         reasons.flag(pc.is_null(store_id), "unknown store_code")

@@ -11,8 +11,9 @@ the batch starts again through ``staging.<entity>_checked``, where
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import psycopg
 import pyarrow as pa
@@ -23,11 +24,22 @@ from etl_helpers import citus
 from etl_helpers.contract import Entity, RawFile, RawFormat
 from etl_helpers.loading.batches import in_background, typed_batches
 from etl_helpers.loading.events import FACT_COLUMNS, Dimensions, check_events
-from etl_helpers.loading.shared import (FACT_DATE, TARGET_TABLE, FileResult, arrow_schema, as_columns, binary_bytes,
-                                        copy_into, csv_bytes, reject_writer, sql_file)
+from etl_helpers.loading.shared import (
+    FACT_DATE,
+    TARGET_TABLE,
+    FileResult,
+    arrow_schema,
+    as_columns,
+    binary_bytes,
+    copy_into,
+    csv_bytes,
+    reject_writer,
+    sql_file,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
 
 def _month_start(month_number: int) -> date:
     """Month numbers count months from year 0 (year * 12 + month - 1): consecutive, easy to range."""
@@ -66,20 +78,33 @@ class _FactWriter:
             else:
                 if name not in self.new:
                     self._create_detached(name, month_number)
-                copy_into(self.conn, sql.Identifier("warehouse", name), self.columns, data, binary=True,
-                          freeze=name not in self.distributed)
+                copy_into(
+                    self.conn,
+                    sql.Identifier("warehouse", name),
+                    self.columns,
+                    data,
+                    binary=True,
+                    freeze=name not in self.distributed,
+                )
         if months:
             newest = max(month_number for month_number, _ in months)
             self._attach([name for name, month_number in self.new.items() if month_number < newest])
 
     def _create_detached(self, name: str, month_number: int) -> None:
         column = sql.Identifier(FACT_DATE[self.entity])
-        self.conn.execute(sql.SQL(
-            "create table {part} (like {parent} including defaults including constraints, "
-            "constraint {range} check ({col} >= {lo} and {col} < {hi}))"
-        ).format(part=sql.Identifier("warehouse", name), parent=sql.Identifier("warehouse", self.table),
-                 range=sql.Identifier(f"{name}_range"), col=column,
-                 lo=sql.Literal(_month_start(month_number)), hi=sql.Literal(_month_start(month_number + 1))))
+        self.conn.execute(
+            sql.SQL(
+                "create table {part} (like {parent} including defaults including constraints, "
+                "constraint {range} check ({col} >= {lo} and {col} < {hi}))"
+            ).format(
+                part=sql.Identifier("warehouse", name),
+                parent=sql.Identifier("warehouse", self.table),
+                range=sql.Identifier(f"{name}_range"),
+                col=column,
+                lo=sql.Literal(_month_start(month_number)),
+                hi=sql.Literal(_month_start(month_number + 1)),
+            )
+        )
         self.new[name] = month_number
         if citus.distribute_new_partition(self.conn, name, self.table):
             self.distributed.add(name)
@@ -92,17 +117,22 @@ class _FactWriter:
         here) and trusts the range constraint instead of scanning the rows."""
         for name in names:
             month_number = self.new.pop(name)
-            self.conn.execute(sql.SQL("alter table {parent} attach partition {part} for values from ({lo}) to ({hi})")
-                              .format(parent=sql.Identifier("warehouse", self.table),
-                                      part=sql.Identifier("warehouse", name),
-                                      lo=sql.Literal(_month_start(month_number)),
-                                      hi=sql.Literal(_month_start(month_number + 1))))
+            self.conn.execute(
+                sql.SQL("alter table {parent} attach partition {part} for values from ({lo}) to ({hi})").format(
+                    parent=sql.Identifier("warehouse", self.table),
+                    part=sql.Identifier("warehouse", name),
+                    lo=sql.Literal(_month_start(month_number)),
+                    hi=sql.Literal(_month_start(month_number + 1)),
+                )
+            )
             self.attached.add(name)
 
 
 def _partitions(conn: psycopg.Connection, entity: str) -> set[str]:
-    rows = conn.execute("select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
-                        "where i.inhparent = %s::regclass", (f"warehouse.{TARGET_TABLE[entity]}",)).fetchall()
+    rows = conn.execute(
+        "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = %s::regclass",
+        (f"warehouse.{TARGET_TABLE[entity]}",),
+    ).fetchall()
     return {name for (name,) in rows}
 
 
@@ -118,15 +148,22 @@ def analyze_loaded(conn: psycopg.Connection, results: list[FileResult]) -> list[
     months is new, never analysed. Returns the tables analysed."""
     analysed = []
     for entity, table in ((e, TARGET_TABLE[e]) for e in FACT_DATE):
-        months = {_partition(entity, m) for r in results
-                  if r.entity == entity and r.status != "unchanged" and r.first_date
-                  for m in range(_month_number(r.first_date), _month_number(r.last_date) + 1)}
+        months = {
+            _partition(entity, m)
+            for r in results
+            if r.entity == entity and r.status != "unchanged" and r.first_date and r.last_date
+            for m in range(_month_number(r.first_date), _month_number(r.last_date) + 1)
+        }
         if not months:
             continue
         written = months & _partitions(conn, entity)
-        with_statistics = {name for (name,) in conn.execute(
-            "select distinct tablename from pg_stats where schemaname = 'warehouse' and tablename = any(%s)",
-            (sorted(written),)).fetchall()}
+        with_statistics = {
+            name
+            for (name,) in conn.execute(
+                "select distinct tablename from pg_stats where schemaname = 'warehouse' and tablename = any(%s)",
+                (sorted(written),),
+            ).fetchall()
+        }
         targets = [table] if written - with_statistics else sorted(written)
         columns = sql.SQL(", ").join(map(sql.Identifier, ANALYZED_COLUMNS[entity]))
         for name in targets:
@@ -149,9 +186,17 @@ def _by_month(checked: pa.Table, entity: Entity, schema: pa.Schema) -> list[tupl
     return blocks
 
 
-def _checked_batches(dims: Dimensions, entity: Entity, todo: list[tuple[RawFile, FileResult]],
-                     fmt: RawFormat, run_date: date, reject_spool, progress: bool | None,
-                     shape: Callable[[pa.Table], T], with_raw_text: bool = False) -> Iterator[T]:
+def _checked_batches(
+    dims: Dimensions,
+    entity: Entity,
+    todo: list[tuple[RawFile, FileResult]],
+    fmt: RawFormat,
+    run_date: date,
+    reject_spool,
+    progress: bool | None,
+    shape: Callable[[pa.Table], T],
+    with_raw_text: bool = False,
+) -> Iterator[T]:
     """Each batch's valid rows, shaped for the database by ``shape``; the refused rows go to
     the spool; each file's counts and event dates are kept up to date."""
     business_dates = {result.file_id: raw.business_date for raw, result in todo}
@@ -163,8 +208,11 @@ def _checked_batches(dims: Dimensions, entity: Entity, todo: list[tuple[RawFile,
         writer.writerows(zip(*(refused[c].to_pylist() for c in ("file_id", "line_no", "reason", "raw_text"))))
         for count in refused["file_id"].value_counts().to_pylist():
             results[count["values"]].rows_rejected += count["counts"]
-        per_file = checked.group_by("file_id").aggregate(
-            [(date_column, "count"), (date_column, "min"), (date_column, "max")]).to_pylist()
+        per_file = (
+            checked.group_by("file_id")
+            .aggregate([(date_column, "count"), (date_column, "min"), (date_column, "max")])
+            .to_pylist()
+        )
         for row in per_file:
             result = results[row["file_id"]]
             result.rows_loaded += row[f"{date_column}_count"]
@@ -173,14 +221,22 @@ def _checked_batches(dims: Dimensions, entity: Entity, todo: list[tuple[RawFile,
         yield shape(checked)
 
 
-def load_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFile, FileResult]],
-                fmt: RawFormat, run_date: date, reject_spool, progress: bool | None) -> None:
+def load_events(
+    conn: psycopg.Connection,
+    entity: Entity,
+    todo: list[tuple[RawFile, FileResult]],
+    fmt: RawFormat,
+    run_date: date,
+    reject_spool,
+    progress: bool | None,
+) -> None:
     """Straight into the fact table; through staging if a key repeats (see the module's doc)."""
     dims = Dimensions.read(conn)
 
     def batches(shape, with_raw_text=False):
-        return in_background(_checked_batches(dims, entity, todo, fmt, run_date, reject_spool, progress, shape,
-                                               with_raw_text))
+        return in_background(
+            _checked_batches(dims, entity, todo, fmt, run_date, reject_spool, progress, shape, with_raw_text)
+        )
 
     try:
         with conn.transaction():  # a savepoint: a repeated key undoes the direct load only
@@ -208,13 +264,20 @@ def load_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFi
     _refuse_repeated_keys(conn, entity)
     _ensure_partitions(conn, entity.name)
     fact_columns = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS[entity.name]))
-    conn.execute(sql.SQL("insert into {fact} ({cols}) select {cols} from {checked} where reason is null").format(
-        fact=sql.Identifier("warehouse", TARGET_TABLE[entity.name]), cols=fact_columns, checked=checked_table))
-    conn.execute(sql.SQL(
-        "insert into etl.rejected_rows (file_id, line_number, reason, raw_text) "
-        "select file_id, line_no, reason, raw_text from {} where reason is not null").format(checked_table))
-    refused = conn.execute(sql.SQL("select file_id, count(*) from {} where reason is not null group by file_id")
-                           .format(checked_table)).fetchall()
+    conn.execute(
+        sql.SQL("insert into {fact} ({cols}) select {cols} from {checked} where reason is null").format(
+            fact=sql.Identifier("warehouse", TARGET_TABLE[entity.name]), cols=fact_columns, checked=checked_table
+        )
+    )
+    conn.execute(
+        sql.SQL(
+            "insert into etl.rejected_rows (file_id, line_number, reason, raw_text) "
+            "select file_id, line_no, reason, raw_text from {} where reason is not null"
+        ).format(checked_table)
+    )
+    refused = conn.execute(
+        sql.SQL("select file_id, count(*) from {} where reason is not null group by file_id").format(checked_table)
+    ).fetchall()
     results = {result.file_id: result for _, result in todo}
     for file_id, count in refused:
         result = results[file_id]
@@ -225,24 +288,35 @@ def load_events(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFi
 def _ensure_partitions(conn: psycopg.Connection, entity: str) -> None:
     """Monthly partitions for every month the staged valid rows fall in."""
     table = TARGET_TABLE[entity]
-    months = conn.execute(sql.SQL(
-        "select distinct (extract(year from {col}) * 12 + extract(month from {col}) - 1)::int "
-        "from {checked} where reason is null"
-    ).format(col=sql.Identifier(FACT_DATE[entity]),
-             checked=sql.Identifier("staging", f"{entity}_checked"))).fetchall()
+    months = conn.execute(
+        sql.SQL(
+            "select distinct (extract(year from {col}) * 12 + extract(month from {col}) - 1)::int "
+            "from {checked} where reason is null"
+        ).format(col=sql.Identifier(FACT_DATE[entity]), checked=sql.Identifier("staging", f"{entity}_checked"))
+    ).fetchall()
     for (month_number,) in months:
         lo, hi = _month_start(month_number), _month_start(month_number + 1)
-        conn.execute(sql.SQL(
-            "create table if not exists {part} partition of {parent} for values from ({lo}) to ({hi})"
-        ).format(part=sql.Identifier("warehouse", _partition(entity, month_number)),
-                 parent=sql.Identifier("warehouse", table), lo=sql.Literal(lo), hi=sql.Literal(hi)))
+        conn.execute(
+            sql.SQL("create table if not exists {part} partition of {parent} for values from ({lo}) to ({hi})").format(
+                part=sql.Identifier("warehouse", _partition(entity, month_number)),
+                parent=sql.Identifier("warehouse", table),
+                lo=sql.Literal(lo),
+                hi=sql.Literal(hi),
+            )
+        )
 
 
 KEY_MESSAGES = {
-    "sales": ("duplicate ticket line (first on line {})", "ticket line also in an earlier file of this load",
-              "ticket line already loaded from another file"),
-    "loyalty": ("duplicate event_id (first on line {})", "event also in an earlier file of this load",
-                "event already loaded from another file"),
+    "sales": (
+        "duplicate ticket line (first on line {})",
+        "ticket line also in an earlier file of this load",
+        "ticket line already loaded from another file",
+    ),
+    "loyalty": (
+        "duplicate event_id (first on line {})",
+        "event also in an earlier file of this load",
+        "event already loaded from another file",
+    ),
 }
 
 
@@ -256,6 +330,14 @@ def _refuse_repeated_keys(conn: psycopg.Connection, entity: Entity) -> None:
         checked=sql.Identifier("staging", f"{entity.name}_checked"),
         fact=sql.Identifier("warehouse", TARGET_TABLE[entity.name]),
         key=sql.SQL(", ").join(map(sql.Identifier, key)),
-        key_match=sql.SQL(" and ").join(sql.SQL("f.{c} = c.{c}").format(c=sql.Identifier(c)) for c in key))
-    conn.execute(statement, {"in_file_before": before, "in_file_after": after, "in_load": repeated_in_load,
-                             "already_loaded": already_loaded})
+        key_match=sql.SQL(" and ").join(sql.SQL("f.{c} = c.{c}").format(c=sql.Identifier(c)) for c in key),
+    )
+    conn.execute(
+        statement,
+        {
+            "in_file_before": before,
+            "in_file_after": after,
+            "in_load": repeated_in_load,
+            "already_loaded": already_loaded,
+        },
+    )

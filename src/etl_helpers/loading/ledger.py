@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 
+from etl_helpers import db
 from etl_helpers.contract import RawFile
 from etl_helpers.writing import sha256_of as file_sha256  # noqa: F401  (the ledger's file hash)
 
@@ -16,7 +17,7 @@ from etl_helpers.writing import sha256_of as file_sha256  # noqa: F401  (the led
 class LedgerEntry:
     file_id: int
     sha256: str
-    size: int | None = None        # the file's size and modification time when it was hashed
+    size: int | None = None  # the file's size and modification time when it was hashed
     mtime_ns: int | None = None
 
     def same_file(self, path: Path) -> bool:
@@ -45,12 +46,14 @@ def current_entries(conn: psycopg.Connection, keys: list[str]) -> dict[str, Ledg
 
 def retire(conn: psycopg.Connection, entries: list[LedgerEntry]) -> None:
     """Changed files replace their previous versions: those are no longer current."""
-    conn.execute("update etl.loaded_files set is_current = false where file_id = any(%s)",
-                 ([e.file_id for e in entries],))
+    conn.execute(
+        "update etl.loaded_files set is_current = false where file_id = any(%s)", ([e.file_id for e in entries],)
+    )
 
 
-def register(conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id: int | None,
-             keys: list[str]) -> list[int]:
+def register(
+    conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id: int | None, keys: list[str]
+) -> list[int]:
     """Record the files (with their sha256, size and modification time; ``keys``: their ledger
     keys, in order) as being loaded; returns their file ids, in order (counts are filled in
     by :func:`finish`)."""
@@ -66,9 +69,16 @@ def register(conn: psycopg.Connection, files: list[tuple[RawFile, str]], run_id:
         order by position
         returning file_id
         """,
-        (run_id, keys, [str(raw.path.absolute()) for raw, _ in files], [raw.entity.name for raw, _ in files],
-         [raw.business_date for raw, _ in files], [sha for _, sha in files],
-         [st.st_size for st in stats], [st.st_mtime_ns for st in stats]),
+        (
+            run_id,
+            keys,
+            [str(raw.path.absolute()) for raw, _ in files],
+            [raw.entity.name for raw, _ in files],
+            [raw.business_date for raw, _ in files],
+            [sha for _, sha in files],
+            [st.st_size for st in stats],
+            [st.st_mtime_ns for st in stats],
+        ),
     ).fetchall()
     return [file_id for (file_id,) in rows]
 
@@ -79,11 +89,18 @@ def record_stat(conn: psycopg.Connection, files: list[tuple[int, Path]]) -> None
     if files:
         stats = [path.stat() for _, path in files]
         conn.execute(
-            "update etl.loaded_files as l set file_size = f.size, file_mtime_ns = f.mtime_ns, read_from = f.read_from "
-            "from unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) as f (file_id, size, mtime_ns, read_from) "
+            "update etl.loaded_files as l set file_size = f.size, file_mtime_ns = f.mtime_ns, "
+            "read_from = f.read_from "
+            "from unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) "
+            "as f (file_id, size, mtime_ns, read_from) "
             "where l.file_id = f.file_id",
-            ([file_id for file_id, _ in files], [st.st_size for st in stats], [st.st_mtime_ns for st in stats],
-             [str(path.absolute()) for _, path in files]))
+            (
+                [file_id for file_id, _ in files],
+                [st.st_size for st in stats],
+                [st.st_mtime_ns for st in stats],
+                [str(path.absolute()) for _, path in files],
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -92,8 +109,8 @@ class FileCounts:
     read: int
     loaded: int
     rejected: int
-    sha256: str                      # of the bytes loaded: a file new to the ledger is hashed as it is read
-    first_date: date | None = None   # the event dates the loaded rows span (daily files)
+    sha256: str  # of the bytes loaded: a file new to the ledger is hashed as it is read
+    first_date: date | None = None  # the event dates the loaded rows span (daily files)
     last_date: date | None = None
 
 
@@ -102,8 +119,9 @@ def finish(conn: psycopg.Connection, counts: list[FileCounts]) -> None:
     for c in counts:
         if c.read != c.loaded + c.rejected:
             raise AssertionError(f"file {c.file_id}: rows read {c.read} != loaded {c.loaded} + rejected {c.rejected}")
-    columns = list(zip(*((c.file_id, c.read, c.loaded, c.rejected, c.sha256, c.first_date, c.last_date)
-                         for c in counts)))
+    columns = list(
+        zip(*((c.file_id, c.read, c.loaded, c.rejected, c.sha256, c.first_date, c.last_date) for c in counts))
+    )
     conn.execute(
         """
         update etl.loaded_files as l
@@ -118,9 +136,9 @@ def finish(conn: psycopg.Connection, counts: list[FileCounts]) -> None:
 
 
 def start_run(conn: psycopg.Connection, run_date: date, source: str) -> int:
-    return conn.execute(
-        "insert into etl.runs (run_date, source) values (%s, %s) returning run_id", (run_date, source)
-    ).fetchone()[0]
+    return db.scalar(
+        conn, "insert into etl.runs (run_date, source) values (%s, %s) returning run_id", (run_date, source)
+    )
 
 
 def end_run(conn: psycopg.Connection, run_id: int, succeeded: bool) -> None:

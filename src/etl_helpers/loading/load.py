@@ -18,11 +18,11 @@ from __future__ import annotations
 import csv
 import logging
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import Iterable
 
 import psycopg
 import pyarrow as pa
@@ -47,28 +47,36 @@ LOAD_LOCK_KEY = db.LOAD_LOCK_KEY  # transaction-level advisory lock: one load at
 REJECT_RATE_MIN_LINES = 100  # a file's reject rate counts from this many rejected lines
 
 
-def _refuse_mostly_rejected(conn: psycopg.Connection, todo: list[tuple[RawFile, FileResult]], fmt: RawFormat,
-                            reject_spool) -> None:
+def _refuse_mostly_rejected(
+    conn: psycopg.Connection, todo: list[tuple[RawFile, FileResult]], fmt: RawFormat, reject_spool
+) -> None:
     """A file that rejects more than ``REJECT_RATE_MIN_LINES`` lines and more than
     ``fmt.max_reject_rate`` of them is not the contract's file (a wrong export, one line repeated):
     it is refused whole, with one reason (its first rejected line's), not quarantined line by line."""
     for raw, result in todo:
         if result.rows_rejected > max(REJECT_RATE_MIN_LINES, fmt.max_reject_rate * result.rows_read):
             line, reason = _first_reject(conn, reject_spool, result.file_id)
-            raise FileRejected(raw.path, f"{result.rows_rejected} of its {result.rows_read} lines rejected, more than "
-                                         f"max_reject_rate = {fmt.max_reject_rate:g} (format.json); the first, "
-                                         f"line {line}: {reason}")
+            raise FileRejected(
+                raw.path,
+                f"{result.rows_rejected} of its {result.rows_read} lines rejected, more than "
+                f"max_reject_rate = {fmt.max_reject_rate:g} (format.json); the first, "
+                f"line {line}: {reason}",
+            )
 
 
 def _first_reject(conn: psycopg.Connection, reject_spool, file_id: int) -> tuple[int, str]:
     """The first rejected line of a file and its reason: in the spool, or refused in SQL."""
     reject_spool.seek(0)
-    spooled = ((int(float(line)), reason) for spooled_file, line, reason, _ in csv.reader(reject_spool)
-               if int(float(spooled_file)) == file_id)
+    spooled = (
+        (int(float(line)), reason)
+        for spooled_file, line, reason, _ in csv.reader(reject_spool)
+        if int(float(spooled_file)) == file_id
+    )
     found = [first] if (first := next(spooled, None)) else []
     reject_spool.seek(0, 2)
-    found += conn.execute("select line_number, reason from etl.rejected_rows where file_id = %s "
-                          "order by line_number limit 1", (file_id,)).fetchall()
+    found += conn.execute(
+        "select line_number, reason from etl.rejected_rows where file_id = %s order by line_number limit 1", (file_id,)
+    ).fetchall()
     return min(found)
 
 
@@ -82,8 +90,14 @@ def _sha256s(paths: list[Path]) -> dict[Path, str]:
 
 # Reasons that depend on other entities' snapshots: a file refused rows for one of them is
 # checked again once a snapshot it depends on has come since (a store, a region, a product...).
-DIMENSION_REASONS = ("unknown region_code", "unknown store_code", "unknown product_code", "unknown customer_code",
-                     BEFORE_OPENING, AFTER_CLOSING)
+DIMENSION_REASONS = (
+    "unknown region_code",
+    "unknown store_code",
+    "unknown product_code",
+    "unknown customer_code",
+    BEFORE_OPENING,
+    AFTER_CLOSING,
+)
 
 
 def _to_recheck(conn: psycopg.Connection, entity: Entity, file_ids: list[int]) -> set[int]:
@@ -96,9 +110,10 @@ def _to_recheck(conn: psycopg.Connection, entity: Entity, file_ids: list[int]) -
     - a reference snapshot whose rows are not kept in ``etl.snapshot_<entity>`` (loaded by a
       version of the loader that did not keep them).
     """
-    depends_on = [name for name in LOAD_ORDER[:LOAD_ORDER.index(entity.name)] if ENTITIES[name].kind == "reference"]
-    rows = conn.execute(sql.SQL(
-        """
+    depends_on = [name for name in LOAD_ORDER[: LOAD_ORDER.index(entity.name)] if ENTITIES[name].kind == "reference"]
+    rows = conn.execute(
+        sql.SQL(
+            """
         select l.file_id
         from etl.loaded_files as l
         where l.file_id = any(%(ids)s)
@@ -107,15 +122,30 @@ def _to_recheck(conn: psycopg.Connection, entity: Entity, file_ids: list[int]) -
                             where d.is_current and d.entity = any(%(depends_on)s) and d.file_id > l.file_id))
                or (%(reference)s and l.rows_loaded > 0
                    and not exists (select from {snapshot} as s where s.file_id = l.file_id)))
-        """).format(snapshot=sql.Identifier("etl", f"snapshot_{entity.name}") if entity.kind == "reference"
-                    else sql.SQL("(select null::bigint as file_id)")),
-        {"ids": file_ids, "reasons": list(DIMENSION_REASONS), "depends_on": depends_on,
-         "reference": entity.kind == "reference"}).fetchall()
+        """
+        ).format(
+            snapshot=sql.Identifier("etl", f"snapshot_{entity.name}")
+            if entity.kind == "reference"
+            else sql.SQL("(select null::bigint as file_id)")
+        ),
+        {
+            "ids": file_ids,
+            "reasons": list(DIMENSION_REASONS),
+            "depends_on": depends_on,
+            "reference": entity.kind == "reference",
+        },
+    ).fetchall()
     return {file_id for (file_id,) in rows}
 
 
-def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, run_date: date,
-               run_id: int | None, progress: bool | None = None) -> list[FileResult]:
+def load_batch(
+    conn: psycopg.Connection,
+    files: list[RawFile],
+    fmt: RawFormat,
+    run_date: date,
+    run_id: int | None,
+    progress: bool | None = None,
+) -> list[FileResult]:
     """Load files of one entity in the caller's open transaction (the caller commits).
 
     Unchanged files are skipped; the others are read in one stream and checked and written
@@ -133,8 +163,7 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     recheck = _to_recheck(conn, entity, [entry.file_id for entry in current.values()])
     # a file new to the ledger is hashed as it is read (typed_batches); one it has is hashed
     # now, if its size or time moved, to tell whether its bytes changed
-    hashes = _sha256s([raw.path for raw in files
-                       if previous_of[raw.path] and not previous_of[raw.path].same_file(raw.path)])
+    hashes = _sha256s([raw.path for raw in files if (entry := previous_of[raw.path]) and not entry.same_file(raw.path)])
     rehashed: list[tuple[int, Path]] = []
     for raw in files:
         result = FileResult(str(raw.path), entity.name, raw.business_date.isoformat(), "loaded")
@@ -158,12 +187,16 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
     replaced = [result.previous for _, result in todo if result.previous]
     if replaced:
         ledger.retire(conn, replaced)
-        table = (sql.Identifier("warehouse", TARGET_TABLE[entity.name]) if entity.kind == "event"
-                 else sql.Identifier("etl", f"snapshot_{entity.name}"))
+        table = (
+            sql.Identifier("warehouse", TARGET_TABLE[entity.name])
+            if entity.kind == "event"
+            else sql.Identifier("etl", f"snapshot_{entity.name}")
+        )
         conn.execute(sql.SQL("delete from {} where file_id = any(%s)").format(table), ([p.file_id for p in replaced],))
-    file_ids = ledger.register(conn, [(raw, result.sha256) for raw, result in todo], run_id,
-                               [keys[raw.path] for raw, _ in todo])
-    for (raw, result), file_id in zip(todo, file_ids):
+    file_ids = ledger.register(
+        conn, [(raw, result.sha256) for raw, result in todo], run_id, [keys[raw.path] for raw, _ in todo]
+    )
+    for (_raw, result), file_id in zip(todo, file_ids):
         result.file_id = file_id
         result.status = "replaced" if result.previous else "loaded"
     with conn.cursor().copy("copy staging.load_files (file_id, business_date) from stdin") as copy:
@@ -177,13 +210,21 @@ def load_batch(conn: psycopg.Connection, files: list[RawFile], fmt: RawFormat, r
             load_reference(conn, entity, todo, fmt, reject_spool, progress)
         _refuse_mostly_rejected(conn, todo, fmt, reject_spool)
         copy_rejects(conn, reject_spool)
-    ledger.finish(conn, [ledger.FileCounts(r.file_id, r.rows_read, r.rows_loaded, r.rows_rejected, r.sha256,
-                                           r.first_date, r.last_date) for _, r in todo])
+    ledger.finish(
+        conn,
+        [
+            ledger.FileCounts(
+                r.file_id, r.rows_read, r.rows_loaded, r.rows_rejected, r.sha256, r.first_date, r.last_date
+            )
+            for _, r in todo
+        ],
+    )
     return results
 
 
-def write_rejects_file(conn: psycopg.Connection, result: FileResult, rejects_dir: Path,
-                       on_commit: ExitStack) -> Path | None:
+def write_rejects_file(
+    conn: psycopg.Connection, result: FileResult, rejects_dir: Path, on_commit: ExitStack
+) -> Path | None:
     """``data/processed/<date>/rejects/<file>``: source file, line, reason, raw text, written
     while the load's transaction is open, under a temporary name that ``on_commit`` (closed once
     the load is committed) renames into place: a write that fails (a full disk) fails the load,
@@ -193,7 +234,7 @@ def write_rejects_file(conn: psycopg.Connection, result: FileResult, rejects_dir
     ``etl.rejected_rows`` keeps it verbatim.
     """
     target = rejects_dir / Path(result.path).name
-    if not result.rows_rejected or result.file_id is None:
+    if not result.rows_rejected or not result.file_id:
         on_commit.callback(target.unlink, missing_ok=True)
         return None
     query = sql.SQL(
@@ -208,7 +249,7 @@ def write_rejects_file(conn: psycopg.Connection, result: FileResult, rejects_dir
 REJECTS_COLUMNS = ("source_file", "line_number", "reason", "raw_text")
 
 
-def _copy_out(conn: psycopg.Connection, query: sql.Composable, path: Path) -> None:
+def _copy_out(conn: psycopg.Connection, query: sql.Composed, path: Path) -> None:
     """The rows of ``query`` (a ``copy (...) to stdout`` of :data:`REJECTS_COLUMNS`) as a CSV
     file with a header, its text neutralised for spreadsheets."""
     with path.open("w", encoding="utf-8", newline="") as out, conn.cursor().copy(query) as copy:
@@ -233,8 +274,15 @@ def _arrow_memory_given_back() -> None:
     pa.set_memory_pool(pool)
 
 
-def load_raw_folder(settings: Settings, raw_dir: Path, run_date: date, *, run_id: int | None = None,
-                    entities: Iterable[str] = LOAD_ORDER, progress: bool | None = None) -> list[FileResult]:
+def load_raw_folder(
+    settings: Settings,
+    raw_dir: Path,
+    run_date: date,
+    *,
+    run_id: int | None = None,
+    entities: Iterable[str] = LOAD_ORDER,
+    progress: bool | None = None,
+) -> list[FileResult]:
     """Load every new or changed contract file dated <= ``run_date`` from ``raw_dir``.
 
     ``progress``: a progress bar; None shows it only on a terminal.
@@ -286,6 +334,9 @@ def summarize(results: list[FileResult]):
 
     columns = ["path", "entity", "business_date", "status", "rows_read", "rows_loaded", "rows_rejected"]
     frame = pd.DataFrame([{k: getattr(r, k) for k in columns} for r in results], columns=columns)
-    return (frame.groupby(["entity", "status"], sort=False)
-            [["rows_read", "rows_loaded", "rows_rejected"]].sum().assign(files=frame.groupby(
-                ["entity", "status"], sort=False).size()).reset_index())
+    return (
+        frame.groupby(["entity", "status"], sort=False)[["rows_read", "rows_loaded", "rows_rejected"]]
+        .sum()
+        .assign(files=frame.groupby(["entity", "status"], sort=False).size())
+        .reset_index()
+    )

@@ -16,15 +16,25 @@ import csv
 import io
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from etl_helpers.contract import MAX_LINE_BYTES, Entity, RawFormat
+
+
+class ByteStream(Protocol):
+    """What the reader needs of a file: bytes by size and by line (a file, or a hashing wrapper)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +62,14 @@ class Reject:
 
 @dataclass
 class Header:
-    columns: list[str]              # as in the file, lower-cased
-    loaded: list[str]               # contract columns present, in the file's order
+    columns: list[str]  # as in the file, lower-cased
+    loaded: list[str]  # contract columns present, in the file's order
     ignored: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Chunk:
-    table: pa.Table                 # ``line_no`` then the loaded columns, as strings
+    table: pa.Table  # ``line_no`` then the loaded columns, as strings
     rejects: list[Reject]
     lines_read: int
 
@@ -67,10 +77,11 @@ class Chunk:
 @dataclass
 class Block:
     """Screened lines of one file, to parse: the kept lines' bytes and line numbers."""
+
     file_id: int
     kept: bytes
     numbers: np.ndarray
-    rejects: list[Reject]           # lines refused by the screen
+    rejects: list[Reject]  # lines refused by the screen
     lines_read: int
 
 
@@ -80,13 +91,13 @@ def _raw_text(line: bytes, encoding: str) -> str:
     return text if len(text) <= RAW_TEXT_LIMIT else text[:RAW_TEXT_LIMIT] + "…"
 
 
-def read_header(stream: BinaryIO, path: Path, entity: Entity, fmt: RawFormat) -> Header:
+def read_header(stream: ByteStream, path: Path, entity: Entity, fmt: RawFormat) -> Header:
     """Read and check the header line; leaves ``stream`` at the first data line."""
     first = stream.readline(MAX_LINE_BYTES + 1)
     if not first:
         raise FileRejected(path, "empty file (0 bytes): expected at least a header line")
     if first.startswith(UTF8_BOM):
-        first = first[len(UTF8_BOM):]
+        first = first[len(UTF8_BOM) :]
     try:
         text = first.decode(fmt.encoding)
     except UnicodeDecodeError:
@@ -99,8 +110,9 @@ def read_header(stream: BinaryIO, path: Path, entity: Entity, fmt: RawFormat) ->
         raise FileRejected(path, f"duplicate column(s) in header: {', '.join(duplicated)}", 1)
     missing = [c for c in entity.required_names if c not in names]
     if missing:
-        raise FileRejected(path, f"required column(s) missing: {', '.join(missing)} "
-                                 f"(header has: {', '.join(names)})", 1)
+        raise FileRejected(
+            path, f"required column(s) missing: {', '.join(missing)} (header has: {', '.join(names)})", 1
+        )
     known = set(entity.column_names)
     ignored = [n for n in names if n not in known]
     if ignored:
@@ -114,15 +126,19 @@ def _decode_to_utf8(block: bytes, path: Path, fmt: RawFormat, first_line: int) -
         text = block.decode(fmt.encoding)
     except UnicodeDecodeError as error:
         line = first_line + block.count(b"\n", 0, error.start)
-        raise FileRejected(path, f"not valid {fmt.encoding} (byte 0x{block[error.start]:02x}); "
-                                 "declare the file's encoding in format.json", line) from None
+        raise FileRejected(
+            path,
+            f"not valid {fmt.encoding} (byte 0x{block[error.start]:02x}); declare the file's encoding in format.json",
+            line,
+        ) from None
     if fmt.encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         return block
     found = MOJIBAKE.search(text)
     if found:
         line = first_line + text.count("\n", 0, found.start())
-        raise FileRejected(path, f"looks like UTF-8 read as {fmt.encoding} ({found.group()!r}); "
-                                 "declare encoding utf-8", line)
+        raise FileRejected(
+            path, f"looks like UTF-8 read as {fmt.encoding} ({found.group()!r}); declare encoding utf-8", line
+        )
     return text.encode("utf-8")
 
 
@@ -147,8 +163,9 @@ def _screen(block: bytes, first_line: int, encoding: str) -> tuple[np.ndarray, l
     carriage = np.flatnonzero(data == 13)
     # a CR that does not end its line would split it in two for the parser: a control character too
     bare_cr = carriage[(carriage + 1 < len(data)) & (data[np.minimum(carriage + 1, len(data) - 1)] != 10)]
-    control = np.union1d(np.flatnonzero(((data < 32) & (data != 9) & (data != 10) & (data != 13)) | (data == 127)),
-                         bare_cr)
+    control = np.union1d(
+        np.flatnonzero(((data < 32) & (data != 9) & (data != 10) & (data != 13)) | (data == 127)), bare_cr
+    )
     control_lines, first_in_line = np.unique(np.searchsorted(ends, control), return_index=True)
     has_control = np.zeros(len(ends), dtype=bool)
     has_control[control_lines] = True
@@ -158,7 +175,7 @@ def _screen(block: bytes, first_line: int, encoding: str) -> tuple[np.ndarray, l
     bad = (odd_quotes | has_control | too_long) & ~blank
     rejects = []
     for i in np.flatnonzero(bad):
-        line = block[starts[i]:ends[i]]
+        line = block[starts[i] : ends[i]]
         if too_long[i]:
             reason = f"line longer than {MAX_LINE_BYTES} bytes"
         elif has_control[i]:
@@ -188,19 +205,35 @@ def parse_blocks(blocks: list[Block], header: Header, fmt: RawFormat) -> tuple[p
     def on_invalid_row(row) -> str:
         index = row.number - 1  # the row's line in ``kept``
         refused_rows.append(index)
-        rejects.append((int(file_ids[index]), Reject(int(numbers[index]), f"expected {expected} fields, "
-                                                     f"found {row.actual_columns}", row.text[:RAW_TEXT_LIMIT])))
+        rejects.append(
+            (
+                int(file_ids[index]),
+                Reject(
+                    int(numbers[index]),
+                    f"expected {expected} fields, found {row.actual_columns}",
+                    row.text[:RAW_TEXT_LIMIT],
+                ),
+            )
+        )
         return "skip"
 
     table = pacsv.read_csv(
         io.BytesIO(kept),
-        read_options=pacsv.ReadOptions(column_names=header.columns, use_threads=False,
-                                       block_size=max(len(kept), 1) + 1),
-        parse_options=pacsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=False,
-                                         ignore_empty_lines=False, invalid_row_handler=on_invalid_row),
+        read_options=pacsv.ReadOptions(
+            column_names=header.columns, use_threads=False, block_size=max(len(kept), 1) + 1
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=fmt.delimiter,
+            newlines_in_values=False,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid_row,
+        ),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.string() for c in header.columns},
-            include_columns=header.loaded, strings_can_be_null=False, quoted_strings_can_be_null=False),
+            include_columns=header.loaded,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
     )
     if refused_rows:
         kept_rows = np.ones(len(numbers), dtype=bool)
@@ -210,13 +243,14 @@ def parse_blocks(blocks: list[Block], header: Header, fmt: RawFormat) -> tuple[p
     return table.add_column(1, "file_id", pa.array(file_ids, type=pa.int64())), rejects
 
 
-def iter_blocks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat, file_id: int = 0,
-                chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block]:
+def iter_blocks(
+    stream: ByteStream, path: Path, header: Header, fmt: RawFormat, file_id: int = 0, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[Block]:
     """Yield screened blocks of the data lines that follow the header (line 2 onwards)."""
     next_line = 2
     carry = b""
     skipping_from: int | None = None  # an over-long line is being skipped
-    skipped_start = ""                # its beginning, kept as the reject's raw text
+    skipped_start = ""  # its beginning, kept as the reject's raw text
     no_lines = np.array([], dtype=np.int64)
     while True:
         data = stream.read(chunk_bytes)
@@ -228,7 +262,7 @@ def iter_blocks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat, fi
                 carry = b""
                 continue
             rejects = [Reject(skipping_from, f"line longer than {MAX_LINE_BYTES} bytes", skipped_start)]
-            buffer = buffer[newline + 1:] if newline >= 0 else b""
+            buffer = buffer[newline + 1 :] if newline >= 0 else b""
             skipping_from = None
             next_line += 1
             yield Block(file_id, b"", no_lines, rejects, 1)
@@ -243,7 +277,7 @@ def iter_blocks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat, fi
                 else:
                     carry = buffer
                 continue
-            block, carry = buffer[: cut + 1], buffer[cut + 1:]
+            block, carry = buffer[: cut + 1], buffer[cut + 1 :]
         if block:
             utf8 = _decode_to_utf8(block, path, fmt, next_line)
             numbers, rejects, kept = _screen(utf8, next_line, "utf-8")
@@ -253,8 +287,9 @@ def iter_blocks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat, fi
             return
 
 
-def iter_chunks(stream: BinaryIO, path: Path, header: Header, fmt: RawFormat,
-                chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+def iter_chunks(
+    stream: ByteStream, path: Path, header: Header, fmt: RawFormat, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[Chunk]:
     """Yield parsed chunks of one file, block by block."""
     for block in iter_blocks(stream, path, header, fmt, chunk_bytes=chunk_bytes):
         if len(block.numbers):

@@ -15,8 +15,15 @@ from etl_helpers.loading.batches import typed_batches
 from etl_helpers.loading.shared import TARGET_TABLE, FileResult, copy_into, csv_bytes, sql_file
 from etl_helpers.loading.values import staging_columns
 
-def load_reference(conn: psycopg.Connection, entity: Entity, todo: list[tuple[RawFile, FileResult]],
-                   fmt: RawFormat, reject_spool, progress: bool | None) -> None:
+
+def load_reference(
+    conn: psycopg.Connection,
+    entity: Entity,
+    todo: list[tuple[RawFile, FileResult]],
+    fmt: RawFormat,
+    reject_spool,
+    progress: bool | None,
+) -> None:
     columns = [name for name, _ in staging_columns(entity)]
     for _, typed in typed_batches(todo, fmt, reject_spool, progress):
         copy_into(conn, sql.Identifier("staging", entity.name), columns, csv_bytes(typed))
@@ -36,32 +43,48 @@ def _keep_snapshot(conn: psycopg.Connection, entity: Entity) -> None:
     """Keep the snapshot's valid rows, with its date, in ``etl.snapshot_<entity>``: the
     dimension is derived from every current snapshot (``sql/warehouse/<table>.sql``)."""
     table = f"snapshot_{entity.name}"
-    columns = [name for (name,) in conn.execute(
-        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
-        "and attname not in ('file_id', 'business_date') order by attnum", (f"etl.{table}",)).fetchall()]
-    conn.execute(sql.SQL(
-        "insert into {snapshot} (file_id, business_date, {columns}) "
-        "select c.file_id, f.business_date, {c_columns} from {checked} as c join staging.load_files as f using (file_id) "
-        "where c.reason is null"
-    ).format(snapshot=sql.Identifier("etl", table), columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-             c_columns=sql.SQL(", ").join(sql.Identifier("c", name) for name in columns),
-             checked=sql.Identifier("staging", f"{entity.name}_checked")))
+    columns = [
+        name
+        for (name,) in conn.execute(
+            "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+            "and attname not in ('file_id', 'business_date') order by attnum",
+            (f"etl.{table}",),
+        ).fetchall()
+    ]
+    conn.execute(
+        sql.SQL(
+            "insert into {snapshot} (file_id, business_date, {columns}) "
+            "select c.file_id, f.business_date, {c_columns} "
+            "from {checked} as c join staging.load_files as f using (file_id) "
+            "where c.reason is null"
+        ).format(
+            snapshot=sql.Identifier("etl", table),
+            columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            c_columns=sql.SQL(", ").join(sql.Identifier("c", name) for name in columns),
+            checked=sql.Identifier("staging", f"{entity.name}_checked"),
+        )
+    )
 
 
 def _quarantine_checked(conn: psycopg.Connection, entity: Entity, fmt: RawFormat) -> None:
     """Move the rows the checks refused into etl.rejected_rows, with their raw text."""
-    conn.execute(sql.SQL(
-        "insert into etl.rejected_rows (file_id, line_number, reason, raw_text) "
-        "select c.file_id, c.line_no, c.reason, s.raw_text "
-        "from {checked} c join {staged} s using (file_id, line_no) where c.reason is not null"
-    ).format(checked=sql.Identifier("staging", f"{entity.name}_checked"),
-             staged=sql.Identifier("staging", entity.name)))
+    conn.execute(
+        sql.SQL(
+            "insert into etl.rejected_rows (file_id, line_number, reason, raw_text) "
+            "select c.file_id, c.line_no, c.reason, s.raw_text "
+            "from {checked} c join {staged} s using (file_id, line_no) where c.reason is not null"
+        ).format(
+            checked=sql.Identifier("staging", f"{entity.name}_checked"), staged=sql.Identifier("staging", entity.name)
+        )
+    )
 
 
 def _counts_by_file(conn: psycopg.Connection, entity: str) -> dict[int, tuple[int, int]]:
     """file_id -> (rows loaded, rows rejected by the checks after reading)."""
-    rows = conn.execute(sql.SQL(
-        "select file_id, count(*) filter (where reason is null), count(*) filter (where reason is not null) "
-        "from {} group by file_id"
-    ).format(sql.Identifier("staging", f"{entity}_checked"))).fetchall()
+    rows = conn.execute(
+        sql.SQL(
+            "select file_id, count(*) filter (where reason is null), count(*) filter (where reason is not null) "
+            "from {} group by file_id"
+        ).format(sql.Identifier("staging", f"{entity}_checked"))
+    ).fetchall()
     return {file_id: (loaded, rejected) for file_id, loaded, rejected in rows}

@@ -22,8 +22,12 @@ from etl_helpers.settings import PROJECT_ROOT
 
 SQL_DIR = PROJECT_ROOT / "sql"
 TARGET_TABLE = {
-    "regions": "dim_region", "stores": "dim_magasin", "products": "dim_produit",
-    "customers": "dim_client", "sales": "fact_ventes", "loyalty": "fact_fidelite",
+    "regions": "dim_region",
+    "stores": "dim_magasin",
+    "products": "dim_produit",
+    "customers": "dim_client",
+    "sales": "fact_ventes",
+    "loyalty": "fact_fidelite",
 }
 FACT_DATE = {"sales": "sale_date", "loyalty": "event_date"}
 
@@ -33,13 +37,13 @@ class FileResult:
     path: str
     entity: str
     business_date: str
-    status: str          # loaded | replaced | unchanged
+    status: str  # loaded | replaced | unchanged
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
-    file_id: int | None = None
+    file_id: int = 0  # set when the file is registered in the ledger
     sha256: str = ""
-    first_date: date | None = None   # event dates of the rows loaded (daily files)
+    first_date: date | None = None  # event dates of the rows loaded (daily files)
     last_date: date | None = None
     previous: ledger.LedgerEntry | None = field(default=None, repr=False)
 
@@ -62,8 +66,10 @@ def csv_bytes(table: pa.Table) -> bytes:
 def as_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` cast to ``schema``: the target's own types, decimals rounded half away from
     zero, as PostgreSQL rounds numeric input."""
-    columns = [_decimal(table[t.name], t.type) if pa.types.is_decimal(t.type) else pc.cast(table[t.name], t.type)
-               for t in schema]
+    columns = [
+        _decimal(table[t.name], t.type) if pa.types.is_decimal(t.type) else pc.cast(table[t.name], t.type)
+        for t in schema
+    ]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -84,34 +90,52 @@ def _decimal(text: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
         return pc.cast(pc.round(pc.cast(text, pa.decimal128(38, 12)), target.scale, "half_towards_infinity"), target)
 
 
-PG_TO_ARROW = {"integer": pa.int32(), "bigint": pa.int64(), "date": pa.date32(), "text": pa.string(),
-               "boolean": pa.bool_(), "timestamp with time zone": pa.timestamp("us", tz="UTC")}
+PG_TO_ARROW = {
+    "integer": pa.int32(),
+    "bigint": pa.int64(),
+    "date": pa.date32(),
+    "text": pa.string(),
+    "boolean": pa.bool_(),
+    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+}
 
 
 def arrow_schema(conn: psycopg.Connection, table: str, columns: list[str]) -> pa.Schema:
     """The Arrow types of ``warehouse.<table>``'s columns, read from the database."""
-    types = dict(conn.execute(
-        "select attname, format_type(atttypid, atttypmod) from pg_attribute "
-        "where attrelid = %s::regclass and attnum > 0 and not attisdropped", (f"warehouse.{table}",)).fetchall())
+    types: dict[str, str] = dict(
+        conn.execute(
+            "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+            "where attrelid = %s::regclass and attnum > 0 and not attisdropped",
+            (f"warehouse.{table}",),
+        ).fetchall()
+    )
 
     def arrow(pg_type: str) -> pa.DataType:
         if pg_type.startswith("numeric("):
-            precision, scale = pg_type[len("numeric("):-1].split(",")
+            precision, scale = pg_type[len("numeric(") : -1].split(",")
             return pa.decimal128(int(precision), int(scale))
         return PG_TO_ARROW[pg_type]
 
     return pa.schema([(name, arrow(types[name])) for name in columns])
 
 
-def copy_into(conn: psycopg.Connection, table: sql.Composable, columns: list[str], data: bytes | list[bytes],
-              binary: bool = False, freeze: bool = False) -> None:
+def copy_into(
+    conn: psycopg.Connection,
+    table: sql.Composable,
+    columns: list[str],
+    data: bytes | list[bytes],
+    binary: bool = False,
+    freeze: bool = False,
+) -> None:
     """COPY ``data`` (CSV, or PostgreSQL's binary format; whole or in pieces) into ``table``;
     ``freeze``, for a table created in this transaction, writes the rows already frozen and
     visible to all, so no later reader or vacuum has to rewrite every page to say so."""
-    options = sql.SQL(", ").join(sql.SQL(o) for o in ("format binary" if binary else "format csv",
-                                                      *(["freeze"] if freeze else [])))
+    options = sql.SQL(", ").join(
+        sql.SQL(o) for o in ("format binary" if binary else "format csv", *(["freeze"] if freeze else []))
+    )
     statement = sql.SQL("copy {} ({}) from stdin ({})").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, columns)), options)
+        table, sql.SQL(", ").join(map(sql.Identifier, columns)), options
+    )
     with conn.cursor().copy(statement) as copy:
         for piece in [data] if isinstance(data, bytes) else data:
             copy.write(memoryview(piece))  # psycopg sends it in slices: views, not copies
@@ -120,8 +144,9 @@ def copy_into(conn: psycopg.Connection, table: sql.Composable, columns: list[str
 def copy_rejects(conn: psycopg.Connection, reject_spool) -> None:
     """Stream the spooled rejects (CSV: file id, line, reason, raw text) into etl.rejected_rows."""
     reject_spool.seek(0)
-    with conn.cursor().copy("copy etl.rejected_rows (file_id, line_number, reason, raw_text) "
-                            "from stdin (format csv)") as copy:
+    with conn.cursor().copy(
+        "copy etl.rejected_rows (file_id, line_number, reason, raw_text) from stdin (format csv)"
+    ) as copy:
         while block := reject_spool.read(1 << 20):
             copy.write(block)
 

@@ -16,24 +16,25 @@ whole file is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_helpers.contract import (MAX_POINTS, MAX_QUANTITY, MAX_TEXT_LENGTH, MAX_UNIT_PRICE, Column, Entity,
-                                  RawFormat)
+from etl_helpers.contract import MAX_POINTS, MAX_QUANTITY, MAX_TEXT_LENGTH, MAX_UNIT_PRICE, Column, Entity, RawFormat
 from etl_helpers.loading.reader import FileRejected
 
 INT = r"^[+-]?\d{1,9}$"
 DECIMAL = r"^[+-]?(\d{1,12}(\.\d{0,6})?|\.\d{1,6})$"
-INT_LIMIT = 999_999_999     # what INT accepts: nine digits
-DECIMAL_LIMIT = 10 ** 12    # what DECIMAL accepts: twelve digits before the point
+INT_LIMIT = 999_999_999  # what INT accepts: nine digits
+DECIMAL_LIMIT = 10**12  # what DECIMAL accepts: twelve digits before the point
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-](0\d|1[0-4])(:?[0-5]\d)?)?$"
+ISO_TIMESTAMP = (
+    r"^\d{4}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-](0\d|1[0-4])(:?[0-5]\d)?)?$"
+)
 UTC_OFFSET = r"(Z|[+-]\d\d(:?\d\d)?)$"
 # an offset beyond ±14:00, the widest any time zone uses (after a time, so a date's day is no offset)
 OFFSET_BEYOND = r"\d\d:\d\d(:\d\d(\.\d+)?)?[+-]((1[5-9]|[2-9]\d)(:?\d\d)?|14:?(0[1-9]|[1-9]\d))$"
@@ -47,8 +48,14 @@ DEFAULTS = {("sales", "discount"): "0", ("loyalty", "points_earned"): "0", ("loy
 
 def staging_columns(entity: Entity) -> list[tuple[str, str]]:
     """(name, PostgreSQL type) of ``staging.<entity>``, in COPY order."""
-    sql_type = {"text": "text", "int": "integer", "numeric": "numeric", "date": "date", "bool": "boolean",
-                "timestamptz": "timestamptz"}
+    sql_type = {
+        "text": "text",
+        "int": "integer",
+        "numeric": "numeric",
+        "date": "date",
+        "bool": "boolean",
+        "timestamptz": "timestamptz",
+    }
     columns = [("file_id", "bigint"), ("line_no", "bigint"), ("problem", "text"), ("raw_text", "text")]
     for column in entity.columns:
         columns.append((column.name, sql_type[column.type]))
@@ -66,8 +73,16 @@ def strptime_format(pattern: str) -> str:
     converted = pattern
     for token, code in PATTERN_CODES:
         converted = converted.replace(token, code)
-    leftover = "".join(ch for ch in converted.replace("%Y", "").replace("%H", "").replace("%m", "")
-                       .replace("%d", "").replace("%M", "").replace("%S", "") if ch.isalpha())
+    leftover = "".join(
+        ch
+        for ch in converted.replace("%Y", "")
+        .replace("%H", "")
+        .replace("%m", "")
+        .replace("%d", "")
+        .replace("%M", "")
+        .replace("%S", "")
+        if ch.isalpha()
+    )
     if leftover:
         raise ValueError(f"date_format {pattern!r}: only YYYY, MM, DD, HH24, MI and SS are supported")
     return converted
@@ -122,8 +137,7 @@ class _Typed:
     number: pa.Array | None = None
 
 
-def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: Problems,
-                 where: "_Where") -> _Typed:
+def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: Problems, where: _Where) -> _Typed:
     present = pc.is_valid(values)
     name = column.name
     if column.type == "text":
@@ -141,10 +155,11 @@ def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: Pro
     if column.type == "numeric":
         normal = values
         if fmt.decimal == ",":  # "1.234" there is a thousands separator or a mistake: never 1.234
-            normal = pc.if_else(_matches(values, r"\."), pa.scalar("not a number"), pc.replace_substring(values, ",", "."))
+            normal = pc.if_else(
+                _matches(values, r"\."), pa.scalar("not a number"), pc.replace_substring(values, ",", ".")
+            )
         number = _strict_cast(normal, pa.decimal128(18, 6))
-        if (number is not None and (pc.max(pc.abs(number)).as_py() or 0) < DECIMAL_LIMIT
-                and not _has_exponent(normal)):
+        if number is not None and (pc.max(pc.abs(number)).as_py() or 0) < DECIMAL_LIMIT and not _has_exponent(normal):
             return _Typed({name: normal}, pc.cast(number, pa.float64()))
         valid = _matches(normal, DECIMAL)
         problems.flag(pc.and_(present, pc.invert(valid)), f"invalid {name}")
@@ -164,8 +179,9 @@ def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: Pro
     raise ValueError(f"unknown contract type {column.type!r}")
 
 
-def _type_timestamp(name: str, values: pa.Array, present: pa.Array, fmt: RawFormat, problems: Problems,
-                    where: "_Where") -> _Typed:
+def _type_timestamp(
+    name: str, values: pa.Array, present: pa.Array, fmt: RawFormat, problems: Problems, where: _Where
+) -> _Typed:
     if fmt.date_format:
         local = pc.strptime(values, strptime_format(fmt.date_format), "us", error_is_null=True)
         problems.flag(pc.and_(present, pc.is_null(local)), f"{name}: timestamp does not match the declared date_format")
@@ -174,18 +190,27 @@ def _type_timestamp(name: str, values: pa.Array, present: pa.Array, fmt: RawForm
     problems.flag(beyond, f"{name}: {OFFSET_BEYOND_REASON}")
     exact = _strict_cast(values, pa.timestamp("us", tz="UTC"))
     if exact is not None:  # every value ISO 8601 with its UTC offset: the usual case, typed at once
-        return _Typed({name: _only(exact, pc.invert(beyond)), f"{name}_local": pa.nulls(len(values), pa.timestamp("us"))})
+        return _Typed(
+            {name: _only(exact, pc.invert(beyond)), f"{name}_local": pa.nulls(len(values), pa.timestamp("us"))}
+        )
     iso = _matches(values, ISO_TIMESTAMP)
     # a day/month order to guess refuses the file; an ISO date with a bad time or offset is that line's problem
-    ambiguous_format = pc.and_(pc.and_(present, pc.invert(iso)),
-                               pc.and_(_matches(values, LOOKS_LIKE_DATE), pc.invert(_matches(values, ISO_DATE_START))))
+    ambiguous_format = pc.and_(
+        pc.and_(present, pc.invert(iso)),
+        pc.and_(_matches(values, LOOKS_LIKE_DATE), pc.invert(_matches(values, ISO_DATE_START))),
+    )
     if pc.any(ambiguous_format).as_py():
         first = pc.index(ambiguous_format, True).as_py()
         path, line = where(first)
-        raise FileRejected(path, f"date {values[first].as_py()!r} is not ISO 8601 and its day/month order "
-                                 "cannot be guessed: declare date_format in format.json", line)
-    day_ok = pc.is_valid(pc.strptime(pc.utf8_slice_codeunits(_only(values, iso), 0, 10), "%Y-%m-%d", "s",
-                                     error_is_null=True))
+        raise FileRejected(
+            path,
+            f"date {values[first].as_py()!r} is not ISO 8601 and its day/month order "
+            "cannot be guessed: declare date_format in format.json",
+            line,
+        )
+    day_ok = pc.is_valid(
+        pc.strptime(pc.utf8_slice_codeunits(_only(values, iso), 0, 10), "%Y-%m-%d", "s", error_is_null=True)
+    )
     valid = pc.and_(iso, day_ok)
     problems.flag(pc.and_(present, pc.invert(valid)), f"invalid {name} (expected ISO 8601)")
     with_offset = pc.and_(valid, _matches(values, UTC_OFFSET))
@@ -196,8 +221,15 @@ def _type_timestamp(name: str, values: pa.Array, present: pa.Array, fmt: RawForm
 Rule = Callable[[dict[str, _Typed], date], list[tuple[pa.Array, str]]]
 
 
-def _bounds(typed: dict[str, _Typed], column: str, low: float, high: float, reason: str,
-            low_inclusive: bool = True, high_inclusive: bool = True) -> tuple[pa.Array, str]:
+def _bounds(
+    typed: dict[str, _Typed],
+    column: str,
+    low: float,
+    high: float,
+    reason: str,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> tuple[pa.Array, str]:
     value = typed[column].number
     below = pc.less(value, low) if low_inclusive else pc.less_equal(value, low)
     above = pc.greater(value, high) if high_inclusive else pc.greater_equal(value, high)
@@ -208,34 +240,56 @@ def _sales_rules(typed: dict[str, _Typed], _: date) -> list[tuple[pa.Array, str]
     quantity, amount = typed["quantity"].number, typed["amount"].number
     return [
         (pc.less(typed["line_number"].number, 1), "invalid line_number"),
-        (pc.or_(pc.equal(quantity, 0), pc.greater(pc.abs(quantity), MAX_QUANTITY)),
-         f"quantity out of bounds (non-zero, |q| <= {MAX_QUANTITY})"),
-        _bounds(typed, "unit_price", 0, MAX_UNIT_PRICE, f"unit_price out of bounds (0, {MAX_UNIT_PRICE}]",
-                low_inclusive=False),
+        (
+            pc.or_(pc.equal(quantity, 0), pc.greater(pc.abs(quantity), MAX_QUANTITY)),
+            f"quantity out of bounds (non-zero, |q| <= {MAX_QUANTITY})",
+        ),
+        _bounds(
+            typed,
+            "unit_price",
+            0,
+            MAX_UNIT_PRICE,
+            f"unit_price out of bounds (0, {MAX_UNIT_PRICE}]",
+            low_inclusive=False,
+        ),
         _bounds(typed, "discount", 0, 1, "discount is not a rate in [0, 1)", high_inclusive=False),
         (pc.greater(pc.abs(amount), MAX_QUANTITY * MAX_UNIT_PRICE), "amount out of bounds"),
-        (pc.less(pc.multiply(pc.sign(amount), pc.sign(quantity)), 0),
-         "amount sign disagrees with quantity (a return has a negative amount)"),
+        (
+            pc.less(pc.multiply(pc.sign(amount), pc.sign(quantity)), 0),
+            "amount sign disagrees with quantity (a return has a negative amount)",
+        ),
     ]
 
 
 def _loyalty_rules(typed: dict[str, _Typed], _: date) -> list[tuple[pa.Array, str]]:
     reason = f"points out of bounds [0, {MAX_POINTS}]"
-    return [_bounds(typed, "points_earned", 0, MAX_POINTS, reason),
-            _bounds(typed, "points_redeemed", 0, MAX_POINTS, reason)]
+    return [
+        _bounds(typed, "points_earned", 0, MAX_POINTS, reason),
+        _bounds(typed, "points_redeemed", 0, MAX_POINTS, reason),
+    ]
 
 
 def _products_rules(typed: dict[str, _Typed], _: date) -> list[tuple[pa.Array, str]]:
-    return [_bounds(typed, "list_price", 0, MAX_UNIT_PRICE, f"list_price out of bounds (0, {MAX_UNIT_PRICE}]",
-                    low_inclusive=False)]
+    return [
+        _bounds(
+            typed,
+            "list_price",
+            0,
+            MAX_UNIT_PRICE,
+            f"list_price out of bounds (0, {MAX_UNIT_PRICE}]",
+            low_inclusive=False,
+        )
+    ]
 
 
 def _customers_rules(typed: dict[str, _Typed], business_date: date) -> list[tuple[pa.Array, str]]:
     gender = typed["gender"].arrays["gender"]
     return [
         _bounds(typed, "birth_year", 1900, business_date.year, "birth_year out of bounds [1900, file year]"),
-        (pc.and_(pc.is_valid(gender), pc.invert(pc.is_in(gender, pa.array(["F", "M", "X"])))),
-         "gender not one of F, M, X"),
+        (
+            pc.and_(pc.is_valid(gender), pc.invert(pc.is_in(gender, pa.array(["F", "M", "X"])))),
+            "gender not one of F, M, X",
+        ),
     ]
 
 
@@ -243,8 +297,13 @@ def _regions_rules(typed: dict[str, _Typed], _: date) -> list[tuple[pa.Array, st
     return [(pc.less(typed["population"].number, 0), "negative population")]
 
 
-RULES: dict[str, Rule] = {"sales": _sales_rules, "loyalty": _loyalty_rules, "products": _products_rules,
-                          "customers": _customers_rules, "regions": _regions_rules}
+RULES: dict[str, Rule] = {
+    "sales": _sales_rules,
+    "loyalty": _loyalty_rules,
+    "products": _products_rules,
+    "customers": _customers_rules,
+    "regions": _regions_rules,
+}
 UPPER_CASE = {("customers", "gender")}
 
 
@@ -256,14 +315,19 @@ def raw_text(chunk: pa.Table, entity: Entity, fmt: RawFormat, rows: pa.Array | N
     a boolean mask; all rows when None): the text a quarantined row keeps."""
     if rows is not None and not pc.any(rows).as_py():
         return pa.nulls(chunk.num_rows, pa.string())
-    fields = [pc.fill_null(chunk[c.name].combine_chunks(), "") if c.name in chunk.column_names
-              else pa.array([""] * chunk.num_rows, pa.string()) for c in entity.columns]
+    fields = [
+        pc.fill_null(chunk[c.name].combine_chunks(), "")
+        if c.name in chunk.column_names
+        else pa.array([""] * chunk.num_rows, pa.string())
+        for c in entity.columns
+    ]
     joined = pc.binary_join_element_wise(*fields, fmt.delimiter)
     return joined if rows is None else _only(joined, rows)
 
 
-def type_chunk(chunk: pa.Table, entity: Entity, fmt: RawFormat, business_date: date,
-               paths: dict[int, Path]) -> pa.Table:
+def type_chunk(
+    chunk: pa.Table, entity: Entity, fmt: RawFormat, business_date: date, paths: dict[int, Path]
+) -> pa.Table:
     """Typed rows of parsed chunks (``file_id``, ``line_no`` and the text columns), in
     ``staging_columns(entity)`` order. ``paths`` names each file id's file for errors."""
     rows = chunk.num_rows
@@ -290,9 +354,14 @@ def type_chunk(chunk: pa.Table, entity: Entity, fmt: RawFormat, business_date: d
 
     # a reference row may still be refused in SQL (a repeated code, an unknown region): each keeps its text
     kept_text = None if entity.kind == "reference" else pc.is_valid(problems.reason)
-    arrays = {"file_id": file_ids, "line_no": line_numbers, "problem": problems.reason,
-              "raw_text": raw_text(chunk, entity, fmt, kept_text)}
+    arrays = {
+        "file_id": file_ids,
+        "line_no": line_numbers,
+        "problem": problems.reason,
+        "raw_text": raw_text(chunk, entity, fmt, kept_text),
+    }
     for t in typed.values():
         arrays.update(t.arrays)
-    return pa.table([arrays[name] for name, _ in staging_columns(entity)],
-                    names=[name for name, _ in staging_columns(entity)])
+    return pa.table(
+        [arrays[name] for name, _ in staging_columns(entity)], names=[name for name, _ in staging_columns(entity)]
+    )

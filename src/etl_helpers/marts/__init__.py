@@ -17,10 +17,11 @@ parameters it lists), add one :class:`MartTable` to :data:`TABLES`, and its test
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -32,8 +33,22 @@ from etl_helpers.marts.query import read_sql_file, whole_months, window
 from etl_helpers.parameters import PARAMETERS, Parameter
 from etl_helpers.settings import MART_NAMES, Settings, load_settings
 
-__all__ = ["CHARTS", "PARAMETERS", "TABLES", "MartRun", "MartTable", "Parameter", "build", "compute", "draw",
-           "open_run", "parameters", "scratch_dir", "whole_months", "window"]
+__all__ = [
+    "CHARTS",
+    "PARAMETERS",
+    "TABLES",
+    "MartRun",
+    "MartTable",
+    "Parameter",
+    "build",
+    "compute",
+    "draw",
+    "open_run",
+    "parameters",
+    "scratch_dir",
+    "whole_months",
+    "window",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +66,9 @@ def parameters(mart: str, names: tuple[str, ...], given: dict[str, Any] | None =
     unknown = set(given) - set(names)
     if unknown:
         raise TypeError(f"unknown parameter(s) {', '.join(sorted(unknown))}; this takes {', '.join(names) or 'none'}")
-    return {name: declared[name].check(name, given[name]) if name in given else declared[name].default
-            for name in names}
+    return {
+        name: declared[name].check(name, given[name]) if name in given else declared[name].default for name in names
+    }
 
 
 # --------------------------------------------------------------------------- tables
@@ -83,55 +99,196 @@ class MartTable:
 _CUSTOMER_DAY = ("agg_customer_store_day",)
 _PRODUCT_MONTH = ("agg_product_region_month",)
 
-TABLES: dict[str, MartTable] = {t.name: t for t in (
-    # fact_fidelite_mart
-    MartTable("rfm_customers", FIDELITE, ("customer_code",), sql="fidelite_rfm_customers",
-              reads=("agg_customer_store_day", "agg_customer_store_month"), params=("window_days",),
-              measure="frequency"),
-    MartTable("segments_by_store", FIDELITE, ("store_code", "segment_order"), inputs=("rfm_customers",),
-              derive=fidelite.segments_table("store"), measure="customers"),
-    MartTable("segments_by_region", FIDELITE, ("region_code", "segment_order"), inputs=("rfm_customers",),
-              derive=fidelite.segments_table("region"), measure="customers"),
-    MartTable("segments_by_brand", FIDELITE, ("banner", "segment_order"), inputs=("rfm_customers",),
-              derive=fidelite.segments_table("brand"), measure="customers"),
-    MartTable("loyalty_kpis", FIDELITE, ("store_code", "month"), sql="fidelite_loyalty_kpis",
-              reads=_CUSTOMER_DAY, params=("kpi_months",), measure="net_sales"),
-    MartTable("penetration_by_region", FIDELITE, ("region_code",), sql="fidelite_penetration_by_region",
-              reads=_CUSTOMER_DAY, params=("window_days",), measure="active_members"),
-    MartTable("top_loyal_clients_by_store", FIDELITE, ("store_code", "rank"),
-              sql="fidelite_top_loyal_clients_by_store", params=("window_days", "top_n")),
-    MartTable("top_stores_by_loyal_customers", FIDELITE, ("rank",), sql="fidelite_top_stores_by_loyal_customers",
-              reads=_CUSTOMER_DAY, params=("window_days",), measure="active_members"),
-    MartTable("product_rules", FIDELITE, ("rank",), reads=rules.PRODUCT_AGGREGATES, derive=rules.product_rules,
-              params=("window_days", "min_support", "min_confidence", "max_len")),
-    MartTable("category_rules", FIDELITE, ("rank",), reads=rules.CATEGORY_AGGREGATES, derive=rules.category_rules,
-              params=("window_days", "category_min_support", "category_min_confidence", "max_len")),
-    MartTable("segment_category_affinity", FIDELITE, ("segment", "target_rank"), inputs=("rfm_customers",),
-              derive=fidelite.segment_category_affinity, params=("window_days", "target_top_n")),
-    MartTable("category_correlation", FIDELITE, ("category", "other_category"),
-              derive=fidelite.category_correlation, params=("window_days",)),
-    # fact_vente_mart
-    MartTable("top_products_by_quantity", VENTE, ("rank",), sql="vente_top_products_by_quantity",
-              reads=_PRODUCT_MONTH, params=("top_n",), bounds=ventes.trailing_year),
-    MartTable("top_products_by_category", VENTE, ("category", "rank"), sql="vente_top_products_by_category",
-              reads=_PRODUCT_MONTH, params=("group_top_n",), bounds=ventes.trailing_year),
-    MartTable("top_products_by_region", VENTE, ("region_code", "rank"), sql="vente_top_products_by_region",
-              reads=_PRODUCT_MONTH, params=("group_top_n",), bounds=ventes.trailing_year),
-    MartTable("top_products_by_year", VENTE, ("year", "rank"), sql="vente_top_products_by_year",
-              reads=_PRODUCT_MONTH, params=("group_top_n",), bounds=ventes.whole_history),
-    MartTable("sales_by_region_month", VENTE, ("month", "region_code"), sql="vente_sales_by_region_month",
-              reads=("agg_sales_store_month",), measure="revenue"),
-    MartTable("sales_by_store_month", VENTE, ("month", "store_code"), sql="vente_sales_by_store_month",
-              reads=("agg_sales_store_month",), measure="revenue"),
-    MartTable("sales_by_category_month", VENTE, ("month", "category"), sql="vente_sales_by_category_month",
-              reads=("agg_category_day",), measure="revenue"),
-    MartTable("sales_daily", VENTE, ("sale_date",), sql="vente_sales_daily", reads=("agg_sales_store_day",),
-              params=("daily_days",), measure="revenue"),
-    MartTable("sales_by_weekday_hour", VENTE, ("day_of_week", "hour"), sql="vente_sales_by_weekday_hour",
-              reads=("agg_sales_hour_day",), measure="revenue"),
-    MartTable("sales_period_comparison", VENTE, ("period", "dimension", "code"),
-              sql="vente_sales_period_comparison", reads=("agg_sales_store_day",), measure="revenue"),
-)}
+TABLES: dict[str, MartTable] = {
+    t.name: t
+    for t in (
+        # fact_fidelite_mart
+        MartTable(
+            "rfm_customers",
+            FIDELITE,
+            ("customer_code",),
+            sql="fidelite_rfm_customers",
+            reads=("agg_customer_store_day", "agg_customer_store_month"),
+            params=("window_days",),
+            measure="frequency",
+        ),
+        MartTable(
+            "segments_by_store",
+            FIDELITE,
+            ("store_code", "segment_order"),
+            inputs=("rfm_customers",),
+            derive=fidelite.segments_table("store"),
+            measure="customers",
+        ),
+        MartTable(
+            "segments_by_region",
+            FIDELITE,
+            ("region_code", "segment_order"),
+            inputs=("rfm_customers",),
+            derive=fidelite.segments_table("region"),
+            measure="customers",
+        ),
+        MartTable(
+            "segments_by_brand",
+            FIDELITE,
+            ("banner", "segment_order"),
+            inputs=("rfm_customers",),
+            derive=fidelite.segments_table("brand"),
+            measure="customers",
+        ),
+        MartTable(
+            "loyalty_kpis",
+            FIDELITE,
+            ("store_code", "month"),
+            sql="fidelite_loyalty_kpis",
+            reads=_CUSTOMER_DAY,
+            params=("kpi_months",),
+            measure="net_sales",
+        ),
+        MartTable(
+            "penetration_by_region",
+            FIDELITE,
+            ("region_code",),
+            sql="fidelite_penetration_by_region",
+            reads=_CUSTOMER_DAY,
+            params=("window_days",),
+            measure="active_members",
+        ),
+        MartTable(
+            "top_loyal_clients_by_store",
+            FIDELITE,
+            ("store_code", "rank"),
+            sql="fidelite_top_loyal_clients_by_store",
+            params=("window_days", "top_n"),
+        ),
+        MartTable(
+            "top_stores_by_loyal_customers",
+            FIDELITE,
+            ("rank",),
+            sql="fidelite_top_stores_by_loyal_customers",
+            reads=_CUSTOMER_DAY,
+            params=("window_days",),
+            measure="active_members",
+        ),
+        MartTable(
+            "product_rules",
+            FIDELITE,
+            ("rank",),
+            reads=rules.PRODUCT_AGGREGATES,
+            derive=rules.product_rules,
+            params=("window_days", "min_support", "min_confidence", "max_len"),
+        ),
+        MartTable(
+            "category_rules",
+            FIDELITE,
+            ("rank",),
+            reads=rules.CATEGORY_AGGREGATES,
+            derive=rules.category_rules,
+            params=("window_days", "category_min_support", "category_min_confidence", "max_len"),
+        ),
+        MartTable(
+            "segment_category_affinity",
+            FIDELITE,
+            ("segment", "target_rank"),
+            inputs=("rfm_customers",),
+            derive=fidelite.segment_category_affinity,
+            params=("window_days", "target_top_n"),
+        ),
+        MartTable(
+            "category_correlation",
+            FIDELITE,
+            ("category", "other_category"),
+            derive=fidelite.category_correlation,
+            params=("window_days",),
+        ),
+        # fact_vente_mart
+        MartTable(
+            "top_products_by_quantity",
+            VENTE,
+            ("rank",),
+            sql="vente_top_products_by_quantity",
+            reads=_PRODUCT_MONTH,
+            params=("top_n",),
+            bounds=ventes.trailing_year,
+        ),
+        MartTable(
+            "top_products_by_category",
+            VENTE,
+            ("category", "rank"),
+            sql="vente_top_products_by_category",
+            reads=_PRODUCT_MONTH,
+            params=("group_top_n",),
+            bounds=ventes.trailing_year,
+        ),
+        MartTable(
+            "top_products_by_region",
+            VENTE,
+            ("region_code", "rank"),
+            sql="vente_top_products_by_region",
+            reads=_PRODUCT_MONTH,
+            params=("group_top_n",),
+            bounds=ventes.trailing_year,
+        ),
+        MartTable(
+            "top_products_by_year",
+            VENTE,
+            ("year", "rank"),
+            sql="vente_top_products_by_year",
+            reads=_PRODUCT_MONTH,
+            params=("group_top_n",),
+            bounds=ventes.whole_history,
+        ),
+        MartTable(
+            "sales_by_region_month",
+            VENTE,
+            ("month", "region_code"),
+            sql="vente_sales_by_region_month",
+            reads=("agg_sales_store_month",),
+            measure="revenue",
+        ),
+        MartTable(
+            "sales_by_store_month",
+            VENTE,
+            ("month", "store_code"),
+            sql="vente_sales_by_store_month",
+            reads=("agg_sales_store_month",),
+            measure="revenue",
+        ),
+        MartTable(
+            "sales_by_category_month",
+            VENTE,
+            ("month", "category"),
+            sql="vente_sales_by_category_month",
+            reads=("agg_category_day",),
+            measure="revenue",
+        ),
+        MartTable(
+            "sales_daily",
+            VENTE,
+            ("sale_date",),
+            sql="vente_sales_daily",
+            reads=("agg_sales_store_day",),
+            params=("daily_days",),
+            measure="revenue",
+        ),
+        MartTable(
+            "sales_by_weekday_hour",
+            VENTE,
+            ("day_of_week", "hour"),
+            sql="vente_sales_by_weekday_hour",
+            reads=("agg_sales_hour_day",),
+            measure="revenue",
+        ),
+        MartTable(
+            "sales_period_comparison",
+            VENTE,
+            ("period", "dimension", "code"),
+            sql="vente_sales_period_comparison",
+            reads=("agg_sales_store_day",),
+            measure="revenue",
+        ),
+    )
+}
 
 
 def _table(name: str) -> MartTable:
@@ -140,8 +297,9 @@ def _table(name: str) -> MartTable:
     return TABLES[name]
 
 
-def compute(conn: psycopg.Connection, name: str, run_date: date, *, inputs: dict[str, pd.DataFrame] | None = None,
-            **params: Any) -> pd.DataFrame:
+def compute(
+    conn: psycopg.Connection, name: str, run_date: date, *, inputs: dict[str, pd.DataFrame] | None = None, **params: Any
+) -> pd.DataFrame:
     """Table ``name`` as of ``run_date``; ``params`` override the declared defaults, ``inputs``
     holds tables already computed (the others a derived table needs are computed)."""
     table = _table(name)
@@ -191,22 +349,25 @@ class Chart:
     params: tuple[str, ...] = ()
 
 
-CHARTS: dict[str, Chart] = {c.name: c for c in (
-    Chart("segment_distribution", FIDELITE, "rfm_customers", fidelite.plot_segment_distribution),
-    Chart("segments_by_region", FIDELITE, "segments_by_region", fidelite.plot_segments_by_region),
-    Chart("segments_by_brand", FIDELITE, "segments_by_brand", fidelite.plot_segments_by_brand),
-    Chart("loyalty_trend", FIDELITE, "loyalty_kpis", fidelite.plot_loyalty_trend),
-    Chart("penetration_by_region", FIDELITE, "penetration_by_region", fidelite.plot_penetration),
-    Chart("top_product_rules", FIDELITE, "product_rules", rules.plot_product_rules, ("top_rules",)),
-    Chart("top_category_rules", FIDELITE, "category_rules", rules.plot_category_rules, ("top_rules",)),
-    Chart("segment_category_affinity", FIDELITE, "segment_category_affinity", fidelite.plot_segment_affinity),
-    Chart("category_correlation", FIDELITE, "category_correlation", fidelite.plot_category_correlation),
-    Chart("top_products", VENTE, "top_products_by_quantity", ventes.plot_top_products),
-    Chart("monthly_sales_by_region", VENTE, "sales_by_region_month", ventes.plot_monthly_sales_by_region),
-    Chart("sales_daily", VENTE, "sales_daily", ventes.plot_sales_daily),
-    Chart("sales_by_weekday_hour", VENTE, "sales_by_weekday_hour", ventes.plot_weekday_hour),
-    Chart("sales_period_comparison", VENTE, "sales_period_comparison", ventes.plot_period_comparison),
-)}
+CHARTS: dict[str, Chart] = {
+    c.name: c
+    for c in (
+        Chart("segment_distribution", FIDELITE, "rfm_customers", fidelite.plot_segment_distribution),
+        Chart("segments_by_region", FIDELITE, "segments_by_region", fidelite.plot_segments_by_region),
+        Chart("segments_by_brand", FIDELITE, "segments_by_brand", fidelite.plot_segments_by_brand),
+        Chart("loyalty_trend", FIDELITE, "loyalty_kpis", fidelite.plot_loyalty_trend),
+        Chart("penetration_by_region", FIDELITE, "penetration_by_region", fidelite.plot_penetration),
+        Chart("top_product_rules", FIDELITE, "product_rules", rules.plot_product_rules, ("top_rules",)),
+        Chart("top_category_rules", FIDELITE, "category_rules", rules.plot_category_rules, ("top_rules",)),
+        Chart("segment_category_affinity", FIDELITE, "segment_category_affinity", fidelite.plot_segment_affinity),
+        Chart("category_correlation", FIDELITE, "category_correlation", fidelite.plot_category_correlation),
+        Chart("top_products", VENTE, "top_products_by_quantity", ventes.plot_top_products),
+        Chart("monthly_sales_by_region", VENTE, "sales_by_region_month", ventes.plot_monthly_sales_by_region),
+        Chart("sales_daily", VENTE, "sales_daily", ventes.plot_sales_daily),
+        Chart("sales_by_weekday_hour", VENTE, "sales_by_weekday_hour", ventes.plot_weekday_hour),
+        Chart("sales_period_comparison", VENTE, "sales_period_comparison", ventes.plot_period_comparison),
+    )
+}
 
 
 def draw(name: str, frame: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY, **params: Any):
@@ -256,8 +417,9 @@ class MartRun:
         frame = self.compute(name)
         export(frame, name, self.directory)
         if is_empty(name, frame):
-            charts.display(charts.warn(f"{name}: no data in its window as of {self.run_date} "
-                                       "(the tables and charts are empty)"))
+            charts.display(
+                charts.warn(f"{name}: no data in its window as of {self.run_date} (the tables and charts are empty)")
+            )
         return frame
 
     def chart(self, name: str) -> SavedChart:
@@ -270,8 +432,9 @@ class MartRun:
         """:meth:`table` (computed, exported), formatted for the report (``last``: its last rows)."""
         return self.show(self.table(name), name, rows, last)
 
-    def show(self, frame: pd.DataFrame, name: str | None = None, rows: int = charts.TABLE_ROWS,
-             last: bool = False) -> charts.ReportTable:
+    def show(
+        self, frame: pd.DataFrame, name: str | None = None, rows: int = charts.TABLE_ROWS, last: bool = False
+    ) -> charts.ReportTable:
         """Any frame formatted for the report (``name``: the CSV file that holds the rest)."""
         return charts.show_table(frame, name, rows=rows, currency=self.currency, last=last)
 
@@ -279,18 +442,31 @@ class MartRun:
         self.conn.close()
 
     def _repr_markdown_(self) -> str:
-        where = (f"**scratch folder** `{self.directory}` (a notebook run outside the pipeline: nothing here "
-                 "is a run's published export)" if self.is_scratch else f"`{self.directory}`")
+        where = (
+            f"**scratch folder** `{self.directory}` (a notebook run outside the pipeline: nothing here "
+            "is a run's published export)"
+            if self.is_scratch
+            else f"`{self.directory}`"
+        )
         params = ", ".join(f"`{k} = {v}`" for k, v in self.params.items()) or "none"
-        return (f"**{self.mart}** as of **{self.run_date.isoformat()}** · amounts in {self.currency} · "
-                f"parameters: {params}  \nwriting to {where}")
+        return (
+            f"**{self.mart}** as of **{self.run_date.isoformat()}** · amounts in {self.currency} · "
+            f"parameters: {params}  \nwriting to {where}"
+        )
 
     def __repr__(self) -> str:
         return self._repr_markdown_().replace("**", "").replace("`", "")
 
 
-def open_run(mart: str, run_date: str, *, export_dir: str = "", currency: str = charts.DEFAULT_CURRENCY,
-             settings: Settings | None = None, **params: Any) -> MartRun:
+def open_run(
+    mart: str,
+    run_date: str,
+    *,
+    export_dir: str = "",
+    currency: str = charts.DEFAULT_CURRENCY,
+    settings: Settings | None = None,
+    **params: Any,
+) -> MartRun:
     """What a mart notebook calls first: the run date converted once (ISO text -> ``date``), the
     parameters checked, the export folder chosen (``export_dir`` when given, the scratch folder
     otherwise, said in the output), and a connection."""
@@ -307,5 +483,6 @@ def open_run(mart: str, run_date: str, *, export_dir: str = "", currency: str = 
     directory.mkdir(parents=True, exist_ok=True)
     if not export_dir:
         log.info("%s as of %s: writing to the scratch folder %s", mart, day, directory)
-    return MartRun(mart, day, directory, db.connect(settings, autocommit=True), currency, dict(params),
-                   is_scratch=not export_dir)
+    return MartRun(
+        mart, day, directory, db.connect(settings, autocommit=True), currency, dict(params), is_scratch=not export_dir
+    )

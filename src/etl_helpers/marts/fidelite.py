@@ -39,15 +39,28 @@ SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
     1: ("lost", "lost", "at risk", "at risk", "can't lose"),
 }
 SEGMENT_COLORS = {
-    "champions": "#1a9850", "loyal": "#66bd63", "potential loyalists": "#a6d96a", "new": "#4575b4",
-    "at risk": "#fdae61", "can't lose": "#d73027", "hibernating": "#bababa", "lost": "#636363",
+    "champions": "#1a9850",
+    "loyal": "#66bd63",
+    "potential loyalists": "#a6d96a",
+    "new": "#4575b4",
+    "at risk": "#fdae61",
+    "can't lose": "#d73027",
+    "hibernating": "#bababa",
+    "lost": "#636363",
 }
 
-_LABELS = {"store_name": "store", "store_code": "store", "region_name": "region", "region_code": "region",
-           "banner": "banner (brand)"}
+_LABELS = {
+    "store_name": "store",
+    "store_code": "store",
+    "region_name": "region",
+    "region_code": "region",
+    "banner": "banner (brand)",
+}
 _GROUPS = {
-    "store": (["store_code", "store_name", "banner", "region_code"],
-              {"main_store_code": "store_code", "main_store_name": "store_name"}),
+    "store": (
+        ["store_code", "store_name", "banner", "region_code"],
+        {"main_store_code": "store_code", "main_store_name": "store_name"},
+    ),
     "region": (["region_code", "region_name"], {}),
     "brand": (["banner"], {}),
 }
@@ -69,8 +82,11 @@ def segments_by(rfm: pd.DataFrame, level: str) -> pd.DataFrame:
     data = rfm.rename(columns=renames)
     groups = data[keys].drop_duplicates().sort_values(keys, kind="mergesort")
     grid = groups.merge(pd.DataFrame({"segment": list(SEGMENTS)}), how="cross")
-    counts = (data.groupby([keys[0], "segment"], sort=True)
-              .agg(customers=("customer_code", "size"), sales=("monetary", "sum")).reset_index())
+    counts = (
+        data.groupby([keys[0], "segment"], sort=True)
+        .agg(customers=("customer_code", "size"), sales=("monetary", "sum"))
+        .reset_index()
+    )
     frame = grid.merge(counts, on=[keys[0], "segment"], how="left")
     frame["customers"] = frame["customers"].fillna(0).astype("int64")
     frame["sales"] = frame["sales"].fillna(0.0).round(2)
@@ -84,8 +100,10 @@ def segments_by(rfm: pd.DataFrame, level: str) -> pd.DataFrame:
 
 def segments_table(level: str):
     """The ``segments_by_<level>`` table of the registry: :func:`segments_by` of ``rfm_customers``."""
+
     def derive(conn: psycopg.Connection, run_date: date, rfm: pd.DataFrame) -> pd.DataFrame:
         return segments_by(rfm, level)
+
     return derive
 
 
@@ -98,37 +116,54 @@ def loyalty_monthly_totals(kpis: pd.DataFrame) -> pd.DataFrame:
     Active members are not additive across stores (a member may shop in two); the sum is
     shown as ``member_store_visits`` to say so.
     """
-    totals = (kpis.groupby("month", sort=True)
-              [["active_members", "net_sales", "carded_sales", "points_earned", "points_redeemed"]]
-              .sum().reset_index().rename(columns={"active_members": "member_store_visits"}))
+    totals = (
+        kpis.groupby("month", sort=True)[
+            ["active_members", "net_sales", "carded_sales", "points_earned", "points_redeemed"]
+        ]
+        .sum()
+        .reset_index()
+        .rename(columns={"active_members": "member_store_visits"})
+    )
     totals["carded_share"] = (totals["carded_sales"] / totals["net_sales"]).where(totals["net_sales"] != 0)
     totals["redemption_rate"] = (totals["points_redeemed"] / totals["points_earned"]).where(
-        totals["points_earned"] != 0)
+        totals["points_earned"] != 0
+    )
     return totals
 
 
 # --------------------------------------------------------------------------- categories
 
 
-def segment_category_affinity(conn: psycopg.Connection, run_date: date, rfm: pd.DataFrame, *,
-                              window_days: int, target_top_n: int) -> pd.DataFrame:
+def segment_category_affinity(
+    conn: psycopg.Connection, run_date: date, rfm: pd.DataFrame, *, window_days: int, target_top_n: int
+) -> pd.DataFrame:
     """``segment_category_affinity``: per segment and category, the affinity index (100 = like
     all segmented customers) and the categories to target (``target_rank``, ``is_target``).
 
     ``rfm`` is ``rfm_customers`` for the same run date: its segments are bound as parameters,
     the spend is summed in the database.
     """
-    return read_sql_file(conn, "fidelite_segment_category_affinity", run_date=run_date, window_days=window_days,
-                         target_top_n=target_top_n, customer_codes=rfm["customer_code"].astype(str).tolist(),
-                         segments=rfm["segment"].astype(str).tolist())
+    return read_sql_file(
+        conn,
+        "fidelite_segment_category_affinity",
+        run_date=run_date,
+        window_days=window_days,
+        target_top_n=target_top_n,
+        customer_codes=rfm["customer_code"].astype(str).tolist(),
+        segments=rfm["segment"].astype(str).tolist(),
+    )
 
 
 def spearman_matrix(purchase_days: pd.DataFrame) -> pd.DataFrame:
     """Spearman correlation between categories of the customer x category purchase-day grid
     (a customer who never bought a category counts 0 days in it)."""
-    grid = (purchase_days.pivot_table(index="customer_code", columns="category", values="purchase_days",
-                                      aggfunc="sum", fill_value=0)
-            .sort_index().sort_index(axis=1))
+    grid = (
+        purchase_days.pivot_table(
+            index="customer_code", columns="category", values="purchase_days", aggfunc="sum", fill_value=0
+        )
+        .sort_index()
+        .sort_index(axis=1)
+    )
     return grid.astype("float64").corr(method="spearman")
 
 
@@ -148,17 +183,26 @@ def category_correlation(conn: psycopg.Connection, run_date: date, *, window_day
 
 def plot_segment_distribution(rfm: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
     """Bars: customers per segment, with the segment's share of the window's spend."""
-    counts = (rfm.groupby("segment").agg(customers=("customer_code", "size"), sales=("monetary", "sum"))
-              .reindex(list(SEGMENTS)).fillna(0).reset_index())
+    counts = (
+        rfm.groupby("segment")
+        .agg(customers=("customer_code", "size"), sales=("monetary", "sum"))
+        .reindex(list(SEGMENTS))
+        .fillna(0)
+        .reset_index()
+    )
     total_sales = counts["sales"].sum()
     fig, axes = charts.figure(9, 4.5)
     ax = axes[0][0]
-    sns.barplot(data=counts, x="segment", y="customers", hue="segment", palette=SEGMENT_COLORS,
-                legend=False, ax=ax)
+    sns.barplot(data=counts, x="segment", y="customers", hue="segment", palette=SEGMENT_COLORS, legend=False, ax=ax)
     for patch, sales in zip(ax.patches, counts["sales"]):
         share = sales / total_sales if total_sales else 0.0
-        ax.annotate(f"{share:.0%} of sales", (patch.get_x() + patch.get_width() / 2, patch.get_height()),
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{share:.0%} of sales",
+            (patch.get_x() + patch.get_width() / 2, patch.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_xlabel("")
     ax.set_ylabel("customers")
     ax.set_title(f"RFM segments: {len(rfm)} carded customers")
@@ -166,14 +210,18 @@ def plot_segment_distribution(rfm: pd.DataFrame, currency: str = charts.DEFAULT_
     return fig
 
 
-def plot_segment_shares(segments: pd.DataFrame, by: str, value: str = "customer_share",
-                        currency: str = charts.DEFAULT_CURRENCY) -> Figure:
+def plot_segment_shares(
+    segments: pd.DataFrame, by: str, value: str = "customer_share", currency: str = charts.DEFAULT_CURRENCY
+) -> Figure:
     """Stacked bars: each group's segment mix (``by``: a label column of a segments_by_* table).
     The legend sits on the right of the bars, clear of the axis label."""
     if segments.empty or segments["customers"].sum() == 0:
         return charts.nothing_to_show(f"Segment mix by {_LABELS.get(by, by)}")
-    wide = (segments.pivot_table(index=by, columns="segment", values=value, aggfunc="sum", fill_value=0)
-            .reindex(columns=list(SEGMENTS), fill_value=0).sort_index(ascending=False))
+    wide = (
+        segments.pivot_table(index=by, columns="segment", values=value, aggfunc="sum", fill_value=0)
+        .reindex(columns=list(SEGMENTS), fill_value=0)
+        .sort_index(ascending=False)
+    )
     fig, axes = charts.figure(11, 0.45 * len(wide) + 1.8)
     ax = axes[0][0]
     wide.plot(kind="barh", stacked=True, color=[SEGMENT_COLORS[s] for s in wide.columns], width=0.8, ax=ax)
@@ -237,8 +285,19 @@ def plot_category_correlation(correlation: pd.DataFrame, currency: str = charts.
     size = 0.7 * len(matrix) + 2.5
     fig, axes = charts.figure(size + 1.5, size)
     ax = axes[0][0]
-    sns.heatmap(matrix, vmin=-1, vmax=1, center=0, cmap="vlag", annot=True, fmt=".2f", square=True,
-                cbar_kws={"label": "Spearman rho"}, ax=ax, annot_kws={"fontsize": 8})
+    sns.heatmap(
+        matrix,
+        vmin=-1,
+        vmax=1,
+        center=0,
+        cmap="vlag",
+        annot=True,
+        fmt=".2f",
+        square=True,
+        cbar_kws={"label": "Spearman rho"},
+        ax=ax,
+        annot_kws={"fontsize": 8},
+    )
     ax.set_xlabel("")
     ax.set_ylabel("")
     customers = int(correlation["customers"].iloc[0])
@@ -254,8 +313,16 @@ def plot_segment_affinity(affinity: pd.DataFrame, currency: str = charts.DEFAULT
     matrix = matrix.reindex([s for s in SEGMENTS if s in matrix.index])
     fig, axes = charts.figure(0.9 * len(matrix.columns) + 3, 0.6 * len(matrix) + 2.5)
     ax = axes[0][0]
-    sns.heatmap(matrix, center=100, cmap="vlag", annot=True, fmt=".0f", cbar_kws={"label": "affinity index"},
-                ax=ax, annot_kws={"fontsize": 8})
+    sns.heatmap(
+        matrix,
+        center=100,
+        cmap="vlag",
+        annot=True,
+        fmt=".0f",
+        cbar_kws={"label": "affinity index"},
+        ax=ax,
+        annot_kws={"fontsize": 8},
+    )
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title("Category affinity by segment (100 = all segmented customers)")

@@ -55,7 +55,7 @@ def read_sql(conn: psycopg.Connection, query: str, **params) -> pd.DataFrame:
     date -> ``datetime.date``, text -> str), also when the result is empty."""
     with conn.cursor() as cur:
         cur.execute(query, params)
-        description = cur.description
+        description = cur.description or []
         rows = cur.fetchall()
     frame = pd.DataFrame.from_records(rows, columns=[c.name for c in description])
     for column in description:

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from itertools import combinations
-from typing import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -45,7 +46,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from psycopg import sql
 
-from etl_helpers import charts
+from etl_helpers import charts, db
 from etl_helpers.marts.query import MARTS_SQL_DIR, read_sql_file, window
 from etl_helpers.parameters import FIDELITE, PARAMETERS
 
@@ -55,8 +56,17 @@ _DECLARED = PARAMETERS[FIDELITE]
 LEVELS = ("product", "category")
 ITEM_SEPARATOR = " + "
 RULE_COLUMNS = [
-    "rank", "antecedent", "consequent", "antecedent_size", "count", "antecedent_count",
-    "consequent_count", "n_baskets", "support", "confidence", "lift",
+    "rank",
+    "antecedent",
+    "consequent",
+    "antecedent_size",
+    "count",
+    "antecedent_count",
+    "consequent_count",
+    "n_baskets",
+    "support",
+    "confidence",
+    "lift",
 ]
 PRODUCT_AGGREGATES = ("agg_baskets", "agg_items_month")
 CATEGORY_AGGREGATES = ("agg_category_sets_day",)
@@ -67,13 +77,20 @@ CATEGORY_AGGREGATES = ("agg_category_sets_day",)
 MAX_LEN = int(_DECLARED["max_len"].high)
 MAX_CANDIDATES = 200_000
 # The defaults of the search: those declared once in etl_helpers.parameters.
-WINDOW_DAYS = _DECLARED["window_days"].default
+WINDOW_DAYS = int(_DECLARED["window_days"].default)
 MIN_SUPPORT, MIN_CONFIDENCE = _DECLARED["min_support"].default, _DECLARED["min_confidence"].default
-DEFAULT_MAX_LEN = _DECLARED["max_len"].default
+DEFAULT_MAX_LEN = int(_DECLARED["max_len"].default)
 CATEGORY_MIN_SUPPORT = _DECLARED["category_min_support"].default
 CATEGORY_MIN_CONFIDENCE = _DECLARED["category_min_confidence"].default
-TEMP_TABLES = ("rules_baskets", "rules_patterns", "rules_lines", "rules_next", "rules_occurrences", "rules_candidates",
-               "rules_frequent")
+TEMP_TABLES = (
+    "rules_baskets",
+    "rules_patterns",
+    "rules_lines",
+    "rules_next",
+    "rules_occurrences",
+    "rules_candidates",
+    "rules_frequent",
+)
 
 Itemset = tuple[str, ...]
 
@@ -125,14 +142,14 @@ class ItemsetCounts:
     candidates: dict[int, int] = field(default_factory=dict, compare=False)
 
 
-def apriori_candidates(frequent: Iterable[Itemset]) -> list[Itemset]:
+def apriori_candidates(frequent: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Candidate (k+1)-itemsets from frequent k-itemsets: join on a common (k-1)-prefix,
     then prune every candidate with an infrequent k-subset. Items sort by code point."""
     level = sorted(set(frequent))
     known = set(level)
     candidates: list[Itemset] = []
     for i, left in enumerate(level):
-        for right in level[i + 1:]:
+        for right in level[i + 1 :]:
             if left[:-1] != right[:-1]:
                 break  # sorted: no later itemset shares the prefix
             candidate = left + (right[-1],)
@@ -141,8 +158,9 @@ def apriori_candidates(frequent: Iterable[Itemset]) -> list[Itemset]:
     return candidates
 
 
-def count_itemsets(baskets: Iterable[Iterable[str]], min_support=MIN_SUPPORT,
-                   max_len: int = DEFAULT_MAX_LEN) -> ItemsetCounts:
+def count_itemsets(
+    baskets: Iterable[Iterable[str]], min_support=MIN_SUPPORT, max_len: int = DEFAULT_MAX_LEN
+) -> ItemsetCounts:
     """Frequent itemsets of an in-memory basket list (a reference for the SQL counting)."""
     _check_max_len(max_len)
     sets = [frozenset(b) for b in baskets]
@@ -174,9 +192,14 @@ def count_itemsets(baskets: Iterable[Iterable[str]], min_support=MIN_SUPPORT,
     return ItemsetCounts(n, dict(sorted(counts.items())), threshold, max_len, candidates)
 
 
-def association_rules(counts: ItemsetCounts | Mapping[Itemset, int], n_baskets: int | None = None, *,
-                      min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE,
-                      max_len: int = DEFAULT_MAX_LEN) -> pd.DataFrame:
+def association_rules(
+    counts: ItemsetCounts | Mapping[Itemset, int],
+    n_baskets: int | None = None,
+    *,
+    min_support=MIN_SUPPORT,
+    min_confidence=MIN_CONFIDENCE,
+    max_len: int = DEFAULT_MAX_LEN,
+) -> pd.DataFrame:
     """Rules ``X -> y`` (one item on the right) from itemset counts, ranked by lift.
 
     ``counts`` maps sorted item tuples to the number of baskets holding them; it must hold
@@ -192,7 +215,7 @@ def association_rules(counts: ItemsetCounts | Mapping[Itemset, int], n_baskets: 
     if n_baskets is None or n_baskets <= 0:
         return _empty_rules()
     table = {tuple(sorted(k)): int(v) for k, v in counts.items()}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for itemset, count in table.items():
         if not 2 <= len(itemset) <= max_len or not is_frequent(count, n_baskets, min_support):
             continue
@@ -204,20 +227,22 @@ def association_rules(counts: ItemsetCounts | Mapping[Itemset, int], n_baskets: 
             if not passes_confidence(count, antecedent_count, min_confidence):
                 continue
             lift = Fraction(count * n_baskets, antecedent_count * consequent_count)
-            rows.append({
-                "antecedent_items": antecedent,
-                "consequent": consequent,
-                "antecedent_size": len(antecedent),
-                "count": count,
-                "antecedent_count": antecedent_count,
-                "consequent_count": consequent_count,
-                "n_baskets": n_baskets,
-                "support": float(Fraction(count, n_baskets)),
-                "confidence": float(Fraction(count, antecedent_count)),
-                "lift": float(lift),
-                "_lift": lift,
-                "_confidence": Fraction(count, antecedent_count),
-            })
+            rows.append(
+                {
+                    "antecedent_items": antecedent,
+                    "consequent": consequent,
+                    "antecedent_size": len(antecedent),
+                    "count": count,
+                    "antecedent_count": antecedent_count,
+                    "consequent_count": consequent_count,
+                    "n_baskets": n_baskets,
+                    "support": float(Fraction(count, n_baskets)),
+                    "confidence": float(Fraction(count, antecedent_count)),
+                    "lift": float(lift),
+                    "_lift": lift,
+                    "_confidence": Fraction(count, antecedent_count),
+                }
+            )
     if not rows:
         return _empty_rules()
     rows.sort(key=lambda r: (-r["_lift"], -r["_confidence"], -r["count"], r["antecedent_items"], r["consequent"]))
@@ -240,15 +265,18 @@ def _check_max_len(max_len: int) -> None:
     if not isinstance(max_len, int) or max_len < 2:
         raise ValueError(f"max_len must be an integer >= 2 (a rule has two items at least), got {max_len!r}")
     if max_len > MAX_LEN:
-        raise ValueError(f"max_len must be at most MAX_LEN = {MAX_LEN} (the bound on the itemset search), "
-                         f"got {max_len}")
+        raise ValueError(
+            f"max_len must be at most MAX_LEN = {MAX_LEN} (the bound on the itemset search), got {max_len}"
+        )
 
 
-def _bounded(candidates: list[Itemset], size: int) -> list[Itemset]:
+def _bounded(candidates: list[tuple[Any, ...]], size: int) -> list[tuple[Any, ...]]:
     """The candidates of a level, refused beyond MAX_CANDIDATES (raise min_support)."""
     if len(candidates) > MAX_CANDIDATES:
-        raise ValueError(f"{len(candidates)} candidate itemsets of {size} items exceed MAX_CANDIDATES = "
-                         f"{MAX_CANDIDATES} (the bound on the itemset search): raise min_support or lower max_len")
+        raise ValueError(
+            f"{len(candidates)} candidate itemsets of {size} items exceed MAX_CANDIDATES = "
+            f"{MAX_CANDIDATES} (the bound on the itemset search): raise min_support or lower max_len"
+        )
     return candidates
 
 
@@ -256,7 +284,7 @@ def _bounded(candidates: list[Itemset], size: int) -> list[Itemset]:
 
 
 def _sql_text(name: str) -> sql.SQL:
-    return sql.SQL((MARTS_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))  # type: ignore[arg-type]
+    return sql.SQL((MARTS_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
 
 
 def _drop_temp_tables(cur: psycopg.Cursor) -> None:
@@ -277,20 +305,28 @@ def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> tuple[dict[tuple[in
     Returns them and how many distinct itemsets were counted."""
     cur.execute("drop table if exists pg_temp.rules_frequent")
     cur.execute("create temporary table rules_frequent (items bigint[] primary key, n bigint not null)")
-    cur.execute(
-        "with counted as (select items, sum(weight) as n from pg_temp.rules_next group by items), "
-        "kept as (insert into pg_temp.rules_frequent select items, n from counted where n >= %(n)s) "
-        "select count(*) from counted",
-        {"n": threshold},
+    counted = int(
+        db.scalar(
+            cur,
+            "with counted as (select items, sum(weight) as n from pg_temp.rules_next group by items), "
+            "kept as (insert into pg_temp.rules_frequent select items, n from counted where n >= %(n)s) "
+            "select count(*) from counted",
+            {"n": threshold},
+        )
     )
-    counted = int(cur.fetchone()[0])
     cur.execute("select items, n from pg_temp.rules_frequent")
     return {tuple(items): int(n) for items, n in cur.fetchall()}, counted
 
 
-def count_basket_itemsets(conn: psycopg.Connection, run_date: date, *, level: str = "product",
-                          window_days: int = WINDOW_DAYS, min_support=MIN_SUPPORT,
-                          max_len: int = DEFAULT_MAX_LEN) -> ItemsetCounts:
+def count_basket_itemsets(
+    conn: psycopg.Connection,
+    run_date: date,
+    *,
+    level: str = "product",
+    window_days: int = WINDOW_DAYS,
+    min_support=MIN_SUPPORT,
+    max_len: int = DEFAULT_MAX_LEN,
+) -> ItemsetCounts:
     """Frequent itemsets of the window's baskets, counted in PostgreSQL (Apriori).
 
     Baskets are the tickets of (run_date - window_days, run_date]; items are product codes or
@@ -316,8 +352,7 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date: date, *, level: st
         if level == "product":
             singles = _product_items(cur, params)
         else:
-            cur.execute("select item, sum(weight) from pg_temp.rules_baskets, unnest(items) as item "
-                        "group by item", {})
+            cur.execute("select item, sum(weight) from pg_temp.rules_baskets, unnest(items) as item group by item", {})
             singles = {(int(item),): int(n) for item, n in cur.fetchall()}
         by_id = {ids: n for ids, n in singles.items() if n >= threshold}
         candidates = {1: len(singles)}
@@ -327,8 +362,11 @@ def count_basket_itemsets(conn: psycopg.Connection, run_date: date, *, level: st
             by_id.update(frequent)
             candidates.update(counted)
         _drop_temp_tables(cur)
-        labels = dict(read_sql_file(conn, "fidelite_rule_items", level=level)[["item_id", "item"]]
-                      .itertuples(index=False, name=None))
+        labels = dict(
+            read_sql_file(conn, "fidelite_rule_items", level=level)[["item_id", "item"]].itertuples(
+                index=False, name=None
+            )
+        )
     counts = {tuple(sorted(labels[i] for i in ids)): n for ids, n in by_id.items()}
     return ItemsetCounts(n_baskets, dict(sorted(counts.items())), threshold, max_len, candidates)
 
@@ -349,38 +387,55 @@ def _fill_baskets(cur: psycopg.Cursor, params: dict) -> int:
     """``rules_baskets``: the window's baskets as weighted item sets (fidelite_baskets);
     returns how many baskets."""
     cur.execute("create temporary table rules_baskets (items bigint[] not null, weight bigint not null)")
-    cur.execute(sql.SQL("insert into pg_temp.rules_baskets (items, weight) select items, weight from (")
-                + _sql_text("fidelite_baskets") + sql.SQL(") as baskets"), params)
-    return int(cur.execute("select coalesce(sum(weight), 0) from pg_temp.rules_baskets").fetchone()[0])
+    cur.execute(
+        sql.SQL("insert into pg_temp.rules_baskets (items, weight) select items, weight from (")
+        + _sql_text("fidelite_baskets")
+        + sql.SQL(") as baskets"),
+        params,
+    )
+    return int(db.scalar(cur, "select coalesce(sum(weight), 0) from pg_temp.rules_baskets"))
 
 
-def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
-                          max_len: int) -> tuple[dict[tuple[int, ...], int], dict[int, int]]:
+def _apriori_over_baskets(
+    cur: psycopg.Cursor, kept: list[int], threshold: int, max_len: int
+) -> tuple[dict[tuple[int, ...], int], dict[int, int]]:
     """Frequent itemsets of 2 to ``max_len`` items of ``rules_baskets``, made of ``kept`` items
     (every item of a frequent itemset must be among them), and per size how many distinct
     itemsets were counted (for pairs at most ``len(kept) choose 2``)."""
     # baskets reduced to the kept items, grouped: one pattern per distinct set, weighted by its
     # baskets (few patterns for broad items such as categories)
-    cur.execute("create temporary table rules_patterns "
-                "(pattern_id bigint generated always as identity, items bigint[] not null, weight bigint not null)")
-    cur.execute("insert into pg_temp.rules_patterns (items, weight) "
-                "select kept, sum(weight) from (select array(select item from unnest(items) as item "
-                "where item = any(%(kept)s) order by item) as kept, weight from pg_temp.rules_baskets "
-                "where items && %(kept)s::bigint[]) as reduced "  # most baskets hold no kept item
-                "where cardinality(kept) > 1 group by kept",
-                {"kept": kept})
+    cur.execute(
+        "create temporary table rules_patterns "
+        "(pattern_id bigint generated always as identity, items bigint[] not null, weight bigint not null)"
+    )
+    cur.execute(
+        "insert into pg_temp.rules_patterns (items, weight) "
+        "select kept, sum(weight) from (select array(select item from unnest(items) as item "
+        "where item = any(%(kept)s) order by item) as kept, weight from pg_temp.rules_baskets "
+        "where items && %(kept)s::bigint[]) as reduced "  # most baskets hold no kept item
+        "where cardinality(kept) > 1 group by kept",
+        {"kept": kept},
+    )
     cur.execute("drop table pg_temp.rules_baskets")
-    _fill(cur, "rules_lines", "pattern_id bigint not null, item bigint not null, weight bigint not null",
-          sql.SQL("select pattern_id, item, weight from pg_temp.rules_patterns, unnest(items) as item"), {})
+    _fill(
+        cur,
+        "rules_lines",
+        "pattern_id bigint not null, item bigint not null, weight bigint not null",
+        sql.SQL("select pattern_id, item, weight from pg_temp.rules_patterns, unnest(items) as item"),
+        {},
+    )
     cur.execute("drop table pg_temp.rules_patterns")
 
     by_id: dict[tuple[int, ...], int] = {}
     counted: dict[int, int] = {}
-    size, frequent = 1, {(item,): 0 for item in kept}
+    size = 1
+    frequent: dict[tuple[int, ...], int] = {(item,): 0 for item in kept}
     while frequent and size < max_len:
         size += 1
-        cur.execute("create temporary table rules_next "
-                    "(pattern_id bigint not null, items bigint[] not null, weight bigint not null)")
+        cur.execute(
+            "create temporary table rules_next "
+            "(pattern_id bigint not null, items bigint[] not null, weight bigint not null)"
+        )
         if size == 2:
             cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_pairs"))
         else:
@@ -398,12 +453,20 @@ def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
         log.info("itemsets of %d: %d counted, %d frequent", size, counted[size], len(frequent))
         if frequent and size < max_len:
             # an item of no frequent itemset of this size is in no frequent larger one: never extend by it
-            cur.execute("delete from pg_temp.rules_lines where item <> all(%(items)s::bigint[])",
-                        {"items": sorted({item for items in frequent for item in items})})
-            _fill(cur, "rules_occurrences", "pattern_id bigint not null, items bigint[] not null, "
-                  "weight bigint not null",
-                  sql.SQL("select next.pattern_id, next.items, next.weight from pg_temp.rules_next as next "
-                          "join pg_temp.rules_frequent as frequent on frequent.items = next.items"), {})
+            cur.execute(
+                "delete from pg_temp.rules_lines where item <> all(%(items)s::bigint[])",
+                {"items": sorted({item for items in frequent for item in items})},
+            )
+            _fill(
+                cur,
+                "rules_occurrences",
+                "pattern_id bigint not null, items bigint[] not null, weight bigint not null",
+                sql.SQL(
+                    "select next.pattern_id, next.items, next.weight from pg_temp.rules_next as next "
+                    "join pg_temp.rules_frequent as frequent on frequent.items = next.items"
+                ),
+                {},
+            )
         cur.execute("drop table pg_temp.rules_next, pg_temp.rules_frequent")
     return by_id, counted
 
@@ -411,42 +474,85 @@ def _apriori_over_baskets(cur: psycopg.Cursor, kept: list[int], threshold: int,
 # --------------------------------------------------------------------------- the mart tables
 
 
-def basket_rules(conn: psycopg.Connection, run_date: date, *, level: str = "product",
-                 window_days: int = WINDOW_DAYS, min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE,
-                 max_len: int = DEFAULT_MAX_LEN) -> pd.DataFrame:
+def basket_rules(
+    conn: psycopg.Connection,
+    run_date: date,
+    *,
+    level: str = "product",
+    window_days: int = WINDOW_DAYS,
+    min_support=MIN_SUPPORT,
+    min_confidence=MIN_CONFIDENCE,
+    max_len: int = DEFAULT_MAX_LEN,
+) -> pd.DataFrame:
     """Association rules of the window's baskets at ``level`` (product codes or categories)."""
-    counts = count_basket_itemsets(conn, run_date, level=level, window_days=window_days,
-                                   min_support=min_support, max_len=max_len)
+    counts = count_basket_itemsets(
+        conn, run_date, level=level, window_days=window_days, min_support=min_support, max_len=max_len
+    )
     return association_rules(counts, min_support=min_support, min_confidence=min_confidence, max_len=max_len)
 
 
-def product_rules(conn: psycopg.Connection, run_date: date, *, window_days: int = WINDOW_DAYS,
-                  min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE,
-                  max_len: int = DEFAULT_MAX_LEN) -> pd.DataFrame:
+def product_rules(
+    conn: psycopg.Connection,
+    run_date: date,
+    *,
+    window_days: int = WINDOW_DAYS,
+    min_support=MIN_SUPPORT,
+    min_confidence=MIN_CONFIDENCE,
+    max_len: int = DEFAULT_MAX_LEN,
+) -> pd.DataFrame:
     """``product_rules``: rules between product codes, with the products' names beside them."""
-    rules = basket_rules(conn, run_date, level="product", window_days=window_days, min_support=min_support,
-                         min_confidence=min_confidence, max_len=max_len)
+    rules = basket_rules(
+        conn,
+        run_date,
+        level="product",
+        window_days=window_days,
+        min_support=min_support,
+        min_confidence=min_confidence,
+        max_len=max_len,
+    )
     names = read_sql_file(conn, "fidelite_rule_items", level="product")
     lookup = dict(zip(names["item"], names["item_name"]))
-    rules.insert(3, "antecedent_names", rules["antecedent"].map(
-        lambda text: ITEM_SEPARATOR.join(lookup.get(code, code) for code in text.split(ITEM_SEPARATOR))))
+    rules.insert(
+        3,
+        "antecedent_names",
+        rules["antecedent"].map(
+            lambda text: ITEM_SEPARATOR.join(lookup.get(code, code) for code in text.split(ITEM_SEPARATOR))
+        ),
+    )
     rules.insert(4, "consequent_name", rules["consequent"].map(lambda code: lookup.get(code, code)))
     return rules
 
 
-def category_rules(conn: psycopg.Connection, run_date: date, *, window_days: int = WINDOW_DAYS,
-                   category_min_support=CATEGORY_MIN_SUPPORT, category_min_confidence=CATEGORY_MIN_CONFIDENCE,
-                   max_len: int = DEFAULT_MAX_LEN) -> pd.DataFrame:
+def category_rules(
+    conn: psycopg.Connection,
+    run_date: date,
+    *,
+    window_days: int = WINDOW_DAYS,
+    category_min_support=CATEGORY_MIN_SUPPORT,
+    category_min_confidence=CATEGORY_MIN_CONFIDENCE,
+    max_len: int = DEFAULT_MAX_LEN,
+) -> pd.DataFrame:
     """``category_rules``: rules between product categories (a basket holds a category once)."""
-    return basket_rules(conn, run_date, level="category", window_days=window_days,
-                        min_support=category_min_support, min_confidence=category_min_confidence, max_len=max_len)
+    return basket_rules(
+        conn,
+        run_date,
+        level="category",
+        window_days=window_days,
+        min_support=category_min_support,
+        min_confidence=category_min_confidence,
+        max_len=max_len,
+    )
 
 
 # --------------------------------------------------------------------------- chart
 
 
-def plot_top_rules(rules: pd.DataFrame, top_rules: int, title: str = "Top association rules by lift",
-                   currency: str = charts.DEFAULT_CURRENCY) -> Figure:
+def plot_top_rules(
+    rules: pd.DataFrame,
+    top_rules: int,
+    title: str = "Top association rules by lift",
+    currency: str = charts.DEFAULT_CURRENCY,
+) -> Figure:
     """Horizontal bars of the ``top_rules`` rules' lift, labelled ``X -> y`` (names when present)."""
     head = rules.sort_values("rank").head(top_rules).copy()
     lhs = head["antecedent_names"] if "antecedent_names" in head else head["antecedent"]
@@ -460,8 +566,13 @@ def plot_top_rules(rules: pd.DataFrame, top_rules: int, title: str = "Top associ
     else:
         sns.barplot(data=head, y="rule", x="lift", color="#4C72B0", ax=ax)
         for patch, (_, row) in zip(ax.patches, head.iterrows()):
-            ax.text(patch.get_width(), patch.get_y() + patch.get_height() / 2,
-                    f" conf {row['confidence']:.0%}, n={row['count']}", va="center", fontsize=8)
+            ax.text(
+                patch.get_width(),
+                patch.get_y() + patch.get_height() / 2,
+                f" conf {row['confidence']:.0%}, n={row['count']}",
+                va="center",
+                fontsize=8,
+            )
         ax.set_xlim(0, head["lift"].max() * 1.25)
         ax.set_ylabel("")
         ax.set_xlabel("lift (1 = independent)")

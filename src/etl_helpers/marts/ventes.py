@@ -54,14 +54,24 @@ def plot_top_products(frame: pd.DataFrame, currency: str = charts.DEFAULT_CURREN
         ax.set_title("Top products by net quantity: no sales in the window")
         return figure
     data = frame.sort_values("rank").assign(
-        label=lambda f: f["product_code"] + "  " + f["product_name"].str.slice(0, 40))
+        label=lambda f: f["product_code"] + "  " + f["product_name"].str.slice(0, 40)
+    )
     sns.barplot(data=data, y="label", x="quantity", hue="category", dodge=False, ax=ax, orient="h")
     for position, (_, row) in enumerate(data.iterrows()):
-        ax.annotate(charts.money(row["revenue"], currency), (row["quantity"], position), xytext=(4, 0),
-                    textcoords="offset points", va="center", fontsize=8)
-    ax.set(xlabel="net quantity (units)", ylabel="",
-           title=f"Top {len(data)} products by net quantity, {data['period_start'].iloc[0]} to "
-                 f"{data['period_end'].iloc[0]} (net revenue beside)")
+        ax.annotate(
+            charts.money(row["revenue"], currency),
+            (row["quantity"], position),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
+    ax.set(
+        xlabel="net quantity (units)",
+        ylabel="",
+        title=f"Top {len(data)} products by net quantity, {data['period_start'].iloc[0]} to "
+        f"{data['period_end'].iloc[0]} (net revenue beside)",
+    )
     ax.margins(x=0.15)
     ax.legend(title="category", loc="lower right", fontsize=8)
     return figure
@@ -76,8 +86,7 @@ def plot_monthly_sales_by_region(frame: pd.DataFrame, currency: str = charts.DEF
     regions = data.groupby("region_name")["revenue"].sum().sort_values(ascending=False).index.tolist()
     ncols = min(REGION_PANELS, len(regions))
     nrows = math.ceil(len(regions) / ncols)
-    figure, axes = charts.figure(3.2 * ncols + 1, 2.4 * nrows + 0.8, nrows=nrows, ncols=ncols,
-                                 sharex=True, sharey=True)
+    figure, axes = charts.figure(3.2 * ncols + 1, 2.4 * nrows + 0.8, nrows=nrows, ncols=ncols, sharex=True, sharey=True)
     for index, ax in enumerate(axes.flat):
         if index >= len(regions):
             ax.set_visible(False)
@@ -100,15 +109,19 @@ def plot_sales_daily(frame: pd.DataFrame, currency: str = charts.DEFAULT_CURRENC
     ax = axes[0][0]
     if frame.empty:
         return figure
-    data = frame.assign(sale_date=pd.to_datetime(frame["sale_date"]),
-                        day=lambda f: f["is_weekend"].map({True: "weekend", False: "weekday"}))
+    data = frame.assign(
+        sale_date=pd.to_datetime(frame["sale_date"]),
+        day=lambda f: f["is_weekend"].map({True: "weekend", False: "weekday"}),
+    )
     palette = {"weekday": "#4c72b0", "weekend": "#dd8452"}
     for kind, part in data.groupby("day"):
         ax.bar(part["sale_date"], part["revenue"], width=0.8, color=palette[kind], label=kind)
-    sns.lineplot(data=data, x="sale_date", y="revenue_7d_avg", color="black", ax=ax,
-                 label="7-day average")
-    ax.set(xlabel="", ylabel="net revenue",
-           title=f"Daily net revenue, {len(data)} days ending {frame['sale_date'].iloc[-1]}")
+    sns.lineplot(data=data, x="sale_date", y="revenue_7d_avg", color="black", ax=ax, label="7-day average")
+    ax.set(
+        xlabel="",
+        ylabel="net revenue",
+        title=f"Daily net revenue, {len(data)} days ending {frame['sale_date'].iloc[-1]}",
+    )
     charts.money_axis(ax, currency)
     ax.legend(fontsize=8)
     return figure
@@ -125,10 +138,10 @@ def plot_weekday_hour(frame: pd.DataFrame, currency: str = charts.DEFAULT_CURREN
     shown = frame[frame["hour"].between(first, last)]
     grid = shown.pivot(index=["day_of_week", "weekday"], columns="hour", values="revenue_per_day")
     grid.index = grid.index.get_level_values("weekday")
-    sns.heatmap(grid, cmap="rocket_r", ax=ax, linewidths=0.5,
-                cbar_kws={"label": f"{charts.SYMBOLS[currency]} per day"})
-    ax.set(xlabel="hour (local time)", ylabel="",
-           title="Average net revenue per day by weekday and hour, trailing year")
+    sns.heatmap(grid, cmap="rocket_r", ax=ax, linewidths=0.5, cbar_kws={"label": f"{charts.SYMBOLS[currency]} per day"})
+    ax.set(
+        xlabel="hour (local time)", ylabel="", title="Average net revenue per day by weekday and hour, trailing year"
+    )
     return figure
 
 
@@ -136,8 +149,9 @@ def plot_period_comparison(frame: pd.DataFrame, currency: str = charts.DEFAULT_C
     """Horizontal bars of net revenue now vs a year earlier, MTD and YTD, by region and by banner.
     Each group is a row labelled with its code and growth, so a dozen regions never collide."""
     periods, dimensions = ["month_to_date", "year_to_date"], ["region", "banner"]
-    groups = max([len(frame[(frame["period"] == p) & (frame["dimension"] == d)])
-                  for p in periods for d in dimensions] + [2])
+    groups = max(
+        [len(frame[(frame["period"] == p) & (frame["dimension"] == d)]) for p in periods for d in dimensions] + [2]
+    )
     figure, axes = charts.figure(14, 2 * (0.45 * groups + 1.2), nrows=2, ncols=2)
     for i, period in enumerate(periods):
         for j, dimension in enumerate(dimensions):
@@ -147,14 +161,27 @@ def plot_period_comparison(frame: pd.DataFrame, currency: str = charts.DEFAULT_C
                 ax.set_title(f"{period} by {dimension}: no sales")
                 continue
             first = part.iloc[0]
-            labels = part["code"] + "  " + part["revenue_growth_pct"].map(
-                lambda g: "n/a" if pd.isna(g) else f"{g:+.1f} %")
-            long = pd.concat([
-                pd.DataFrame({"label": labels, "revenue": part["revenue"],
-                              "period": f"{first['current_start']} to {first['current_end']}"}),
-                pd.DataFrame({"label": labels, "revenue": part["previous_revenue"],
-                              "period": f"{first['previous_start']} to {first['previous_end']}"}),
-            ])
+            labels = (
+                part["code"] + "  " + part["revenue_growth_pct"].map(lambda g: "n/a" if pd.isna(g) else f"{g:+.1f} %")
+            )
+            long = pd.concat(
+                [
+                    pd.DataFrame(
+                        {
+                            "label": labels,
+                            "revenue": part["revenue"],
+                            "period": f"{first['current_start']} to {first['current_end']}",
+                        }
+                    ),
+                    pd.DataFrame(
+                        {
+                            "label": labels,
+                            "revenue": part["previous_revenue"],
+                            "period": f"{first['previous_start']} to {first['previous_end']}",
+                        }
+                    ),
+                ]
+            )
             sns.barplot(data=long, y="label", x="revenue", hue="period", orient="h", ax=ax)
             ax.set(ylabel="", xlabel="net revenue", title=f"{period.replace('_', ' ')} by {dimension}")
             ax.tick_params(axis="y", labelsize=8)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 import papermill
@@ -28,13 +28,13 @@ log = logging.getLogger(__name__)
 class StepRecord:
     notebook: str
     mart: str
-    status: str = "pending"       # pending | succeeded | failed | skipped | reused
+    status: str = "pending"  # pending | succeeded | failed | skipped | reused
     seconds: float | None = None
-    executed_notebook: str | None = None   # paths relative to exports/
+    executed_notebook: str | None = None  # paths relative to exports/
     html_report: str | None = None
     error: str | None = None
-    fingerprint: str | None = None    # the digest of its inputs (run/reuse.py), when it can be reused
-    made_in_run: str | None = None    # the run that executed it (another one when reused)
+    fingerprint: str | None = None  # the digest of its inputs (run/reuse.py), when it can be reused
+    made_in_run: str | None = None  # the run that executed it (another one when reused)
 
 
 def header_markdown(notebook: str, facts: dict[str, object]) -> str:
@@ -58,8 +58,9 @@ def render_html(executed: Path, title: str) -> Path:
     """HTML report beside the executed notebook: inputs hidden, outputs (charts) shown,
     titled ``title``."""
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4),
-                                          resources={"metadata": {"name": title}})
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(executed, as_version=4), resources={"metadata": {"name": title}}
+    )
     target = executed.with_suffix(".html")
     write_text_atomic(target, body)
     return target
@@ -67,16 +68,26 @@ def render_html(executed: Path, title: str) -> Path:
 
 def failure_message(notebook: str, error: BaseException) -> str:
     if isinstance(error, papermill.PapermillExecutionError):
-        return (f"notebook {notebook}.ipynb failed in cell {error.cell_index} "
-                f"(execution count {error.exec_count}): {error.ename}: {db.redact(str(error.evalue))}")
+        return (
+            f"notebook {notebook}.ipynb failed in cell {error.cell_index} "
+            f"(execution count {error.exec_count}): {error.ename}: {db.redact(str(error.evalue))}"
+        )
     if isinstance(error, OSError) and error.filename:
         return f"notebook {notebook}.ipynb could not be saved: {error.strerror}: {error.filename}"
     return f"notebook {notebook}.ipynb failed: {type(error).__name__}: {db.redact(str(error))}"
 
 
-def execute_notebook(source: Path, executed: Path, *, parameters: dict, header: str, title: str,
-                     take_kernel: Callable[[], StartedKernel], cell_timeout: float,
-                     progress: bool = False) -> StepRecord:
+def execute_notebook(
+    source: Path,
+    executed: Path,
+    *,
+    parameters: dict,
+    header: str,
+    title: str,
+    take_kernel: Callable[[], StartedKernel],
+    cell_timeout: float,
+    progress: bool = False,
+) -> StepRecord:
     """Run ``source`` into ``executed`` (and its HTML beside it). Never raises: a failure is
     the record's ``error``, naming the notebook (and the cell)."""
     notebook = source.stem
@@ -88,7 +99,8 @@ def execute_notebook(source: Path, executed: Path, *, parameters: dict, header: 
         executed.parent.mkdir(parents=True, exist_ok=True)
         kernel = take_kernel()
         papermill.execute_notebook(
-            with_header(source, header), str(partial),
+            with_header(source, header),
+            str(partial),
             parameters=parameters,
             kernel_name=kernels.KERNEL_NAME,
             cwd=str(source.parent),

@@ -19,9 +19,9 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 SOCKET_VARIABLE = "ETL_RUN_LOG_SOCKET"
 PACKAGE = "etl_helpers"
@@ -35,9 +35,15 @@ class _JsonDatagramHandler(logging.handlers.DatagramHandler):
 
     def makePickle(self, record: logging.LogRecord) -> bytes:
         text = logging.Formatter().formatException(record.exc_info) if record.exc_info else None
-        fields = {"name": record.name, "levelno": record.levelno, "levelname": record.levelname,
-                  "msg": record.getMessage()[:MAX_TEXT], "created": record.created, "process": record.process,
-                  "exc_text": text[-MAX_TEXT:] if text else None}
+        fields = {
+            "name": record.name,
+            "levelno": record.levelno,
+            "levelname": record.levelname,
+            "msg": record.getMessage()[:MAX_TEXT],
+            "created": record.created,
+            "process": record.process,
+            "exc_text": text[-MAX_TEXT:] if text else None,
+        }
         return json.dumps(fields).encode("utf-8")
 
 
@@ -87,7 +93,7 @@ def receiving() -> Iterator[Path]:
         while True:
             try:
                 _handle(receiver.recv(MAX_RECORD_BYTES))
-            except socket.timeout:
+            except TimeoutError:
                 if done.is_set():
                     return  # nothing left to read
             except OSError:

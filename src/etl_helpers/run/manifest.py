@@ -18,7 +18,7 @@ import os
 import re
 import secrets
 import shutil
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -33,11 +33,11 @@ MANIFEST = "manifest.json"
 
 
 def new_run_id() -> str:
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def runs_dir(settings: Settings, run_date: date) -> Path:
@@ -124,12 +124,14 @@ def file_inventory(settings: Settings, run_date: date) -> list[dict]:
         if not folder.is_dir():
             continue
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            files.append({
-                "path": path.relative_to(settings.exports_dir).as_posix(),
-                "bytes": path.stat().st_size,
-                "rows": _row_count(path),
-                "sha256": sha256_of(path),
-            })
+            files.append(
+                {
+                    "path": path.relative_to(settings.exports_dir).as_posix(),
+                    "bytes": path.stat().st_size,
+                    "rows": _row_count(path),
+                    "sha256": sha256_of(path),
+                }
+            )
     return files
 
 
@@ -137,6 +139,7 @@ def merged_with_published(manifest: dict, previous: dict | None, step_order: lis
     """The manifest to publish: this run's steps and loads, plus the entries of steps (and
     loads) an earlier run published and this one did not redo (a partial run keeps them)."""
     merged = dict(manifest)
+
     def key(step: dict) -> tuple[str, str]:
         return step["notebook"], step["mart"]
 
@@ -152,8 +155,9 @@ def merged_with_published(manifest: dict, previous: dict | None, step_order: lis
     return merged
 
 
-def publish(settings: Settings, run_date: date, run_folder: Path, manifest: dict, staged_marts: list[str],
-            step_order: list[str]) -> dict:
+def publish(
+    settings: Settings, run_date: date, run_folder: Path, manifest: dict, staged_marts: list[str], step_order: list[str]
+) -> dict:
     """Swap the run's staged mart folders in and publish its manifest (see the module's doc)."""
     published = published_manifest_path(settings, run_date)
     merged = merged_with_published(manifest, read_manifest(published), step_order)
@@ -178,17 +182,19 @@ def history(settings: Settings) -> list[dict]:
         if started and finished:
             seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
         loads = manifest.get("loads", [])
-        entries.append({
-            "run_id": manifest.get("run_id"),
-            "run_date": manifest.get("run_date"),
-            "status": manifest.get("status"),
-            "source": manifest.get("source"),
-            "started_at": started,
-            "seconds": seconds,
-            "rows_loaded": sum(load.get("rows_loaded") or 0 for load in loads),
-            "rows_rejected": sum(load.get("rows_rejected") or 0 for load in loads),
-            "report_folder": str(path.parent),
-        })
+        entries.append(
+            {
+                "run_id": manifest.get("run_id"),
+                "run_date": manifest.get("run_date"),
+                "status": manifest.get("status"),
+                "source": manifest.get("source"),
+                "started_at": started,
+                "seconds": seconds,
+                "rows_loaded": sum(load.get("rows_loaded") or 0 for load in loads),
+                "rows_rejected": sum(load.get("rows_rejected") or 0 for load in loads),
+                "report_folder": str(path.parent),
+            }
+        )
     return sorted(entries, key=lambda e: (e["started_at"] or "", e["run_id"] or ""))
 
 

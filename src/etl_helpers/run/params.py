@@ -8,7 +8,7 @@ import ast
 import difflib
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import papermill
@@ -19,7 +19,7 @@ from etl_helpers.run.steps import RunRequest, Step, UsageError
 from etl_helpers.settings import Settings
 
 
-@lru_cache(maxsize=None)
+@cache
 def _declared(path: str, mtime_ns: int) -> dict[str, object]:
     declared = {}
     for name, info in papermill.inspect_notebook(path).items():
@@ -49,13 +49,16 @@ def resolve_overrides(pairs: list[tuple[str, str]], steps: list[Step], notebooks
     overrides: dict[str, object] = {}
     for name, text in pairs:
         if name in RUNNER_SET:
-            raise UsageError(f"-p {name}: set by the runner itself (use the command's options, "
-                             "e.g. --date, --source, --scale, --seed, --raw, --points-rate)")
+            raise UsageError(
+                f"-p {name}: set by the runner itself (use the command's options, "
+                "e.g. --date, --source, --scale, --seed, --raw, --points-rate)"
+            )
         if name not in declared:
             close = difflib.get_close_matches(name, settable, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise UsageError(f"-p {name}: no selected notebook declares it; {hint}"
-                             f"valid names: {', '.join(settable) or '(none)'}")
+            raise UsageError(
+                f"-p {name}: no selected notebook declares it; {hint}valid names: {', '.join(settable) or '(none)'}"
+            )
         try:
             overrides[name] = parse_value(name, text, declared[name], marts[name])
         except ParameterError as error:
@@ -72,6 +75,7 @@ def step_parameters(notebook: Path, available: dict[str, object]) -> dict[str, o
 @dataclass(frozen=True)
 class StepJob:
     """Everything one step needs, picklable for the mart workers."""
+
     step: Step
     source: Path
     executed: Path
@@ -82,8 +86,14 @@ class StepJob:
     progress: bool
 
 
-def step_jobs(run_date: date, manifest: dict, out_dirs: dict[str, Path], request: RunRequest, settings: Settings,
-          notebooks_dir: Path) -> list[StepJob]:
+def step_jobs(
+    run_date: date,
+    manifest: dict,
+    out_dirs: dict[str, Path],
+    request: RunRequest,
+    settings: Settings,
+    notebooks_dir: Path,
+) -> list[StepJob]:
     """Each step's notebook, where it is saved, the parameters it gets (the runner's and the
     overrides, those it declares) and the header of its report."""
     jobs = []
@@ -105,17 +115,29 @@ def step_jobs(run_date: date, manifest: dict, out_dirs: dict[str, Path], request
             "currency": manifest["currency"],
             **request.overrides,
         }
-        header = header_markdown(step.notebook, {
-            "run date": run_date.isoformat(),
-            "source": f"{request.source} ({manifest['currency']})",
-            "overrides": overrides,
-            "run id": manifest["run_id"],
-            "code version": manifest["code_version"] or "unknown",
-            "export folder": _shown_path(shown, settings),
-        })
-        jobs.append(StepJob(step, source, out / f"{step.notebook}.ipynb", step_parameters(source, available),
-                            header, f"{step.notebook} — {run_date.isoformat()}", request.cell_timeout,
-                            request.progress))
+        header = header_markdown(
+            step.notebook,
+            {
+                "run date": run_date.isoformat(),
+                "source": f"{request.source} ({manifest['currency']})",
+                "overrides": overrides,
+                "run id": manifest["run_id"],
+                "code version": manifest["code_version"] or "unknown",
+                "export folder": _shown_path(shown, settings),
+            },
+        )
+        jobs.append(
+            StepJob(
+                step,
+                source,
+                out / f"{step.notebook}.ipynb",
+                step_parameters(source, available),
+                header,
+                f"{step.notebook} — {run_date.isoformat()}",
+                request.cell_timeout,
+                request.progress,
+            )
+        )
     return jobs
 
 

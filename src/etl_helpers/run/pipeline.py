@@ -17,13 +17,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Iterator
+from typing import TextIO
 
 import psycopg
 
@@ -61,10 +62,16 @@ class RecordUnwritable(RuntimeError):
 
 def code_version(root: Path = PROJECT_ROOT) -> str | None:
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -84,7 +91,7 @@ class RunLog(logging.Handler):
         super().__init__(logging.INFO)
         self.setFormatter(RedactingFormatter(LOG_FORMAT))
         self.pending: list[str] = []
-        self.stream = None
+        self.stream: TextIO | None = None
         self.warnings = 0
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -131,10 +138,11 @@ def run_lock(settings: Settings, wait_seconds: float) -> Iterator[None]:
     conn = db.connect(settings, autocommit=True)
     try:
         deadline = time.monotonic() + wait_seconds
-        while not conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)).fetchone()[0]:
+        while not db.scalar(conn, "select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,)):
             if time.monotonic() >= deadline:
-                raise RunLocked("another pipeline run is writing to this database; "
-                                "try again when it ends (or pass --wait SECONDS)")
+                raise RunLocked(
+                    "another pipeline run is writing to this database; try again when it ends (or pass --wait SECONDS)"
+                )
             time.sleep(0.5)
         yield
     finally:
@@ -159,14 +167,14 @@ def end_orphan_writers(conn) -> int:
 def abandon_runs(conn) -> int:
     """Runs left ``running`` in etl.runs by a killed process are closed as ``abandoned``."""
     closed = conn.execute(
-        "update etl.runs set status = 'abandoned', finished_at = now() where status = 'running'").rowcount
+        "update etl.runs set status = 'abandoned', finished_at = now() where status = 'running'"
+    ).rowcount
     if closed:
         log.warning("%d run(s) left running by a killed process closed as abandoned", closed)
     return closed
 
 
-def run_one_date(run_date: date, request: RunRequest, settings: Settings,
-                 notebooks_dir: Path | None = None) -> dict:
+def run_one_date(run_date: date, request: RunRequest, settings: Settings, notebooks_dir: Path | None = None) -> dict:
     """Run the selected steps for one date; returns the run's manifest (published when the
     run succeeded). Raises StepFailed, RunLocked or DatabaseUnavailable."""
     notebooks_dir = notebooks_dir or settings.notebooks_dir
@@ -205,9 +213,13 @@ def _new_manifest(run_id: str, run_date: date, request: RunRequest, settings: Se
         "status": "running",
         "source": request.source,
         "currency": SOURCE_CURRENCY[request.source],
-        "source_options": {"scale": request.options.scale, "seed": request.options.seed,
-                           "raw": str(request.options.raw) if request.options.raw else None,
-                           "points_rate": request.options.points_rate, "profile": request.options.profile},
+        "source_options": {
+            "scale": request.options.scale,
+            "seed": request.options.seed,
+            "raw": str(request.options.raw) if request.options.raw else None,
+            "points_rate": request.options.points_rate,
+            "profile": request.options.profile,
+        },
         "overrides": dict(request.overrides),
         "code_version": code_version(settings.root),
         "started_at": records.now(),
@@ -219,8 +231,9 @@ def _new_manifest(run_id: str, run_date: date, request: RunRequest, settings: Se
     }
 
 
-def _close_record(folder: Path, run_id: str, run_date: date, request: RunRequest, settings: Settings,
-                  status: str) -> None:
+def _close_record(
+    folder: Path, run_id: str, run_date: date, request: RunRequest, settings: Settings, status: str
+) -> None:
     path = folder / records.MANIFEST
     manifest = records.read_manifest(path) or _new_manifest(run_id, run_date, request, settings)
     if manifest["status"] in ("running", status):
@@ -228,8 +241,15 @@ def _close_record(folder: Path, run_id: str, run_date: date, request: RunRequest
         records.write_manifest(path, manifest)
 
 
-def _run_locked(run_date: date, run_id: str, folder: Path, request: RunRequest, settings: Settings,
-                notebooks_dir: Path, run_log: RunLog) -> dict:
+def _run_locked(
+    run_date: date,
+    run_id: str,
+    folder: Path,
+    request: RunRequest,
+    settings: Settings,
+    notebooks_dir: Path,
+    run_log: RunLog,
+) -> dict:
     for stale in records.abandon_stale_runs(settings):
         log.warning("run %s, left running by a killed process, is recorded as abandoned", stale)
     path = folder / records.MANIFEST
@@ -244,8 +264,10 @@ def _run_locked(run_date: date, run_id: str, folder: Path, request: RunRequest, 
         if manifest["ledger_run_id"] is None:
             manifest["ledger_run_id"] = ledger.start_run(conn, run_date, request.source)
         else:
-            conn.execute("update etl.runs set status = 'running', finished_at = null where run_id = %s",
-                         (manifest["ledger_run_id"],))
+            conn.execute(
+                "update etl.runs set status = 'running', finished_at = null where run_id = %s",
+                (manifest["ledger_run_id"],),
+            )
     records.write_manifest(path, manifest)
 
     out_dirs = _output_folders(run_date, folder, request, settings, notebooks_dir)
@@ -271,13 +293,21 @@ def _run_locked(run_date: date, run_id: str, folder: Path, request: RunRequest, 
     records.write_manifest(path, manifest)
     rows_loaded = sum(load["rows_loaded"] for load in manifest["loads"])
     rows_rejected = sum(load["rows_rejected"] for load in manifest["loads"])
-    log.info("run %s for %s succeeded: %d rows loaded, %d rejected, %d warning(s); reports in %s",
-             run_id, run_date, rows_loaded, rows_rejected, run_log.warnings, folder)
+    log.info(
+        "run %s for %s succeeded: %d rows loaded, %d rejected, %d warning(s); reports in %s",
+        run_id,
+        run_date,
+        rows_loaded,
+        rows_rejected,
+        run_log.warnings,
+        folder,
+    )
     return manifest
 
 
-def _output_folders(run_date: date, folder: Path, request: RunRequest, settings: Settings,
-                    notebooks_dir: Path) -> dict[str, Path]:
+def _output_folders(
+    run_date: date, folder: Path, request: RunRequest, settings: Settings, notebooks_dir: Path
+) -> dict[str, Path]:
     """Where each selected step's notebook writes: the run folder for the pipeline steps, a
     staging copy of the dated folder for a mart whose notebooks take ``export_dir`` (else, a
     notebook that cannot be told where to write, the dated folder itself)."""
@@ -292,9 +322,16 @@ def _output_folders(run_date: date, folder: Path, request: RunRequest, settings:
 
 
 def run_job(job: StepJob, kernels: WarmKernels) -> StepRecord:
-    record = execute_notebook(job.source, job.executed, parameters=job.parameters, header=job.header,
-                              title=job.title, take_kernel=kernels.take, cell_timeout=job.cell_timeout,
-                              progress=job.progress)
+    record = execute_notebook(
+        job.source,
+        job.executed,
+        parameters=job.parameters,
+        header=job.header,
+        title=job.title,
+        take_kernel=kernels.take,
+        cell_timeout=job.cell_timeout,
+        progress=job.progress,
+    )
     record.mart = job.step.mart
     return record
 
@@ -316,13 +353,25 @@ def _keep_in_run_folder(record: StepRecord, job: StepJob, folder: Path, settings
     return record
 
 
-def _execute_steps(run_date: date, manifest: dict, out_dirs: dict[str, Path], folder: Path,
-                   request: RunRequest, settings: Settings, notebooks_dir: Path) -> list[StepRecord]:
+def _execute_steps(
+    run_date: date,
+    manifest: dict,
+    out_dirs: dict[str, Path],
+    folder: Path,
+    request: RunRequest,
+    settings: Settings,
+    notebooks_dir: Path,
+) -> list[StepRecord]:
     """Pipeline steps one after the other, then the mart notebooks (independent of each
     other) on ``request.jobs`` processes. After a failure, nothing new starts."""
     jobs = step_jobs(run_date, manifest, out_dirs, request, settings, notebooks_dir)
-    reuse = Reuse(settings, manifest["run_id"], _reuse_context(manifest),
-                  records.read_manifest(records.published_manifest_path(settings, run_date)), request.force)
+    reuse = Reuse(
+        settings,
+        manifest["run_id"],
+        _reuse_context(manifest),
+        records.read_manifest(records.published_manifest_path(settings, run_date)),
+        request.force,
+    )
     total = len(jobs)
     numbered = list(enumerate(jobs, start=1))
     concurrent = [(n, j) for n, j in numbered if j.step.mart != "pipeline" and request.jobs > 1]
@@ -396,8 +445,12 @@ def _mart_pool(workers: int, notebooks_dir: Path) -> Iterator[ProcessPoolExecuto
     if not workers:
         yield None
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_start_worker, initargs=(notebooks_dir, os.getpid())) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(notebooks_dir, os.getpid()),
+    ) as pool:
         for _ in range(workers):  # a worker process starts with the first task it is given
             pool.submit(_ready)
         yield pool

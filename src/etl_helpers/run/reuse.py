@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 # files (00_schema, which the runner also applies at every start) and the loaded warehouse (30_views)
 DATABASE_STEPS = frozenset({"00_schema", "30_views"})
 RUN_NAMING = frozenset({"run_id", "export_dir"})  # parameters that name the run, not its inputs
-CODE_FOLDERS: tuple[tuple[Path, str], ...] = (     # (folder, file pattern) of the code every step runs
+CODE_FOLDERS: tuple[tuple[Path, str], ...] = (  # (folder, file pattern) of the code every step runs
     (PROJECT_ROOT / "src" / "etl_helpers", "*.py"),
     (PROJECT_ROOT / "sql", "*.sql"),
 )
@@ -64,17 +64,19 @@ def data_version(settings: Settings) -> str:
     with db.connection(settings) as conn:
         rows = conn.execute(
             "select file_id, path, sha256, rows_loaded, rows_rejected from etl.loaded_files "
-            "where is_current order by file_id").fetchall()
+            "where is_current order by file_id"
+        ).fetchall()
     return hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()
 
 
 @dataclass
 class Reuse:
     """The reuse decisions of one run: ``kept`` before a step starts, ``note`` after it ran."""
+
     settings: Settings
     run_id: str
-    context: dict             # what every step depends on beside its parameters: source, currency, options
-    published: dict | None    # the date's published manifest: where a mart step's last results are
+    context: dict  # what every step depends on beside its parameters: source, currency, options
+    published: dict | None  # the date's published manifest: where a mart step's last results are
     force: bool = False
 
     def __post_init__(self) -> None:
@@ -103,8 +105,14 @@ class Reuse:
         last = self._last_results(job.step)
         if not last or last.get("fingerprint") != fingerprint:
             return None, fingerprint
-        record = StepRecord(job.step.notebook, job.step.mart, status="reused", seconds=0.0,
-                            executed_notebook=last.get("executed_notebook"), html_report=last.get("html_report"))
+        record = StepRecord(
+            job.step.notebook,
+            job.step.mart,
+            status="reused",
+            seconds=0.0,
+            executed_notebook=last.get("executed_notebook"),
+            html_report=last.get("html_report"),
+        )
         record.fingerprint, record.made_in_run = fingerprint, last["made_in_run"]
         log.info("%s: inputs unchanged, results of run %s reused", job.step.notebook, record.made_in_run)
         return record, fingerprint
@@ -131,7 +139,8 @@ class Reuse:
                         made_in_run = excluded.made_in_run, executed_notebook = excluded.executed_notebook,
                         html_report = excluded.html_report, recorded_at = now()
                     """,
-                    (record.notebook, fingerprint, self.run_id, record.executed_notebook, record.html_report))
+                    (record.notebook, fingerprint, self.run_id, record.executed_notebook, record.html_report),
+                )
         return record
 
     def _last_results(self, step: Step) -> dict | None:
@@ -139,20 +148,25 @@ class Reuse:
             with db.connection(self.settings) as conn:
                 row = conn.execute(
                     "select fingerprint, made_in_run, executed_notebook, html_report from etl.step_inputs "
-                    "where notebook = %s", (step.notebook,)).fetchone()
+                    "where notebook = %s",
+                    (step.notebook,),
+                ).fetchone()
             keys = ("fingerprint", "made_in_run", "executed_notebook", "html_report")
             return dict(zip(keys, row)) if row else None
         if not self.published or self.published.get("status") != "succeeded" or not self._files_intact(step.mart):
             return None
         for entry in self.published.get("steps", []):
-            if (entry.get("notebook"), entry.get("mart")) == (step.notebook, step.mart) \
-                    and entry.get("status") in REUSABLE_STATUSES and entry.get("made_in_run"):
+            if (
+                (entry.get("notebook"), entry.get("mart")) == (step.notebook, step.mart)
+                and entry.get("status") in REUSABLE_STATUSES
+                and entry.get("made_in_run")
+            ):
                 return entry
         return None
 
     def _files_intact(self, mart: str) -> bool:
         """The published files of the mart are those its manifest lists (none edited or removed)."""
-        listed = [f for f in self.published.get("files", []) if f["path"].split("/", 1)[0] == mart]
+        listed = [f for f in (self.published or {}).get("files", []) if f["path"].split("/", 1)[0] == mart]
         return bool(listed) and all(
-            (path := self.settings.exports_dir / f["path"]).is_file() and sha256_of(path) == f["sha256"]
-            for f in listed)
+            (path := self.settings.exports_dir / f["path"]).is_file() and sha256_of(path) == f["sha256"] for f in listed
+        )

@@ -18,8 +18,8 @@ class UsageError(ValueError):
 
 @dataclass(frozen=True)
 class Step:
-    notebook: str   # file stem in notebooks/
-    mart: str       # "pipeline" or the mart whose export folder receives it
+    notebook: str  # file stem in notebooks/
+    mart: str  # "pipeline" or the mart whose export folder receives it
 
     @property
     def short_name(self) -> str:
@@ -48,9 +48,9 @@ class RunRequest:
     cell_timeout: float = 3600
     lock_wait: float = 0.0
     progress: bool = False
-    jobs: int = 2                 # mart notebooks run in parallel on this many processes
-    run_id: str | None = None     # join (or create) this run; default: a new id per date
-    force: bool = False           # recompute every step, even one whose inputs are unchanged
+    jobs: int = 2  # mart notebooks run in parallel on this many processes
+    run_id: str | None = None  # join (or create) this run; default: a new id per date
+    force: bool = False  # recompute every step, even one whose inputs are unchanged
 
 
 def parse_run_date(text: str) -> date:
@@ -72,13 +72,16 @@ def date_range(first: date, last: date, confirmed: bool = False) -> list[date]:
         raise UsageError(f"--end {last} is before --start {first}")
     days = (last - first).days + 1
     if days > MAX_BACKFILL_DAYS and not confirmed:
-        raise UsageError(f"a backfill of {days} days (over {MAX_BACKFILL_DAYS}) runs the whole pipeline "
-                         "once per day: pass --yes to confirm")
+        raise UsageError(
+            f"a backfill of {days} days (over {MAX_BACKFILL_DAYS}) runs the whole pipeline "
+            "once per day: pass --yes to confirm"
+        )
     return [first + timedelta(days=n) for n in range(days)]
 
 
-def select_steps(only: list[str] | None = None, start_from: str | None = None,
-                 steps: tuple[Step, ...] = STEPS) -> list[Step]:
+def select_steps(
+    only: list[str] | None = None, start_from: str | None = None, steps: tuple[Step, ...] = STEPS
+) -> list[Step]:
     """Steps named by --only (any number) or from --from onwards; names or short names."""
 
     def find(name: str) -> int:
@@ -94,5 +97,5 @@ def select_steps(only: list[str] | None = None, start_from: str | None = None,
         wanted = sorted({find(n) for n in only})
         return [steps[i] for i in wanted]
     if start_from:
-        return list(steps[find(start_from):])
+        return list(steps[find(start_from) :])
     return list(steps)

@@ -30,12 +30,12 @@ SOURCE_CURRENCY = {"demo": "EUR", "canonical": "EUR", "superstore": "USD"}
 
 @dataclass(frozen=True)
 class SourceOptions:
-    scale: str = "small"          # demo only
-    seed: int = 42                # demo only
-    profile: str = "retail"       # demo only: basket shape, retail | wholesale (demo.PROFILES)
-    raw: Path | None = None       # canonical only: the user's folder
+    scale: str = "small"  # demo only
+    seed: int = 42  # demo only
+    profile: str = "retail"  # demo only: basket shape, retail | wholesale (demo.PROFILES)
+    raw: Path | None = None  # canonical only: the user's folder
     superstore_csv: Path = SUPERSTORE_CSV
-    points_rate: float = 0.10     # superstore only: loyalty points per unit of amount
+    points_rate: float = 0.10  # superstore only: loyalty points per unit of amount
 
 
 def demo_folder_name(options: SourceOptions) -> str:
@@ -89,8 +89,11 @@ def prepared_raw(source: str, settings: Settings, run_date: date, options: Sourc
     run on its own for another date)."""
     raw_dir = raw_folder(source, settings, options)
     mark = raw_dir / PREPARED_MARK
-    if source != "canonical" and mark.is_file() and mark.read_text(encoding="utf-8") == _mark(source, run_date,
-                                                                                             options):
+    if (
+        source != "canonical"
+        and mark.is_file()
+        and mark.read_text(encoding="utf-8") == _mark(source, run_date, options)
+    ):
         log.info("raw folder %s: prepared for %s already", raw_dir, run_date)
         return raw_dir
     return prepare_raw(source, settings, run_date, options)

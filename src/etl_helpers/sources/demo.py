@@ -77,12 +77,13 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    "small": Scale(stores=6, products=300, customers=250, lines_per_day=68.0,
-                   champions=3, churned=10, new=8),
-    "medium": Scale(stores=30, products=3_000, customers=5_000, lines_per_day=1_370.0,
-                    champions=40, churned=300, new=200),
-    "large": Scale(stores=150, products=8_000, customers=40_000, lines_per_day=13_700.0,
-                   champions=300, churned=2_000, new=1_500),
+    "small": Scale(stores=6, products=300, customers=250, lines_per_day=68.0, champions=3, churned=10, new=8),
+    "medium": Scale(
+        stores=30, products=3_000, customers=5_000, lines_per_day=1_370.0, champions=40, churned=300, new=200
+    ),
+    "large": Scale(
+        stores=150, products=8_000, customers=40_000, lines_per_day=13_700.0, champions=300, churned=2_000, new=1_500
+    ),
 }
 SCALE_NAMES = tuple(SCALES)
 
@@ -102,27 +103,42 @@ class Profile:
     """
 
     name: str
-    min_products: int                # the catalogue holds at least this many products
-    popularity_shift: float          # the product of popularity rank r (from 0) sells in
-    popularity_exponent: float       # proportion to 1 / (r + shift) ** exponent
+    min_products: int  # the catalogue holds at least this many products
+    popularity_shift: float  # the product of popularity rank r (from 0) sells in
+    popularity_exponent: float  # proportion to 1 / (r + shift) ** exponent
     quantities: tuple[int, ...]
     quantity_p: tuple[float, ...]
-    return_share: float              # share of lines that are returns
-    visit_rate_factor: float         # multiplies the planted groups' visit rates
+    return_share: float  # share of lines that are returns
+    visit_rate_factor: float  # multiplies the planted groups' visit rates
     basket_mean: float | None = None  # None: the banner's mean lines; else log-normal sizes of this mean
-    basket_sigma: float = 0.0        # spread of log(size): the tail's weight
-    basket_max: int = 0              # sizes above are not drawn (the log-normal is truncated)
+    basket_sigma: float = 0.0  # spread of log(size): the tail's weight
+    basket_max: int = 0  # sizes above are not drawn (the log-normal is truncated)
 
 
 PROFILES: dict[str, Profile] = {
-    "retail": Profile("retail", min_products=0, popularity_shift=1.0, popularity_exponent=1.05,
-                      quantities=(1, 2, 3, 4, 6), quantity_p=(0.72, 0.18, 0.06, 0.03, 0.01),
-                      return_share=0.01, visit_rate_factor=1.0),
-    "wholesale": Profile("wholesale", min_products=4_000, popularity_shift=50.0, popularity_exponent=1.0,
-                         quantities=(1, 2, 3, 4, 6, 12, 24, 48, 96),
-                         quantity_p=(0.30, 0.14, 0.08, 0.08, 0.12, 0.14, 0.08, 0.04, 0.02),
-                         return_share=0.02, visit_rate_factor=0.2,
-                         basket_mean=25.0, basket_sigma=1.3, basket_max=2_000),
+    "retail": Profile(
+        "retail",
+        min_products=0,
+        popularity_shift=1.0,
+        popularity_exponent=1.05,
+        quantities=(1, 2, 3, 4, 6),
+        quantity_p=(0.72, 0.18, 0.06, 0.03, 0.01),
+        return_share=0.01,
+        visit_rate_factor=1.0,
+    ),
+    "wholesale": Profile(
+        "wholesale",
+        min_products=4_000,
+        popularity_shift=50.0,
+        popularity_exponent=1.0,
+        quantities=(1, 2, 3, 4, 6, 12, 24, 48, 96),
+        quantity_p=(0.30, 0.14, 0.08, 0.08, 0.12, 0.14, 0.08, 0.04, 0.02),
+        return_share=0.02,
+        visit_rate_factor=0.2,
+        basket_mean=25.0,
+        basket_sigma=1.3,
+        basket_max=2_000,
+    ),
 }
 PROFILE_NAMES = tuple(PROFILES)
 
@@ -131,18 +147,18 @@ PROFILE_NAMES = tuple(PROFILES)
 # Products planted with fixed codes (independent of seed and scale): see demo_catalogue.
 PLANTED_PAIRS: tuple[tuple[str, str], ...] = ((PASTA, TOMATO_SAUCE), (COFFEE, COFFEE_FILTERS))
 PLANTED_TRIPLE: tuple[str, str, str] = (BURGER_BUNS, MINCED_BEEF, CHEDDAR)
-PAIR_RATES = (0.06, 0.03)          # share of tickets that get each pair
-TRIPLE_RATE = 0.025                # share of tickets that get the triple (x1.6 from May to September)
-PLANTED_SINGLE_RATE = 0.006        # each planted product alone, per ticket (noise)
+PAIR_RATES = (0.06, 0.03)  # share of tickets that get each pair
+TRIPLE_RATE = 0.025  # share of tickets that get the triple (x1.6 from May to September)
+PLANTED_SINGLE_RATE = 0.006  # each planted product alone, per ticket (noise)
 
 # Customer groups (codes depend on seed and scale: see planted_customers()).
-CHURN_LAST_DAY = date(2025, 12, 31)   # churned customers never buy after this day
+CHURN_LAST_DAY = date(2025, 12, 31)  # churned customers never buy after this day
 NEW_ENROLLED_FROM = date(2026, 9, 1)  # the "new" cohort enrols (and first buys) in this range
 NEW_ENROLLED_TO = date(2026, 10, 15)
-CHAMPION_VISIT_RATE = 0.30            # chance a champion shops on a day their store is open
+CHAMPION_VISIT_RATE = 0.30  # chance a champion shops on a day their store is open
 CHURNED_VISIT_RATE = 0.12
 NEW_VISIT_RATE = 0.08
-CHAMPION_LINES = 9.0                  # mean lines on a champion's ticket
+CHAMPION_LINES = 9.0  # mean lines on a champion's ticket
 
 
 @dataclass(frozen=True)
@@ -161,28 +177,28 @@ BANNER_CHANGE = BannerChange("S002", date(2026, 6, 1), "super", "hyper")
 
 BANNERS = ("hyper", "super", "proxi")
 BANNER_SHARES = (0.25, 0.45, 0.30)
-BANNER_TRAFFIC = {"hyper": 3.0, "super": 1.6, "proxi": 0.8}   # relative tickets per open day
-BANNER_LINES = {"hyper": 6.5, "super": 4.5, "proxi": 2.8}     # mean lines per ticket
+BANNER_TRAFFIC = {"hyper": 3.0, "super": 1.6, "proxi": 0.8}  # relative tickets per open day
+BANNER_LINES = {"hyper": 6.5, "super": 4.5, "proxi": 2.8}  # mean lines per ticket
 
 # --------------------------------------------------------------------------- calendar
 
 WEEKDAY_FACTOR = (0.85, 0.85, 0.95, 0.95, 1.15, 1.45, 1.0)  # Mon..Sat full day; Sunday see SUNDAY_FACTOR
 SUNDAY_FACTOR = {"hyper": 0.0, "super": 0.45, "proxi": 0.60}  # hyper closed; others open the morning
 MONTH_FACTOR = (0.90, 0.92, 0.97, 1.00, 1.00, 1.02, 1.03, 0.93, 0.97, 1.00, 1.03, 1.15)
-ALWAYS_CLOSED = ((1, 1), (5, 1), (12, 25))   # every store closed
-HOLIDAY_PROXI_FACTOR = 0.5                    # proxi opens the morning of other public holidays
-EVE_FACTOR = 1.30                             # the day before a public holiday
+ALWAYS_CLOSED = ((1, 1), (5, 1), (12, 25))  # every store closed
+HOLIDAY_PROXI_FACTOR = 0.5  # proxi opens the morning of other public holidays
+EVE_FACTOR = 1.30  # the day before a public holiday
 OPEN_FULL, OPEN_MORNING = (8 * 60, 21 * 60), (8 * 60, 13 * 60)  # minutes since midnight
-INFLATION_PER_YEAR = 0.018                    # unit_price drifts from list_price from 2025-01-01
+INFLATION_PER_YEAR = 0.018  # unit_price drifts from list_price from 2025-01-01
 PRICE_BASE_DAY = date(2025, 1, 1)
 ANONYMOUS_SHARE = 0.20
 DISCOUNT_PCTS = np.array([10, 20, 25, 30, 34, 50])
 DISCOUNT_P = np.array([0.30, 0.25, 0.15, 0.15, 0.10, 0.05])
-REDEEM_RATE = 0.03            # chance a carded ticket redeems points (enrolled >= 90 days)
-REDEEM_MIN_AMOUNT = 1000      # cents: points are redeemed on a purchase of at least 10 EUR
+REDEEM_RATE = 0.03  # chance a carded ticket redeems points (enrolled >= 90 days)
+REDEEM_MIN_AMOUNT = 1000  # cents: points are redeemed on a purchase of at least 10 EUR
 REDEEM_POINTS = np.array([100, 200, 500])
 REDEEM_P = np.array([0.70, 0.20, 0.10])
-ACTIVITY_CAP = 4.0            # max shopping weight of an ordinary customer (median 1)
+ACTIVITY_CAP = 4.0  # max shopping weight of an ordinary customer (median 1)
 REDEEM_MIN_DAYS = 90
 WELCOME_POINTS = 50
 
@@ -199,7 +215,7 @@ def is_public_holiday(day: date) -> bool:
 def utc_offset(day: date) -> str:
     """Europe/Paris offset during opening hours of ``day`` (DST changes at 02:00/03:00)."""
     offset = datetime(day.year, day.month, day.day, 12, tzinfo=PARIS).utcoffset()
-    assert offset is not None   # an aware datetime always has one
+    assert offset is not None  # an aware datetime always has one
     minutes = int(offset.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
@@ -247,26 +263,26 @@ class _Reference:
     seed: int
     profile: Profile
     regions: list[dict]
-    stores: list[dict]               # as on the history start (before BANNER_CHANGE)
+    stores: list[dict]  # as on the history start (before BANNER_CHANGE)
     products: list[dict]
     customers: list[dict]
     # arrays used by the daily generator
     store_codes: pa.Array
-    store_banner: np.ndarray         # banner index (into BANNERS) on the history start
-    change_store: int                # index of BANNER_CHANGE.store_code
+    store_banner: np.ndarray  # banner index (into BANNERS) on the history start
+    change_store: int  # index of BANNER_CHANGE.store_code
     store_size: np.ndarray
     product_codes: pa.Array
     price_cents: np.ndarray
-    pop_cum: np.ndarray              # cumulative popularity of the non-planted products
-    pop_index: np.ndarray            # product index of each pop_cum entry
+    pop_cum: np.ndarray  # cumulative popularity of the non-planted products
+    pop_index: np.ndarray  # product index of each pop_cum entry
     planted_index: dict[str, int]
     customer_codes: pa.Array
-    cust_store: np.ndarray           # home store index
+    cust_store: np.ndarray  # home store index
     cust_carded: np.ndarray
-    cust_enrolled: np.ndarray        # ordinal; 0 = no card
-    pool_order: np.ndarray           # customer indices sorted by home store
-    pool_weight: np.ndarray          # activity weight, aligned with pool_order (0 for planted)
-    pool_bounds: np.ndarray          # store s owns pool_order[bounds[s]:bounds[s+1]]
+    cust_enrolled: np.ndarray  # ordinal; 0 = no card
+    pool_order: np.ndarray  # customer indices sorted by home store
+    pool_weight: np.ndarray  # activity weight, aligned with pool_order (0 for planted)
+    pool_bounds: np.ndarray  # store s owns pool_order[bounds[s]:bounds[s+1]]
     champions: np.ndarray
     churned: np.ndarray
     new: np.ndarray
@@ -289,7 +305,7 @@ def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
 
 def _price_cents(rng: np.random.Generator, lo: float, hi: float) -> int:
     euros = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-    cents = int(euros * 10) * 10 + 9   # French shelf prices end in 9
+    cents = int(euros * 10) * 10 + 9  # French shelf prices end in 9
     return max(cents, 19)
 
 
@@ -304,7 +320,7 @@ def _build_stores(spec: Scale, rng: np.random.Generator) -> list[dict]:
         for k in range(count):
             city, postal, _ = cities[picks[k % len(cities)]]
             stores.append({"city": city, "postal_code": postal, "region_code": region_code})
-    order = rng.permutation(len(stores))   # codes are not grouped by region
+    order = rng.permutation(len(stores))  # codes are not grouped by region
     stores = [stores[i] for i in order]
     banners = rng.choice(len(BANNERS), size=len(stores), p=BANNER_SHARES)
     sizes = np.exp(rng.normal(0.0, 0.25, size=len(stores)))
@@ -317,8 +333,13 @@ def _build_stores(spec: Scale, rng: np.random.Generator) -> list[dict]:
         key = f"{banner}|{store['city']}"
         used[key] = used.get(key, 0) + 1
         district = "" if used[key] == 1 else f" {DISTRICTS[(used[key] - 2) % len(DISTRICTS)]}"
-        store.update(store_code=code, banner=banner, district=district, size=float(sizes[i]),
-                     opened_on=date.fromordinal(int(opened[i])))
+        store.update(
+            store_code=code,
+            banner=banner,
+            district=district,
+            size=float(sizes[i]),
+            opened_on=date.fromordinal(int(opened[i])),
+        )
         store["store_name"] = f"{BANNER_LABELS[banner]} {store['city']}{district}"
     return stores
 
@@ -327,22 +348,30 @@ def _store_rows(stores: list[dict], day: date) -> list[dict]:
     rows = []
     for s in stores:
         banner = banner_on(s["store_code"], s["banner"], day)
-        rows.append({
-            "store_code": s["store_code"],
-            "store_name": f"{BANNER_LABELS[banner]} {s['city']}{s['district']}",
-            "banner": banner,
-            "city": s["city"],
-            "postal_code": s["postal_code"],
-            "region_code": s["region_code"],
-            "opened_on": s["opened_on"].isoformat(),
-        })
+        rows.append(
+            {
+                "store_code": s["store_code"],
+                "store_name": f"{BANNER_LABELS[banner]} {s['city']}{s['district']}",
+                "banner": banner,
+                "city": s["city"],
+                "postal_code": s["postal_code"],
+                "region_code": s["region_code"],
+                "opened_on": s["opened_on"].isoformat(),
+            }
+        )
     return rows
 
 
 def _build_products(count: int, rng: np.random.Generator) -> list[dict]:
     products = [
-        {"product_code": code, "product_name": name, "category": cat, "subcategory": sub,
-         "brand": brand, "list_price": round(price * 100)}
+        {
+            "product_code": code,
+            "product_name": name,
+            "category": cat,
+            "subcategory": sub,
+            "brand": brand,
+            "list_price": round(price * 100),
+        }
         for code, name, cat, sub, brand, price in PLANTED_PRODUCTS
     ]
     categories = list(CATALOGUE)
@@ -362,18 +391,26 @@ def _build_products(count: int, rng: np.random.Generator) -> list[dict]:
                     name = candidate
                     break
         seen.add(name)
-        products.append({"product_code": f"P{i + 1:05d}", "product_name": name, "category": category,
-                         "subcategory": sub, "brand": brand, "list_price": _price_cents(rng, lo, hi)})
+        products.append(
+            {
+                "product_code": f"P{i + 1:05d}",
+                "product_name": name,
+                "category": category,
+                "subcategory": sub,
+                "brand": brand,
+                "list_price": _price_cents(rng, lo, hi),
+            }
+        )
     return products
 
 
 @dataclass(frozen=True)
 class _Customers:
     rows: list[dict]
-    home: np.ndarray        # home store index
+    home: np.ndarray  # home store index
     carded: np.ndarray
-    enrolled: np.ndarray    # ordinal day; 0 = no card
-    activity: np.ndarray    # shopping weight in the ordinary pool (0 for planted groups)
+    enrolled: np.ndarray  # ordinal day; 0 = no card
+    activity: np.ndarray  # shopping weight in the ordinary pool (0 for planted groups)
     champions: np.ndarray
     churned: np.ndarray
     new: np.ndarray
@@ -393,13 +430,13 @@ def _build_customers(spec: Scale, stores: list[dict], rng: np.random.Generator) 
 
     planted = rng.choice(np.flatnonzero(carded), size=spec.champions + spec.churned + spec.new, replace=False)
     champions = np.sort(planted[: spec.champions])
-    churned = np.sort(planted[spec.champions: spec.champions + spec.churned])
-    new = np.sort(planted[spec.champions + spec.churned:])
+    churned = np.sort(planted[spec.champions : spec.champions + spec.churned])
+    new = np.sort(planted[spec.champions + spec.churned :])
     # planted groups enrolled long before any plausible window; the new cohort within it
-    enrolled[champions] = rng.integers(date(2012, 1, 1).toordinal(), date(2020, 12, 31).toordinal(),
-                                       size=len(champions))
-    enrolled[churned] = rng.integers(date(2012, 1, 1).toordinal(), date(2022, 12, 31).toordinal(),
-                                     size=len(churned))
+    enrolled[champions] = rng.integers(
+        date(2012, 1, 1).toordinal(), date(2020, 12, 31).toordinal(), size=len(champions)
+    )
+    enrolled[churned] = rng.integers(date(2012, 1, 1).toordinal(), date(2022, 12, 31).toordinal(), size=len(churned))
     activity[champions] = 0.0
     activity[churned] = 0.0
     activity[new] = 0.0
@@ -410,19 +447,21 @@ def _build_customers(spec: Scale, stores: list[dict], rng: np.random.Generator) 
     tiers[champions] = "gold"
     tiers[new] = "standard"
     cities = _customer_cities(rng, stores, home)
-    customers = [{
-        "customer_code": f"C{i + 1:06d}",
-        "birth_year": int(birth[i]),
-        "gender": str(gender[i]),
-        "city": cities[i],
-        "region_code": stores[home[i]]["region_code"],
-        "has_loyalty_card": "true" if carded[i] else "false",
-        "enrolled_on": date.fromordinal(int(enrolled[i])).isoformat() if carded[i] else "",
-        "tier": str(tiers[i]),
-        "segment": "professional" if professional[i] else "consumer",
-    } for i in range(n)]
-    return _Customers(customers, home, carded, np.where(carded, enrolled, 0), activity,
-                      champions, churned, new)
+    customers = [
+        {
+            "customer_code": f"C{i + 1:06d}",
+            "birth_year": int(birth[i]),
+            "gender": str(gender[i]),
+            "city": cities[i],
+            "region_code": stores[home[i]]["region_code"],
+            "has_loyalty_card": "true" if carded[i] else "false",
+            "enrolled_on": date.fromordinal(int(enrolled[i])).isoformat() if carded[i] else "",
+            "tier": str(tiers[i]),
+            "segment": "professional" if professional[i] else "consumer",
+        }
+        for i in range(n)
+    ]
+    return _Customers(customers, home, carded, np.where(carded, enrolled, 0), activity, champions, churned, new)
 
 
 def _new_cohort_enrolment(rng: np.random.Generator, store: dict) -> date:
@@ -480,21 +519,34 @@ def _reference(scale: str, seed: int, profile_name: str = "retail") -> _Referenc
     popularity = 1.0 / (ranks + profile.popularity_shift) ** profile.popularity_exponent
     pool_order = np.argsort(cust.home, kind="stable")
     uncalibrated = _Reference(
-        scale=scale, scale_index=scale_index, seed=seed, profile=profile, regions=regions, stores=stores,
-        products=products, customers=cust.rows,
+        scale=scale,
+        scale_index=scale_index,
+        seed=seed,
+        profile=profile,
+        regions=regions,
+        stores=stores,
+        products=products,
+        customers=cust.rows,
         store_codes=pa.array([s["store_code"] for s in stores]),
         store_banner=np.array([BANNERS.index(s["banner"]) for s in stores]),
         change_store=[s["store_code"] for s in stores].index(BANNER_CHANGE.store_code),
         store_size=np.array([s["size"] for s in stores]),
         product_codes=pa.array([p["product_code"] for p in products]),
         price_cents=np.array([p["list_price"] for p in products], dtype=np.int64),
-        pop_cum=np.cumsum(popularity), pop_index=np.arange(n_planted, len(products)),
+        pop_cum=np.cumsum(popularity),
+        pop_index=np.arange(n_planted, len(products)),
         planted_index={code: i for i, (code, *_rest) in enumerate(PLANTED_PRODUCTS)},
         customer_codes=pa.array([c["customer_code"] for c in cust.rows]),
-        cust_store=cust.home, cust_carded=cust.carded, cust_enrolled=cust.enrolled,
-        pool_order=pool_order, pool_weight=cust.activity[pool_order],
+        cust_store=cust.home,
+        cust_carded=cust.carded,
+        cust_enrolled=cust.enrolled,
+        pool_order=pool_order,
+        pool_weight=cust.activity[pool_order],
         pool_bounds=np.searchsorted(cust.home[pool_order], np.arange(len(stores) + 1)),
-        champions=cust.champions, churned=cust.churned, new=cust.new, traffic_k=1.0,
+        champions=cust.champions,
+        churned=cust.churned,
+        new=cust.new,
+        traffic_k=1.0,
     )
     return dataclasses.replace(uncalibrated, traffic_k=_calibrate(uncalibrated, spec))
 
@@ -562,7 +614,7 @@ def _basket_size_p(profile: Profile) -> np.ndarray:
         raise ValueError(f"the {profile.name} profile draws no log-normal basket sizes")
     sigma = profile.basket_sigma
     mu = math.log(profile.basket_mean) - sigma**2 / 2
-    edges = np.log(np.arange(1, profile.basket_max + 1) + 0.5)   # between k and k + 1
+    edges = np.log(np.arange(1, profile.basket_max + 1) + 0.5)  # between k and k + 1
     cdf = np.array([0.5 * (1.0 + math.erf((x - mu) / (sigma * math.sqrt(2.0)))) for x in edges])
     p = np.diff(np.concatenate([[0.0], cdf]))
     return p / p.sum()
@@ -578,8 +630,11 @@ def _minute_cdf(hours: int) -> tuple[int, np.ndarray]:
     """First minute and cumulative weights of a ticket's minute: late-morning and evening peaks."""
     lo, hi = OPEN_FULL if hours == 1 else OPEN_MORNING
     minutes = np.arange(lo, hi) / 60.0
-    weights = (0.45 * np.exp(-0.5 * ((minutes - 11.25) / 1.2) ** 2)
-               + 0.45 * np.exp(-0.5 * ((minutes - 18.0) / 1.1) ** 2) + 0.10)
+    weights = (
+        0.45 * np.exp(-0.5 * ((minutes - 11.25) / 1.2) ** 2)
+        + 0.45 * np.exp(-0.5 * ((minutes - 18.0) / 1.1) ** 2)
+        + 0.10
+    )
     cdf = np.cumsum(weights)
     return lo, cdf / cdf[-1]
 
@@ -589,7 +644,7 @@ def _decimal(units: np.ndarray, precision: int = 18, scale: int = 2) -> pa.Array
     units = np.ascontiguousarray(units, dtype=np.int64)
     buffer = np.empty((len(units), 2), dtype=np.int64)
     buffer[:, 0] = units
-    buffer[:, 1] = units >> 63   # sign extension to 128 bits
+    buffer[:, 1] = units >> 63  # sign extension to 128 bits
     return pa.Array.from_buffers(pa.decimal128(precision, scale), len(units), [None, pa.py_buffer(buffer)])
 
 
@@ -604,8 +659,8 @@ class _Tickets:
     store: np.ndarray
     customer: np.ndarray
     champion: np.ndarray
-    secs: np.ndarray     # seconds since midnight
-    number: np.ndarray   # 1..n per store, in time order
+    secs: np.ndarray  # seconds since midnight
+    number: np.ndarray  # 1..n per store, in time order
 
     def __len__(self) -> int:
         return len(self.store)
@@ -639,8 +694,9 @@ def _day_tables(ref: _Reference, day: date) -> tuple[pa.Table, pa.Table]:
     return _sales_table(ref, strings, lines), _loyalty_table(ref, day, rng, tickets, strings, lines)
 
 
-def _draw_tickets(ref: _Reference, day: date, rng: np.random.Generator, is_open: np.ndarray,
-                  traffic: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _draw_tickets(
+    ref: _Reference, day: date, rng: np.random.Generator, is_open: np.ndarray, traffic: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ordinary tickets (Poisson traffic per store, 80 % identified customers from the store's
     pool), then the planted groups' visits at their home store when it is open."""
     today = day.toordinal()
@@ -669,12 +725,16 @@ def _draw_tickets(ref: _Reference, day: date, rng: np.random.Generator, is_open:
     later = visits(ref.new, NEW_VISIT_RATE * factor)
     new = np.union1d(first_visit, later[ref.cust_enrolled[later] < today])
     planted = np.concatenate([champions, churned, new]).astype(np.int64)
-    return (np.concatenate([store, ref.cust_store[planted]]), np.concatenate([customer, planted]),
-            np.concatenate([np.zeros(len(store), dtype=bool), np.isin(planted, champions)]))
+    return (
+        np.concatenate([store, ref.cust_store[planted]]),
+        np.concatenate([customer, planted]),
+        np.concatenate([np.zeros(len(store), dtype=bool), np.isin(planted, champions)]),
+    )
 
 
-def _time_tickets(rng: np.random.Generator, hours: np.ndarray, store: np.ndarray, customer: np.ndarray,
-                  champion: np.ndarray) -> _Tickets:
+def _time_tickets(
+    rng: np.random.Generator, hours: np.ndarray, store: np.ndarray, customer: np.ndarray, champion: np.ndarray
+) -> _Tickets:
     """Draw each ticket's time of day, number the tickets per store in time order, and put
     them in output order (by time, then store, then number)."""
     n_tickets = len(store)
@@ -689,16 +749,18 @@ def _time_tickets(rng: np.random.Generator, hours: np.ndarray, store: np.ndarray
     store_sorted = store[by_store]
     number[by_store] = np.arange(n_tickets) - np.searchsorted(store_sorted, store_sorted, side="left") + 1
     order = np.lexsort((number, store, secs))
-    return _Tickets(store=store[order], customer=customer[order], champion=champion[order],
-                    secs=secs[order], number=number[order])
+    return _Tickets(
+        store=store[order], customer=customer[order], champion=champion[order], secs=secs[order], number=number[order]
+    )
 
 
-def _draw_baskets(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
-                  banner_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _draw_baskets(
+    ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets, banner_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(ticket index, product index) of every line: random products by popularity plus the
     planted bundles, one line per product, lines of a ticket in random order."""
     n_tickets = len(tickets.store)
-    if ref.profile.basket_mean is None:   # retail: 1 + Poisson draws by banner; repeats merge below
+    if ref.profile.basket_mean is None:  # retail: 1 + Poisson draws by banner; repeats merge below
         mean_lines = np.where(tickets.champion, CHAMPION_LINES, _BANNER_LINES[banner_idx[tickets.store]])
         n_random = 1 + rng.poisson(mean_lines - 1.0)
         random_ticket = np.repeat(np.arange(n_tickets), n_random)
@@ -729,8 +791,9 @@ def _popular_products(ref: _Reference, rng: np.random.Generator, n: int) -> np.n
     return ref.pop_index[np.minimum(np.searchsorted(ref.pop_cum, draws, side="right"), len(ref.pop_cum) - 1)]
 
 
-def _distinct_popular_products(ref: _Reference, rng: np.random.Generator,
-                               sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _distinct_popular_products(
+    ref: _Reference, rng: np.random.Generator, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(ticket, product) pairs giving ticket t exactly ``sizes[t]`` distinct products: draws by
     popularity in which a product the ticket already has is drawn again (successive sampling
     without replacement), done in vectorised rounds until every ticket is full."""
@@ -742,7 +805,7 @@ def _distinct_popular_products(ref: _Reference, rng: np.random.Generator,
     distinct = np.zeros(len(sizes), dtype=np.int64)
     first = np.zeros(0, dtype=np.int64)
     while (short := np.flatnonzero(distinct < sizes)).size:
-        wanted = np.repeat(short, 2 * (sizes[short] - distinct[short]) + 4)   # spares: popular ones repeat
+        wanted = np.repeat(short, 2 * (sizes[short] - distinct[short]) + 4)  # spares: popular ones repeat
         ticket = np.concatenate([ticket, wanted])
         product = np.concatenate([product, _popular_products(ref, rng, len(wanted))])
         first = np.sort(np.unique(ticket * n_products + product, return_index=True)[1])
@@ -755,8 +818,14 @@ def _distinct_popular_products(ref: _Reference, rng: np.random.Generator,
     return ticket[kept], product[kept]
 
 
-def _price_lines(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
-                 ticket_idx: np.ndarray, product_idx: np.ndarray) -> _Lines:
+def _price_lines(
+    ref: _Reference,
+    day: date,
+    rng: np.random.Generator,
+    tickets: _Tickets,
+    ticket_idx: np.ndarray,
+    product_idx: np.ndarray,
+) -> _Lines:
     """Quantities, returns, discounts, prices and amounts, in integer cents (amounts rounded
     half away from zero)."""
     n_lines = len(ticket_idx)
@@ -770,10 +839,15 @@ def _price_lines(ref: _Reference, day: date, rng: np.random.Generator, tickets: 
     inflation = 1.0 + INFLATION_PER_YEAR * (day.toordinal() - PRICE_BASE_DAY.toordinal()) / 365.25
     unit_cents = np.maximum(np.rint(ref.price_cents[product_idx] * inflation), 1).astype(np.int64)
     gross = quantity * unit_cents * (100 - discount_pct)
-    return _Lines(ticket=ticket_idx, product=product_idx,
-                  number=np.arange(n_lines) - np.searchsorted(ticket_idx, ticket_idx, side="left") + 1,
-                  quantity=quantity, unit_cents=unit_cents, discount_pct=discount_pct,
-                  amount_cents=np.sign(gross) * ((np.abs(gross) + 50) // 100))
+    return _Lines(
+        ticket=ticket_idx,
+        product=product_idx,
+        number=np.arange(n_lines) - np.searchsorted(ticket_idx, ticket_idx, side="left") + 1,
+        quantity=quantity,
+        unit_cents=unit_cents,
+        discount_pct=discount_pct,
+        amount_cents=np.sign(gross) * ((np.abs(gross) + 50) // 100),
+    )
 
 
 @dataclass(frozen=True)
@@ -793,31 +867,37 @@ class _TicketStrings:
         store = ref.store_codes.take(pa.array(tickets.store))
         number = pc.utf8_lpad(pc.cast(pa.array(tickets.number), pa.string()), 5, "0")
         customer = tickets.customer
-        return cls(stamp=stamp, store=store, number=number,
-                   ticket_id=_join(f"T{stamp}-", store, "-", number),
-                   sold_at=_join(f"{day.isoformat()}T", _time_strings().take(pa.array(tickets.secs)),
-                                 utc_offset(day)),
-                   customer=ref.customer_codes.take(pa.array(np.maximum(customer, 0), mask=customer < 0)))
+        return cls(
+            stamp=stamp,
+            store=store,
+            number=number,
+            ticket_id=_join(f"T{stamp}-", store, "-", number),
+            sold_at=_join(f"{day.isoformat()}T", _time_strings().take(pa.array(tickets.secs)), utc_offset(day)),
+            customer=ref.customer_codes.take(pa.array(np.maximum(customer, 0), mask=customer < 0)),
+        )
 
 
 def _sales_table(ref: _Reference, strings: _TicketStrings, lines: _Lines) -> pa.Table:
     line_take = pa.array(lines.ticket)
-    return pa.table({
-        "ticket_id": strings.ticket_id.take(line_take),
-        "line_number": pa.array(lines.number),
-        "sold_at": strings.sold_at.take(line_take),
-        "store_code": strings.store.take(line_take),
-        "customer_code": strings.customer.take(line_take),
-        "product_code": ref.product_codes.take(pa.array(lines.product)),
-        "quantity": pa.array(lines.quantity.astype(np.int64)),
-        "unit_price": _decimal(lines.unit_cents),
-        "discount": _decimal(lines.discount_pct, precision=4),
-        "amount": _decimal(lines.amount_cents),
-    })
+    return pa.table(
+        {
+            "ticket_id": strings.ticket_id.take(line_take),
+            "line_number": pa.array(lines.number),
+            "sold_at": strings.sold_at.take(line_take),
+            "store_code": strings.store.take(line_take),
+            "customer_code": strings.customer.take(line_take),
+            "product_code": ref.product_codes.take(pa.array(lines.product)),
+            "quantity": pa.array(lines.quantity.astype(np.int64)),
+            "unit_price": _decimal(lines.unit_cents),
+            "discount": _decimal(lines.discount_pct, precision=4),
+            "amount": _decimal(lines.amount_cents),
+        }
+    )
 
 
-def _loyalty_table(ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets,
-                   strings: _TicketStrings, lines: _Lines) -> pa.Table:
+def _loyalty_table(
+    ref: _Reference, day: date, rng: np.random.Generator, tickets: _Tickets, strings: _TicketStrings, lines: _Lines
+) -> pa.Table:
     """One event per carded ticket (1 point per euro of positive net amount), occasional
     redemptions once enrolled for a while, and a welcome bonus on enrolment day."""
     n_tickets = len(tickets.store)
@@ -826,14 +906,18 @@ def _loyalty_table(ref: _Reference, day: date, rng: np.random.Generator, tickets
     carded = (t_cust >= 0) & ref.cust_carded[np.maximum(t_cust, 0)]
     tenure = day.toordinal() - ref.cust_enrolled[np.maximum(t_cust, 0)]
     earned = np.maximum(total_cents, 0) // 100
-    redeems = (carded & (tenure >= REDEEM_MIN_DAYS) & (total_cents >= REDEEM_MIN_AMOUNT)
-               & (rng.random(n_tickets) < REDEEM_RATE))
+    redeems = (
+        carded
+        & (tenure >= REDEEM_MIN_DAYS)
+        & (total_cents >= REDEEM_MIN_AMOUNT)
+        & (rng.random(n_tickets) < REDEEM_RATE)
+    )
     redeemed = np.where(redeems, rng.choice(REDEEM_POINTS, size=n_tickets, p=REDEEM_P), 0)
     ev = np.flatnonzero(carded)
     welcome = np.flatnonzero(carded & (tenure == 0) & np.isin(t_cust, ref.new))
-    welcome = welcome[np.unique(t_cust[welcome], return_index=True)[1]]   # one per customer
+    welcome = welcome[np.unique(t_cust[welcome], return_index=True)[1]]  # one per customer
     ev_ticket = np.concatenate([welcome, ev])
-    ev_key = np.concatenate([2 * welcome, 2 * ev + 1])                     # welcome first
+    ev_key = np.concatenate([2 * welcome, 2 * ev + 1])  # welcome first
     sort = np.argsort(ev_key, kind="stable")
     ev_ticket = ev_ticket[sort]
     welcome_mask = (ev_key[sort] % 2) == 0
@@ -841,16 +925,17 @@ def _loyalty_table(ref: _Reference, day: date, rng: np.random.Generator, tickets
     ev_take = pa.array(ev_ticket)
     ticket_event = _join(f"L{strings.stamp}-", strings.store.take(ev_take), "-", strings.number.take(ev_take))
     welcome_event = _join(f"W{strings.stamp}-", strings.customer.take(ev_take))
-    return pa.table({
-        "event_id": pc.if_else(is_welcome, welcome_event, ticket_event),
-        "occurred_at": strings.sold_at.take(ev_take),
-        "customer_code": strings.customer.take(ev_take),
-        "store_code": strings.store.take(ev_take),
-        "ticket_id": pc.if_else(is_welcome, pa.nulls(len(ev_ticket), pa.string()),
-                                strings.ticket_id.take(ev_take)),
-        "points_earned": pa.array(np.where(welcome_mask, WELCOME_POINTS, earned[ev_ticket]).astype(np.int64)),
-        "points_redeemed": pa.array(np.where(welcome_mask, 0, redeemed[ev_ticket]).astype(np.int64)),
-    })
+    return pa.table(
+        {
+            "event_id": pc.if_else(is_welcome, welcome_event, ticket_event),
+            "occurred_at": strings.sold_at.take(ev_take),
+            "customer_code": strings.customer.take(ev_take),
+            "store_code": strings.store.take(ev_take),
+            "ticket_id": pc.if_else(is_welcome, pa.nulls(len(ev_ticket), pa.string()), strings.ticket_id.take(ev_take)),
+            "points_earned": pa.array(np.where(welcome_mask, WELCOME_POINTS, earned[ev_ticket]).astype(np.int64)),
+            "points_redeemed": pa.array(np.where(welcome_mask, 0, redeemed[ev_ticket]).astype(np.int64)),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- writing
@@ -923,7 +1008,8 @@ def _write_snapshots(ref: _Reference, raw_dir: Path, start: date, run_date: date
         if holder.read_bytes() != content:
             raise ValueError(
                 f"{holder} is not the demo's {entity} for scale {ref.scale}, seed {ref.seed}, profile "
-                f"{ref.profile.name}: this folder holds other demo data; use one folder per scale, seed and profile")
+                f"{ref.profile.name}: this folder holds other demo data; use one folder per scale, seed and profile"
+            )
         summary["files_skipped"] += 1
     for entity, path, rows, content in to_write:
         write_bytes_atomic(path, content)
@@ -952,16 +1038,25 @@ def planted_customers(scale: str = "small", seed: int = 42, profile: str = "reta
     """Customer codes of the planted groups: ``champions``, ``churned`` and ``new``."""
     ref = _reference(scale, seed, profile)
     codes = [c["customer_code"] for c in ref.customers]
-    return {name: tuple(codes[i] for i in group)
-            for name, group in (("champions", ref.champions), ("churned", ref.churned), ("new", ref.new))}
+    return {
+        name: tuple(codes[i] for i in group)
+        for name, group in (("champions", ref.champions), ("churned", ref.churned), ("new", ref.new))
+    }
 
 
 def history_start(run_date: date, history_days: int = 730) -> date:
     return run_date - timedelta(days=history_days - 1)
 
 
-def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int = 42,
-             history_days: int = 730, profile: str = "retail") -> dict:
+def generate(
+    raw_dir: Path,
+    run_date: date,
+    *,
+    scale: str = "small",
+    seed: int = 42,
+    history_days: int = 730,
+    profile: str = "retail",
+) -> dict:
     """Write the demo's canonical raw files for the window ending on ``run_date``.
 
     ``profile`` is the basket shape (``PROFILES``: ``retail`` or ``wholesale``). Files depend on
@@ -978,13 +1073,29 @@ def generate(raw_dir: Path, run_date: date, *, scale: str = "small", seed: int =
     ref = _reference(scale, seed, profile)
     raw_dir = Path(raw_dir)
     start = history_start(run_date, history_days)
-    summary: dict = {"raw_dir": str(raw_dir), "scale": scale, "seed": seed, "profile": profile,
-                     "start": start.isoformat(),
-                     "end": run_date.isoformat(), "files_written": 0, "files_skipped": 0,
-                     "rows": {name: 0 for name in ENTITIES}}
+    summary: dict = {
+        "raw_dir": str(raw_dir),
+        "scale": scale,
+        "seed": seed,
+        "profile": profile,
+        "start": start.isoformat(),
+        "end": run_date.isoformat(),
+        "files_written": 0,
+        "files_skipped": 0,
+        "rows": {name: 0 for name in ENTITIES},
+    }
 
     _write_snapshots(ref, raw_dir, start, run_date, summary)
     _write_days(ref, raw_dir, start, history_days, summary)
-    log.info("demo %s %s seed %s, %s..%s: %d files written, %d skipped, rows %s", profile, scale, seed,
-             start, run_date, summary["files_written"], summary["files_skipped"], summary["rows"])
+    log.info(
+        "demo %s %s seed %s, %s..%s: %d files written, %d skipped, rows %s",
+        profile,
+        scale,
+        seed,
+        start,
+        run_date,
+        summary["files_written"],
+        summary["files_skipped"],
+        summary["rows"],
+    )
     return summary

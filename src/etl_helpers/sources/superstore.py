@@ -58,9 +58,25 @@ from etl_helpers.writing import write_bytes_if_changed
 log = logging.getLogger(__name__)
 
 SOURCE_COLUMNS = (
-    "Row ID", "Order ID", "Order Date", "Ship Date", "Ship Mode", "Customer ID", "Segment",
-    "Country", "City", "State", "Region", "Product ID", "Category", "Sub-Category",
-    "Product Name", "Sales", "Quantity", "Discount", "Profit",
+    "Row ID",
+    "Order ID",
+    "Order Date",
+    "Ship Date",
+    "Ship Mode",
+    "Customer ID",
+    "Segment",
+    "Country",
+    "City",
+    "State",
+    "Region",
+    "Product ID",
+    "Category",
+    "Sub-Category",
+    "Product Name",
+    "Sales",
+    "Quantity",
+    "Discount",
+    "Profit",
 )
 BANNER = "Superstore"
 SALE_TIME = "12:00:00+00:00"  # noon UTC: the same calendar day in Europe/Paris
@@ -69,30 +85,60 @@ CANDIDATE_ENCODINGS = ("utf-8-sig", "cp1252")  # tried in order; latin-1 is the 
 # State -> (USPS abbreviation, resident population on April 1, 2020, US Census 2020).
 # The 50 states and DC sum to 331,449,281, the published national total.
 STATES: dict[str, tuple[str, int]] = {
-    "Alabama": ("AL", 5_024_279), "Alaska": ("AK", 733_391), "Arizona": ("AZ", 7_151_502),
-    "Arkansas": ("AR", 3_011_524), "California": ("CA", 39_538_223),
-    "Colorado": ("CO", 5_773_714), "Connecticut": ("CT", 3_605_944),
-    "Delaware": ("DE", 989_948), "District of Columbia": ("DC", 689_545),
-    "Florida": ("FL", 21_538_187), "Georgia": ("GA", 10_711_908), "Hawaii": ("HI", 1_455_271),
-    "Idaho": ("ID", 1_839_106), "Illinois": ("IL", 12_812_508), "Indiana": ("IN", 6_785_528),
-    "Iowa": ("IA", 3_190_369), "Kansas": ("KS", 2_937_880), "Kentucky": ("KY", 4_505_836),
-    "Louisiana": ("LA", 4_657_757), "Maine": ("ME", 1_362_359), "Maryland": ("MD", 6_177_224),
-    "Massachusetts": ("MA", 7_029_917), "Michigan": ("MI", 10_077_331),
-    "Minnesota": ("MN", 5_706_494), "Mississippi": ("MS", 2_961_279),
-    "Missouri": ("MO", 6_154_913), "Montana": ("MT", 1_084_225), "Nebraska": ("NE", 1_961_504),
-    "Nevada": ("NV", 3_104_614), "New Hampshire": ("NH", 1_377_529),
-    "New Jersey": ("NJ", 9_288_994), "New Mexico": ("NM", 2_117_522),
-    "New York": ("NY", 20_201_249), "North Carolina": ("NC", 10_439_388),
-    "North Dakota": ("ND", 779_094), "Ohio": ("OH", 11_799_448), "Oklahoma": ("OK", 3_959_353),
-    "Oregon": ("OR", 4_237_256), "Pennsylvania": ("PA", 13_002_700),
-    "Rhode Island": ("RI", 1_097_379), "South Carolina": ("SC", 5_118_425),
-    "South Dakota": ("SD", 886_667), "Tennessee": ("TN", 6_910_840), "Texas": ("TX", 29_145_505),
-    "Utah": ("UT", 3_271_616), "Vermont": ("VT", 643_077), "Virginia": ("VA", 8_631_393),
-    "Washington": ("WA", 7_705_281), "West Virginia": ("WV", 1_793_716),
-    "Wisconsin": ("WI", 5_893_718), "Wyoming": ("WY", 576_851),
+    "Alabama": ("AL", 5_024_279),
+    "Alaska": ("AK", 733_391),
+    "Arizona": ("AZ", 7_151_502),
+    "Arkansas": ("AR", 3_011_524),
+    "California": ("CA", 39_538_223),
+    "Colorado": ("CO", 5_773_714),
+    "Connecticut": ("CT", 3_605_944),
+    "Delaware": ("DE", 989_948),
+    "District of Columbia": ("DC", 689_545),
+    "Florida": ("FL", 21_538_187),
+    "Georgia": ("GA", 10_711_908),
+    "Hawaii": ("HI", 1_455_271),
+    "Idaho": ("ID", 1_839_106),
+    "Illinois": ("IL", 12_812_508),
+    "Indiana": ("IN", 6_785_528),
+    "Iowa": ("IA", 3_190_369),
+    "Kansas": ("KS", 2_937_880),
+    "Kentucky": ("KY", 4_505_836),
+    "Louisiana": ("LA", 4_657_757),
+    "Maine": ("ME", 1_362_359),
+    "Maryland": ("MD", 6_177_224),
+    "Massachusetts": ("MA", 7_029_917),
+    "Michigan": ("MI", 10_077_331),
+    "Minnesota": ("MN", 5_706_494),
+    "Mississippi": ("MS", 2_961_279),
+    "Missouri": ("MO", 6_154_913),
+    "Montana": ("MT", 1_084_225),
+    "Nebraska": ("NE", 1_961_504),
+    "Nevada": ("NV", 3_104_614),
+    "New Hampshire": ("NH", 1_377_529),
+    "New Jersey": ("NJ", 9_288_994),
+    "New Mexico": ("NM", 2_117_522),
+    "New York": ("NY", 20_201_249),
+    "North Carolina": ("NC", 10_439_388),
+    "North Dakota": ("ND", 779_094),
+    "Ohio": ("OH", 11_799_448),
+    "Oklahoma": ("OK", 3_959_353),
+    "Oregon": ("OR", 4_237_256),
+    "Pennsylvania": ("PA", 13_002_700),
+    "Rhode Island": ("RI", 1_097_379),
+    "South Carolina": ("SC", 5_118_425),
+    "South Dakota": ("SD", 886_667),
+    "Tennessee": ("TN", 6_910_840),
+    "Texas": ("TX", 29_145_505),
+    "Utah": ("UT", 3_271_616),
+    "Vermont": ("VT", 643_077),
+    "Virginia": ("VA", 8_631_393),
+    "Washington": ("WA", 7_705_281),
+    "West Virginia": ("WV", 1_793_716),
+    "Wisconsin": ("WI", 5_893_718),
+    "Wyoming": ("WY", 576_851),
 }
 
-_DASH_DATE = re.compile(r"(\d{2})-(\d{2})-(\d{4})")       # MM-DD-YYYY
+_DASH_DATE = re.compile(r"(\d{2})-(\d{2})-(\d{4})")  # MM-DD-YYYY
 _SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")  # M/D/YYYY
 _DECIMAL = re.compile(r"\d+(\.\d+)?")
 _CENT = Decimal("0.01")
@@ -106,7 +152,7 @@ class SuperstoreError(ValueError):
 class OrderLine:
     """One Superstore row, checked; text fields are kept exactly as written."""
 
-    line: int           # physical line in the CSV (the header is line 1)
+    line: int  # physical line in the CSV (the header is line 1)
     row_id: int
     order_id: str
     order_date: date
@@ -186,8 +232,17 @@ def _order_line(values: dict[str, str], line: int, where: str) -> OrderLine:
     for column, value in values.items():
         if "\n" in value or "\r" in value:
             raise SuperstoreError(f"{where}: {column} holds a line break")
-    for column in ("Row ID", "Order ID", "Customer ID", "City", "State", "Region",
-                   "Product ID", "Category", "Product Name"):
+    for column in (
+        "Row ID",
+        "Order ID",
+        "Customer ID",
+        "City",
+        "State",
+        "Region",
+        "Product ID",
+        "Category",
+        "Product Name",
+    ):
         if not values[column].strip():
             raise SuperstoreError(f"{where}: {column} is empty")
     try:
@@ -206,11 +261,22 @@ def _order_line(values: dict[str, str], line: int, where: str) -> OrderLine:
     if quantity <= 0:
         raise SuperstoreError(f"{where}: Quantity {quantity} is not positive")
     return OrderLine(
-        line=line, row_id=row_id, order_id=values["Order ID"], order_date=order_date,
-        customer_id=values["Customer ID"], segment=values["Segment"], city=values["City"],
-        state=values["State"], region=values["Region"], product_id=values["Product ID"],
-        category=values["Category"], subcategory=values["Sub-Category"],
-        product_name=values["Product Name"], sales=sales, quantity=quantity, discount=discount,
+        line=line,
+        row_id=row_id,
+        order_id=values["Order ID"],
+        order_date=order_date,
+        customer_id=values["Customer ID"],
+        segment=values["Segment"],
+        city=values["City"],
+        state=values["State"],
+        region=values["Region"],
+        product_id=values["Product ID"],
+        category=values["Category"],
+        subcategory=values["Sub-Category"],
+        product_name=values["Product Name"],
+        sales=sales,
+        quantity=quantity,
+        discount=discount,
     )
 
 
@@ -247,8 +313,7 @@ def _single(values: dict[str, dict[str, OrderLine]], what: str) -> None:
     for key, by_value in values.items():
         if len(by_value) > 1:
             (v1, l1), (v2, l2) = sorted(by_value.items(), key=lambda kv: kv[1].row_id)[:2]
-            raise SuperstoreError(
-                f"{what} {key!r} has {v1!r} (line {l1.line}) and {v2!r} (line {l2.line})")
+            raise SuperstoreError(f"{what} {key!r} has {v1!r} (line {l1.line}) and {v2!r} (line {l2.line})")
 
 
 def _rate(points_rate: float | Decimal | str) -> Decimal:
@@ -261,87 +326,129 @@ def _rate(points_rate: float | Decimal | str) -> Decimal:
     return rate
 
 
-def build_tables(lines: list[OrderLine], points_rate: float | Decimal | str = 0.10
-                 ) -> dict[str, dict[date, list[dict[str, str]]]]:
+def build_tables(
+    lines: list[OrderLine], points_rate: float | Decimal | str = 0.10
+) -> dict[str, dict[date, list[dict[str, str]]]]:
     """entity -> business date -> rows (contract column -> text), from checked order lines."""
     rate = _rate(points_rate)
-    lines = sorted(lines, key=lambda l: l.row_id)
+    lines = sorted(lines, key=lambda line: line.row_id)
     seen_row_ids: dict[int, OrderLine] = {}
-    for l in lines:
-        if l.row_id in seen_row_ids:
-            raise SuperstoreError(f"Row ID {l.row_id} on lines {seen_row_ids[l.row_id].line} and {l.line}")
-        seen_row_ids[l.row_id] = l
+    for line in lines:
+        if line.row_id in seen_row_ids:
+            raise SuperstoreError(f"Row ID {line.row_id} on lines {seen_row_ids[line.row_id].line} and {line.line}")
+        seen_row_ids[line.row_id] = line
 
     # Facts that must be single-valued, checked rather than assumed.
     checks: dict[str, dict[str, dict[str, OrderLine]]] = defaultdict(lambda: defaultdict(dict))
-    for l in lines:
-        checks["order date of order"][l.order_id].setdefault(l.order_date.isoformat(), l)
-        checks["customer of order"][l.order_id].setdefault(l.customer_id, l)
-        checks["city/state of order"][l.order_id].setdefault(f"{l.city}, {l.state}", l)
-        checks["region of state"][l.state].setdefault(l.region, l)
-        checks["segment of customer"][l.customer_id].setdefault(l.segment, l)
-        checks["category of product"][l.product_id].setdefault(f"{l.category} / {l.subcategory}", l)
+    for line in lines:
+        checks["order date of order"][line.order_id].setdefault(line.order_date.isoformat(), line)
+        checks["customer of order"][line.order_id].setdefault(line.customer_id, line)
+        checks["city/state of order"][line.order_id].setdefault(f"{line.city}, {line.state}", line)
+        checks["region of state"][line.state].setdefault(line.region, line)
+        checks["segment of customer"][line.customer_id].setdefault(line.segment, line)
+        checks["category of product"][line.product_id].setdefault(f"{line.category} / {line.subcategory}", line)
     for what, values in checks.items():
         _single(values, what)
 
-    first_day = min(l.order_date for l in lines)
+    first_day = min(line.order_date for line in lines)
 
     region_states: dict[str, set[str]] = defaultdict(set)
-    for l in lines:
-        region_states[l.region].add(l.state)
+    for line in lines:
+        region_states[line.region].add(line.state)
     regions = [
-        {"region_code": slug(region), "region_name": region,
-         "population": str(sum(_state(s)[1] for s in states))}
+        {"region_code": slug(region), "region_name": region, "population": str(sum(_state(s)[1] for s in states))}
         for region, states in region_states.items()
     ]
 
     stores: dict[str, dict[str, str]] = {}
     pair_of_code: dict[str, tuple[str, str]] = {}
-    for l in lines:
-        code = store_code(l.city, l.state)
-        if pair_of_code.setdefault(code, (l.city, l.state)) != (l.city, l.state):
-            raise SuperstoreError(f"store code {code} would stand for both "
-                                  f"{pair_of_code[code]} and {(l.city, l.state)}")
-        store = stores.setdefault(code, {
-            "store_code": code, "store_name": f"{BANNER} {l.city} ({_state(l.state)[0]})",
-            "banner": BANNER, "city": l.city, "postal_code": "", "region_code": slug(l.region),
-            "opened_on": l.order_date.isoformat()})
-        store["opened_on"] = min(store["opened_on"], l.order_date.isoformat())
+    for line in lines:
+        code = store_code(line.city, line.state)
+        if pair_of_code.setdefault(code, (line.city, line.state)) != (line.city, line.state):
+            raise SuperstoreError(
+                f"store code {code} would stand for both {pair_of_code[code]} and {(line.city, line.state)}"
+            )
+        store = stores.setdefault(
+            code,
+            {
+                "store_code": code,
+                "store_name": f"{BANNER} {line.city} ({_state(line.state)[0]})",
+                "banner": BANNER,
+                "city": line.city,
+                "postal_code": "",
+                "region_code": slug(line.region),
+                "opened_on": line.order_date.isoformat(),
+            },
+        )
+        store["opened_on"] = min(store["opened_on"], line.order_date.isoformat())
 
     products: dict[str, dict[str, str]] = {}
-    for l in lines:  # Row ID order: the first name by Row ID wins
-        products.setdefault(l.product_id, {
-            "product_code": l.product_id, "product_name": l.product_name, "category": l.category,
-            "subcategory": l.subcategory, "brand": "", "list_price": ""})
+    for line in lines:  # Row ID order: the first name by Row ID wins
+        products.setdefault(
+            line.product_id,
+            {
+                "product_code": line.product_id,
+                "product_name": line.product_name,
+                "category": line.category,
+                "subcategory": line.subcategory,
+                "brand": "",
+                "list_price": "",
+            },
+        )
 
     customers: dict[str, dict[str, str]] = {}
-    for l in lines:
-        customers.setdefault(l.customer_id, {
-            "customer_code": l.customer_id, "birth_year": "", "gender": "", "city": "",
-            "region_code": "", "has_loyalty_card": "true", "enrolled_on": "", "tier": "",
-            "segment": l.segment})
+    for line in lines:
+        customers.setdefault(
+            line.customer_id,
+            {
+                "customer_code": line.customer_id,
+                "birth_year": "",
+                "gender": "",
+                "city": "",
+                "region_code": "",
+                "has_loyalty_card": "true",
+                "enrolled_on": "",
+                "tier": "",
+                "segment": line.segment,
+            },
+        )
 
     orders: dict[str, list[OrderLine]] = defaultdict(list)
-    for l in lines:
-        orders[l.order_id].append(l)
+    for line in lines:
+        orders[line.order_id].append(line)
     sales: dict[date, list[dict[str, str]]] = defaultdict(list)
     loyalty: dict[date, list[dict[str, str]]] = defaultdict(list)
     for order_id, order_lines in orders.items():
         head = order_lines[0]
         sold_at = f"{head.order_date.isoformat()}T{SALE_TIME}"
         code = store_code(head.city, head.state)
-        for number, l in enumerate(order_lines, start=1):
-            sales[head.order_date].append({
-                "ticket_id": order_id, "line_number": str(number), "sold_at": sold_at,
-                "store_code": code, "customer_code": l.customer_id, "product_code": l.product_id,
-                "quantity": str(l.quantity),
-                "unit_price": str(unit_price(l.sales, l.quantity, l.discount)),
-                "discount": l.discount, "amount": l.sales})
-        total = sum((Decimal(l.sales) for l in order_lines), Decimal(0))
-        loyalty[head.order_date].append({
-            "event_id": f"L-{order_id}", "occurred_at": sold_at, "customer_code": head.customer_id,
-            "store_code": code, "ticket_id": order_id,
-            "points_earned": str(points_for(total, rate)), "points_redeemed": "0"})
+        for number, line in enumerate(order_lines, start=1):
+            sales[head.order_date].append(
+                {
+                    "ticket_id": order_id,
+                    "line_number": str(number),
+                    "sold_at": sold_at,
+                    "store_code": code,
+                    "customer_code": line.customer_id,
+                    "product_code": line.product_id,
+                    "quantity": str(line.quantity),
+                    "unit_price": str(unit_price(line.sales, line.quantity, line.discount)),
+                    "discount": line.discount,
+                    "amount": line.sales,
+                }
+            )
+        total = sum((Decimal(line.sales) for line in order_lines), Decimal(0))
+        loyalty[head.order_date].append(
+            {
+                "event_id": f"L-{order_id}",
+                "occurred_at": sold_at,
+                "customer_code": head.customer_id,
+                "store_code": code,
+                "ticket_id": order_id,
+                "points_earned": str(points_for(total, rate)),
+                "points_redeemed": "0",
+            }
+        )
 
     def by(key: str, rows) -> list[dict[str, str]]:
         return sorted(rows, key=lambda r: r[key])
@@ -351,14 +458,12 @@ def build_tables(lines: list[OrderLine], points_rate: float | Decimal | str = 0.
         "stores": {first_day: by("store_code", stores.values())},
         "products": {first_day: by("product_code", products.values())},
         "customers": {first_day: by("customer_code", customers.values())},
-        "sales": {d: sorted(rows, key=lambda r: (r["ticket_id"], int(r["line_number"])))
-                  for d, rows in sales.items()},
+        "sales": {d: sorted(rows, key=lambda r: (r["ticket_id"], int(r["line_number"]))) for d, rows in sales.items()},
         "loyalty": {d: by("event_id", rows) for d, rows in loyalty.items()},
     }
 
 
-def convert(csv_path: Path, raw_dir: Path, *, points_rate: float = 0.10,
-            encoding: str | None = None) -> dict:
+def convert(csv_path: Path, raw_dir: Path, *, points_rate: float = 0.10, encoding: str | None = None) -> dict:
     """Convert the Superstore CSV at ``csv_path`` into contract files under ``raw_dir``.
 
     Returns a summary: ``rows`` and ``files`` per entity, the files ``written`` (paths
@@ -369,8 +474,10 @@ def convert(csv_path: Path, raw_dir: Path, *, points_rate: float = 0.10,
     if not csv_path.is_file():
         raise FileNotFoundError(f"Superstore CSV not found: {csv_path}")
     if RawFormat.read(raw_dir) != RawFormat():
-        raise SuperstoreError(f"{raw_dir / 'format.json'} declares a non-default format; "
-                              "the Superstore source writes the contract's defaults")
+        raise SuperstoreError(
+            f"{raw_dir / 'format.json'} declares a non-default format; "
+            "the Superstore source writes the contract's defaults"
+        )
     encoding = encoding or detect_encoding(csv_path)
     lines = read_order_lines(csv_path, encoding)
     tables = build_tables(lines, points_rate)
@@ -389,17 +496,22 @@ def convert(csv_path: Path, raw_dir: Path, *, points_rate: float = 0.10,
 
     stale = sorted(
         p.relative_to(raw_dir).as_posix()
-        for entity in LOAD_ORDER if (raw_dir / entity).is_dir()
+        for entity in LOAD_ORDER
+        if (raw_dir / entity).is_dir()
         for p in (raw_dir / entity).iterdir()
         if FILE_NAME.match(p.name) and p not in produced
     )
     if stale:
-        log.warning("%d file(s) in %s are not produced by this input (left in place): %s",
-                    len(stale), raw_dir, ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else ""))
+        log.warning(
+            "%d file(s) in %s are not produced by this input (left in place): %s",
+            len(stale),
+            raw_dir,
+            ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else ""),
+        )
 
     names_per_product: dict[str, set[str]] = defaultdict(set)
-    for l in lines:
-        names_per_product[l.product_id].add(l.product_name)
+    for line in lines:
+        names_per_product[line.product_id].add(line.product_name)
     days = sorted(tables["sales"])
     summary = {
         "source": str(csv_path),
@@ -415,6 +527,12 @@ def convert(csv_path: Path, raw_dir: Path, *, points_rate: float = 0.10,
         "stale": stale,
         "products_with_several_names": sum(len(n) > 1 for n in names_per_product.values()),
     }
-    log.info("superstore: %d order lines (%s) -> %s: %d file(s) written, %d unchanged",
-             len(lines), encoding, raw_dir, len(written), unchanged)
+    log.info(
+        "superstore: %d order lines (%s) -> %s: %d file(s) written, %d unchanged",
+        len(lines),
+        encoding,
+        raw_dir,
+        len(written),
+        unchanged,
+    )
     return summary
