@@ -41,3 +41,21 @@ create unlogged table if not exists staging.loyalty_checked (
     line_no bigint, reason text, raw_text text,
     like warehouse.fact_fidelite
 );
+
+-- dim_magasin's working tables (sql/warehouse/dim_magasin.sql empties them first): the store
+-- versions every current snapshot gives, the stores whose versions change, and the moves of
+-- the facts from a version to another. Tables of the schema, not temporary ones: on Citus the
+-- statements on the dimensions run over another connection, which sees no temporary table.
+create unlogged table if not exists staging.store_versions (
+    store_code text, store_name text, banner text, city text, postal_code text,
+    region_id integer, opened_on date, closed_on date,
+    valid_from date, valid_to date, is_current boolean
+);
+
+create unlogged table if not exists staging.changed_stores (
+    store_code text
+);
+
+create unlogged table if not exists staging.store_moves (
+    old_id bigint, new_id bigint, valid_from date, valid_to date
+);

@@ -5,10 +5,18 @@
 -- snapshot, or a corrected one, therefore gives the versions a fresh load of the same snapshots
 -- gives; the stores it does not change keep their versions (and ids) as they were. Facts point
 -- to the version valid on their date. A store no longer in any snapshot keeps its versions.
+-- The working tables are staging's (sql/schema/30_staging.sql), emptied first. No correlated
+-- subquery (Citus plans none on a reference table): a version's code and date are never null,
+-- so "not in" is the anti-join.
 
-drop table if exists pg_temp.store_versions, pg_temp.changed_stores, pg_temp.store_moves;
+delete from staging.store_versions;
+delete from staging.changed_stores;
+delete from staging.store_moves;
 
-create temporary table store_versions on commit drop as
+-- every version the snapshots give
+insert into staging.store_versions
+    (store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on, valid_from, valid_to,
+     is_current)
 with snapshots as (
     select
         *,
@@ -36,11 +44,11 @@ final as (
 select *, valid_to is null as is_current from final;
 
 -- the stores whose versions change
-create temporary table changed_stores on commit drop as
+insert into staging.changed_stores (store_code)
 select store_code from (
     (select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on,
             valid_from, valid_to, is_current
-     from store_versions
+     from staging.store_versions
      except
      select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on,
             valid_from, valid_to, is_current
@@ -49,11 +57,11 @@ select store_code from (
     (select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on,
             valid_from, valid_to, is_current
      from warehouse.dim_magasin
-     where store_code in (select store_code from store_versions)
+     where store_code in (select store_code from staging.store_versions)
      except
      select store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on,
             valid_from, valid_to, is_current
-     from store_versions)
+     from staging.store_versions)
 ) as differences
 group by store_code;
 
@@ -61,59 +69,57 @@ group by store_code;
 update warehouse.dim_magasin as d
 set is_current = false
 where d.is_current
-  and d.store_code in (select store_code from changed_stores)
-  and not exists (select from store_versions as v
-                  where v.store_code = d.store_code and v.valid_from = d.valid_from and v.is_current);
+  and d.store_code in (select store_code from staging.changed_stores)
+  and (d.store_code, d.valid_from) not in (select store_code, valid_from from staging.store_versions
+                                           where is_current);
 
 -- 2. versions that stay take their attributes and end
 update warehouse.dim_magasin as d
 set store_name = v.store_name, banner = v.banner, city = v.city, postal_code = v.postal_code,
     region_id = v.region_id, opened_on = v.opened_on, closed_on = v.closed_on,
     valid_to = v.valid_to, is_current = v.is_current
-from store_versions as v
+from staging.store_versions as v
 where v.store_code = d.store_code
   and v.valid_from = d.valid_from
-  and d.store_code in (select store_code from changed_stores)
+  and d.store_code in (select store_code from staging.changed_stores)
   and (d.store_name, d.banner, d.city, d.postal_code, d.region_id, d.opened_on, d.closed_on, d.valid_to, d.is_current)
       is distinct from (v.store_name, v.banner, v.city, v.postal_code, v.region_id, v.opened_on, v.closed_on,
                         v.valid_to, v.is_current);
 
--- 3. new versions (an anti-join, not a subquery per row: Citus plans no correlated subquery in
---    an insert into a reference table)
+-- 3. new versions (joins only: Citus plans no subquery in an insert into a reference table)
 insert into warehouse.dim_magasin
     (store_code, store_name, banner, city, postal_code, region_id, opened_on, closed_on, valid_from, valid_to,
      is_current)
 select v.store_code, v.store_name, v.banner, v.city, v.postal_code, v.region_id, v.opened_on, v.closed_on,
        v.valid_from, v.valid_to, v.is_current
-from store_versions as v
+from staging.store_versions as v
+join staging.changed_stores as c on c.store_code = v.store_code
 left join warehouse.dim_magasin as d on d.store_code = v.store_code and d.valid_from = v.valid_from
-where v.store_code in (select store_code from changed_stores)
-  and d.store_id is null;
+where d.store_id is null;
 
 -- 4. facts point to the version valid on their date
-create temporary table store_moves on commit drop as
+insert into staging.store_moves (old_id, new_id, valid_from, valid_to)
 select old.store_id as old_id, v.store_id as new_id, v.valid_from, v.valid_to
 from warehouse.dim_magasin as old
 join warehouse.dim_magasin as v using (store_code)
-join store_versions as w on w.store_code = v.store_code and w.valid_from = v.valid_from
-where old.store_code in (select store_code from changed_stores);
+join staging.store_versions as w on w.store_code = v.store_code and w.valid_from = v.valid_from
+where old.store_code in (select store_code from staging.changed_stores);
 
 update warehouse.fact_ventes as f
 set store_id = m.new_id
-from store_moves as m
+from staging.store_moves as m
 where f.store_id = m.old_id
   and f.sale_date >= m.valid_from and (m.valid_to is null or f.sale_date < m.valid_to)
   and f.store_id <> m.new_id;
 
 update warehouse.fact_fidelite as f
 set store_id = m.new_id
-from store_moves as m
+from staging.store_moves as m
 where f.store_id = m.old_id
   and f.event_date >= m.valid_from and (m.valid_to is null or f.event_date < m.valid_to)
   and f.store_id <> m.new_id;
 
 -- 5. versions no snapshot gives any more
 delete from warehouse.dim_magasin as d
-where d.store_code in (select store_code from changed_stores)
-  and not exists (select from store_versions as v
-                  where v.store_code = d.store_code and v.valid_from = d.valid_from);
+where d.store_code in (select store_code from staging.changed_stores)
+  and (d.store_code, d.valid_from) not in (select store_code, valid_from from staging.store_versions);

@@ -30,6 +30,7 @@ When the database has the ``citus`` extension (a Citus coordinator), the schema 
 from __future__ import annotations
 
 import logging
+import re
 
 import psycopg
 from psycopg import sql
@@ -194,3 +195,25 @@ def distribute_new_partition(conn: psycopg.Connection, partition: str, parent: s
     log.info("citus: warehouse.%s distributed by %s before it is attached; its rows are copied without "
              "FREEZE (no Citus equivalent)", partition, column[0])
     return True
+
+
+_SQL_FUNCTION = re.compile(r"\blanguage sql\s+stable\s+as \$\$\n(?P<body>.*?)\n\$\$;", re.DOTALL)
+
+
+def shared_function(conn: psycopg.Connection, definition: str) -> str:
+    """A marts' shared function (``sql/marts/shared``) as it is created: as written on
+    PostgreSQL (``language sql``, inlined by the planner). Citus plans such a function's body
+    itself, without inlining it, when its call joins a distributed or reference table, and
+    refuses its parameters ("parameterized queries for SQL functions referencing distributed
+    tables are not supported"), or returns nulls from it; a ``stable`` one that reads tables is
+    therefore created there as PL/pgSQL returning the same query, whose parameters Citus
+    binds (the columns win over the returned columns' names, as in SQL)."""
+    return as_plpgsql(definition) if is_citus(conn) else definition
+
+
+def as_plpgsql(definition: str) -> str:
+    """A ``stable`` ``language sql`` function's definition as PL/pgSQL returning the same query
+    (others unchanged)."""
+    return _SQL_FUNCTION.sub(
+        lambda m: "language plpgsql\nstable\nas $$\n#variable_conflict use_column\nbegin\n    return query\n"
+                  f"{m['body']};\nend\n$$;", definition)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from etl_helpers import db
+from etl_helpers import citus, db
 from etl_helpers.settings import PROJECT_ROOT
 
 OLAP_QUERIES = PROJECT_ROOT / "sql" / "olap_queries.sql"
@@ -99,7 +99,7 @@ def create_functions(conn: psycopg.Connection, folder: Path = SHARED_FUNCTIONS) 
         previous = db.scalar(conn, "select current_setting('check_function_bodies')")
         conn.execute("select set_config('check_function_bodies', 'off', true)")
         for path in sorted(folder.glob("*.sql")):
-            conn.execute(path.read_text(encoding="utf-8"))
+            conn.execute(citus.shared_function(conn, path.read_text(encoding="utf-8")))
             names.append(path.stem)
         conn.execute("select set_config('check_function_bodies', %s, true)", (previous,))
     return names

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -252,16 +252,19 @@ def test_a_worker_stopped_mid_run_fails_clearly_and_the_rerun_completes_identica
 
 
 def test_repeated_ticket_lines_go_through_staging_on_the_cluster(citus_run, citus_url, raw_dir, tmp_path):
-    """Another copy of a day already loaded (last: it adds a file to the cluster's ledger): the
-    COPY into the distributed fact table meets the keys, and the staged path refuses each line."""
+    """A day already loaded delivered again as the next day's file (last: it adds a file to the
+    cluster's ledger; the same file name elsewhere would be the same file): the COPY into the
+    distributed fact table meets the keys, and the staged path refuses each line."""
     from etl_helpers.data_tests import run_data_tests
     from etl_helpers.loading.load import load_raw_folder
 
+    later = date.fromisoformat(NEXT_DATE) + timedelta(days=1)
     copy = tmp_path / "raw" / "sales"
     copy.mkdir(parents=True)
-    shutil.copy(raw_dir / "sales" / f"sales_{NEXT_DATE}.csv", copy)
+    shutil.copy(raw_dir / "sales" / f"sales_{NEXT_DATE}.csv", copy / f"sales_{later.isoformat()}.csv")
+    (tmp_path / "raw" / "format.json").write_text('{"max_reject_rate": 1}')  # every line refused, not the file
     settings = Settings(database_url=citus_url, workdir=tmp_path)
-    [result] = load_raw_folder(settings, tmp_path / "raw", date.fromisoformat(NEXT_DATE), entities=["sales"])
+    [result] = load_raw_folder(settings, tmp_path / "raw", later, entities=["sales"])
     assert result.rows_read > 0 and result.rows_loaded == 0 and result.rows_rejected == result.rows_read
     with psycopg.connect(citus_url) as conn:
         reasons = conn.execute("select distinct reason from etl.rejected_rows where file_id = %s",

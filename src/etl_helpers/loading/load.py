@@ -299,7 +299,6 @@ def load_raw_folder(
         conn.execute("set synchronous_commit to off")  # a crash may lose the last load, ledger with it: rerun
         conn.execute("set jit = off")  # compiling the checks costs more than it saves, even on 1 M rows
         citus.prepare_load_session(conn)
-        citus.prepare_load_session(conn)
         conn.commit()
         for batch in _batches(files):
             label = f"{batch[0].entity.name} ({len(batch)} file{'s' if len(batch) > 1 else ''})"
