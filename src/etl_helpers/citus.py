@@ -35,6 +35,8 @@ import re
 import psycopg
 from psycopg import sql
 
+from etl_helpers import db
+
 log = logging.getLogger(__name__)
 
 REFERENCE_TABLES = ("dim_region", "dim_magasin", "dim_produit", "dim_client", "dim_temps")  # referenced first
@@ -45,15 +47,17 @@ STAGING_DISTRIBUTED = {"sales_checked": "ticket_id", "loyalty_checked": "event_i
 
 def is_citus(conn: psycopg.Connection) -> bool:
     """Whether the database is a Citus coordinator (the ``citus`` extension is installed)."""
-    return conn.execute("select exists (select from pg_extension where extname = 'citus')").fetchone()[0]
+    return db.scalar(conn, "select exists (select from pg_extension where extname = 'citus')")
 
 
 def _citus_table_type(conn: psycopg.Connection, table: str, schema_name: str = "warehouse") -> str | None:
     """'reference', 'distributed', 'local' (a Citus local table: a table with a foreign key to a
     reference table becomes one) or None (plain PostgreSQL), from the metadata: ``citus_tables``
     would measure the shards over new connections, which wait for this transaction's locks."""
-    row = conn.execute("select partmethod, repmodel from pg_dist_partition where logicalrelid = %s::regclass",
-                       (f"{schema_name}.{table}",)).fetchone()
+    row = conn.execute(
+        "select partmethod, repmodel from pg_dist_partition where logicalrelid = %s::regclass",
+        (f"{schema_name}.{table}",),
+    ).fetchone()
     if row is None:
         return None
     return "distributed" if row[0] == "h" else "reference" if row[1] == "t" else "local"
@@ -72,26 +76,33 @@ def distribute_warehouse(conn: psycopg.Connection) -> list[str]:
     colocate_with = "default"
     for table, column in DISTRIBUTED_TABLES:
         if _citus_table_type(conn, table) is None:
-            conn.execute("select create_distributed_table(%s::regclass, %s, colocate_with => %s)",
-                         (f"warehouse.{table}", column, colocate_with))
+            conn.execute(
+                "select create_distributed_table(%s::regclass, %s, colocate_with => %s)",
+                (f"warehouse.{table}", column, colocate_with),
+            )
             changed.append(f"warehouse.{table}: distributed by {column}")
         colocate_with = f"warehouse.{DISTRIBUTED_TABLES[0][0]}"
-    staging = [name for (name,) in conn.execute(
-        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname = 'staging' and c.relkind = 'r' order by 1").fetchall()]
+    staging = [
+        name
+        for (name,) in conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'staging' and c.relkind = 'r' order by 1"
+        ).fetchall()
+    ]
     for table in staging:
         if _citus_table_type(conn, table, "staging") in ("reference", "distributed"):
             continue
         if table in STAGING_DISTRIBUTED:
-            conn.execute("select create_distributed_table(%s::regclass, %s, colocate_with => %s)",
-                         (f"staging.{table}", STAGING_DISTRIBUTED[table], colocate_with))
+            conn.execute(
+                "select create_distributed_table(%s::regclass, %s, colocate_with => %s)",
+                (f"staging.{table}", STAGING_DISTRIBUTED[table], colocate_with),
+            )
         else:
             conn.execute("select create_reference_table(%s::regclass)", (f"staging.{table}",))
     if staging:
         log.info("citus: staging tables distributed (%d)", len(staging))
     if _analysts_read_through_views(conn):
-        changed.append("etl_analyst: SELECT on the warehouse's shards (read by the marts' views), "
-                       "not on its tables")
+        changed.append("etl_analyst: SELECT on the warehouse's shards (read by the marts' views), not on its tables")
     for change in changed:
         log.info("citus: %s", change)
     return changed
@@ -107,13 +118,17 @@ def _analysts_read_through_views(conn: psycopg.Connection) -> bool:
     a query on ``warehouse.*`` there is refused, the marts' views work. (The coordinator's own
     copy of a reference table, a hidden shard, stays readable by its name: the dimensions, not
     the facts.)"""
-    if not conn.execute("select exists (select from pg_roles where rolname = 'etl_analyst')").fetchone()[0]:
+    if not db.scalar(conn, "select exists (select from pg_roles where rolname = 'etl_analyst')"):
         return False
     conn.execute("grant usage on schema warehouse to etl_analyst")  # propagated to the workers
     conn.execute("grant select on all tables in schema warehouse to etl_analyst")  # and to every shard
     conn.execute("alter default privileges in schema warehouse grant select on tables to etl_analyst")
-    tables = [name for (name,) in conn.execute(
-        "select logicalrelid::text from pg_dist_partition where logicalrelid::regclass::text like 'warehouse.%'")]
+    tables = [
+        name
+        for (name,) in conn.execute(
+            "select logicalrelid::text from pg_dist_partition where logicalrelid::regclass::text like 'warehouse.%'"
+        )
+    ]
     _coordinator_only_revoke(conn, tables)
     return True
 
@@ -121,11 +136,14 @@ def _analysts_read_through_views(conn: psycopg.Connection) -> bool:
 def _coordinator_only_revoke(conn: psycopg.Connection, tables: list[str]) -> None:
     """The analyst's ``SELECT`` on these distributed or reference tables revoked on the
     coordinator only (their shards keep it)."""
-    if not tables or not conn.execute("select exists (select from pg_roles where rolname = 'etl_analyst')").fetchone()[0]:
+    if not tables or not db.scalar(conn, "select exists (select from pg_roles where rolname = 'etl_analyst')"):
         return
     conn.execute("select set_config('citus.enable_ddl_propagation', 'off', true)")
-    conn.execute(sql.SQL("revoke select on {} from etl_analyst").format(
-        sql.SQL(", ").join(sql.Identifier(*name.split(".", 1)) for name in tables)))
+    conn.execute(
+        sql.SQL("revoke select on {} from etl_analyst").format(
+            sql.SQL(", ").join(sql.Identifier(*name.split(".", 1)) for name in tables)
+        )
+    )
     conn.execute("select set_config('citus.enable_ddl_propagation', 'on', true)")
 
 
@@ -137,11 +155,15 @@ def analyze_dimensions(conn: psycopg.Connection) -> None:
     every later statement on it with it). The workers' copies are left to autovacuum."""
     citus = is_citus(conn)
     for table in REFERENCE_TABLES:
-        target = sql.Identifier("warehouse", table)
+        target: sql.Composable = sql.Identifier("warehouse", table)
         if citus:  # the name of its copy on the coordinator, from the metadata
-            target = sql.SQL(conn.execute(
-                "select shard_name(logicalrelid, shardid) from pg_dist_shard where logicalrelid = %s::regclass",
-                (f"warehouse.{table}",)).fetchone()[0])
+            target = sql.SQL(
+                db.scalar(
+                    conn,
+                    "select shard_name(logicalrelid, shardid) from pg_dist_shard where logicalrelid = %s::regclass",
+                    (f"warehouse.{table}",),
+                )
+            )
         conn.execute(sql.SQL("analyze {}").format(target))
 
 
@@ -155,10 +177,10 @@ def merge_source(conn: psycopg.Connection, target: sql.Composable, query: str, p
     the query's rows are computed first, on the workers, into a temporary table shaped like the
     target, and the ``MERGE`` reads that (local: plain PostgreSQL)."""
     if not is_citus(conn):
-        return sql.SQL(query)  # type: ignore[arg-type]
+        return sql.SQL(query)
     conn.execute(sql.SQL("drop table if exists {}").format(MERGE_SOURCE))
     conn.execute(sql.SQL("create temporary table {} (like {})").format(MERGE_SOURCE, target))
-    conn.execute(sql.SQL("insert into {} ").format(MERGE_SOURCE) + sql.SQL(query), params)  # type: ignore[arg-type]
+    conn.execute(sql.SQL("insert into {} ").format(MERGE_SOURCE) + sql.SQL(query), params)
     return sql.SQL("select * from {}").format(MERGE_SOURCE)
 
 
@@ -166,7 +188,8 @@ def is_unique_violation(error: psycopg.Error) -> bool:
     """A unique violation: PostgreSQL's, or one that a Citus worker raised during a ``COPY``,
     which the coordinator returns as an internal error with the worker's message."""
     return error.sqlstate == "23505" or (
-        error.sqlstate == "XX000" and str(error).startswith("duplicate key value violates unique constraint"))
+        error.sqlstate == "XX000" and str(error).startswith("duplicate key value violates unique constraint")
+    )
 
 
 def prepare_load_session(conn: psycopg.Connection) -> None:
@@ -184,16 +207,29 @@ def distribute_new_partition(conn: psycopg.Connection, partition: str, parent: s
     """A new month's table, before it is filled and attached to ``warehouse.<parent>``: on
     Citus it is distributed like its parent (same column, co-located). Returns whether it was:
     its rows then cannot be written with ``COPY … FREEZE`` (no Citus equivalent)."""
-    column = conn.execute("select column_to_column_name(logicalrelid, partkey) from pg_dist_partition "
-                          "where logicalrelid = %s::regclass and partmethod = 'h'",
-                          (f"warehouse.{parent}",)).fetchone() if is_citus(conn) else None
+    column = (
+        conn.execute(
+            "select column_to_column_name(logicalrelid, partkey) from pg_dist_partition "
+            "where logicalrelid = %s::regclass and partmethod = 'h'",
+            (f"warehouse.{parent}",),
+        ).fetchone()
+        if is_citus(conn)
+        else None
+    )
     if column is None:
         return False
-    conn.execute(sql.SQL("select create_distributed_table({}::regclass, {}, colocate_with => {})").format(
-        sql.Literal(f"warehouse.{partition}"), sql.Literal(column[0]), sql.Literal(f"warehouse.{parent}")))
+    conn.execute(
+        sql.SQL("select create_distributed_table({}::regclass, {}, colocate_with => {})").format(
+            sql.Literal(f"warehouse.{partition}"), sql.Literal(column[0]), sql.Literal(f"warehouse.{parent}")
+        )
+    )
     _coordinator_only_revoke(conn, [f"warehouse.{partition}"])  # its shards keep the analyst's SELECT
-    log.info("citus: warehouse.%s distributed by %s before it is attached; its rows are copied without "
-             "FREEZE (no Citus equivalent)", partition, column[0])
+    log.info(
+        "citus: warehouse.%s distributed by %s before it is attached; its rows are copied without "
+        "FREEZE (no Citus equivalent)",
+        partition,
+        column[0],
+    )
     return True
 
 
@@ -215,5 +251,9 @@ def as_plpgsql(definition: str) -> str:
     """A ``stable`` ``language sql`` function's definition as PL/pgSQL returning the same query
     (others unchanged)."""
     return _SQL_FUNCTION.sub(
-        lambda m: "language plpgsql\nstable\nas $$\n#variable_conflict use_column\nbegin\n    return query\n"
-                  f"{m['body']};\nend\n$$;", definition)
+        lambda m: (
+            "language plpgsql\nstable\nas $$\n#variable_conflict use_column\nbegin\n    return query\n"
+            f"{m['body']};\nend\n$$;"
+        ),
+        definition,
+    )
