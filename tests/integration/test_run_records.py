@@ -8,6 +8,7 @@ closed as abandoned by the next one; a kernel that dies or hangs at start-up (ca
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -322,3 +323,23 @@ def test_a_run_with_another_source_is_refused_and_writes_nothing(warehouse, step
     assert cli.main(["--date", "2026-11-30", "--source", "superstore", "--only", "30_views"]) == 2
     assert "built from the source 'demo'" in capsys.readouterr().err
     assert _snapshot(warehouse.workdir) == before
+
+
+def test_rendering_a_report_with_a_chart_logs_no_warning(tmp_path, caplog):
+    """A chart in a report made nbconvert warn 'Alternative text is missing' on the console of
+    every run; the report's images still carry an alt attribute."""
+    import base64
+
+    from etl_helpers.run.execute import render_html
+
+    png = base64.b64encode(
+        bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                      "1f15c4890000000d49444154789c6360000000000200015f3f1f0e0000000049454e44ae426082")).decode()
+    cell = nbformat.v4.new_code_cell("chart")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png})]
+    executed = tmp_path / "40_chart.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), executed)
+    with caplog.at_level(logging.INFO):
+        html = render_html(executed, "40_chart — 2026-11-30").read_text()
+    assert "<img" in html and "alt=" in html
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

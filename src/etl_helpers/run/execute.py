@@ -54,10 +54,17 @@ def with_header(source: Path, header: str) -> nbformat.NotebookNode:
     return notebook
 
 
+def _not_alt_text_notice(record: logging.LogRecord) -> bool:
+    """nbconvert's lab template cannot carry an image's alternative text, so it gives every chart
+    a generic one and says so once per report: a notice about the template, not about the run."""
+    return not record.getMessage().startswith("Alternative text is missing")
+
+
 def render_html(executed: Path, title: str) -> Path:
     """HTML report beside the executed notebook: inputs hidden, outputs (charts) shown,
     titled ``title``."""
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.log.addFilter(_not_alt_text_notice)
     body, _ = exporter.from_notebook_node(
         nbformat.read(executed, as_version=4), resources={"metadata": {"name": title}}
     )
