@@ -152,8 +152,8 @@ _URL_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _KEYWORD_PASSWORD = re.compile(r"""password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)""", re.IGNORECASE)
 _EXPECTED = (
-    "expected postgresql://user:password@host:port/database with the password's special "
-    "characters percent-encoded (or no password in the URL: use ~/.pgpass or PGPASSWORD). "
+    "expected postgresql://user@host:port/database, a password after the user (user:...) with its "
+    "special characters percent-encoded (or no password in the URL: use ~/.pgpass or PGPASSWORD). "
     "The value is not shown: it may hold a password"
 )
 

