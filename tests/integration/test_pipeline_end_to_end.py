@@ -69,10 +69,10 @@ def test_full_run_twice_reports_everything_identically_and_leaks_no_password(run
     rerun = {f["path"]: f["sha256"] for f in second["files"] if Path(f["path"]).suffix in DATA_SUFFIXES}
     assert rerun == {p: f["sha256"] for p, f in data_files.items()}
 
-    assert cli.main(args) == 0  # nothing new: what derives from the warehouse is reused, byte for byte
+    assert cli.main(args) == 0  # nothing new: every step is reused, byte for byte
     third = _manifest(run_env)
     reused = [s["notebook"] for s in third["steps"] if s["status"] == "reused"]
-    assert reused == [s.notebook for s in runner.STEPS if s.mart != "pipeline" or s.notebook in ("00_schema", "30_views")]
+    assert reused == [s.notebook for s in runner.STEPS]
     assert all(s["made_in_run"] == second["run_id"] for s in third["steps"] if s["status"] == "reused")
     assert {f["path"]: f["sha256"] for f in third["files"] if Path(f["path"]).suffix in DATA_SUFFIXES} == rerun
 

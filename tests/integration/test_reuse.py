@@ -15,12 +15,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from etl_helpers import cli, runner
+from etl_helpers import cli, db, kernels, runner, sources
 from etl_helpers.kernels import KERNEL_NAME
-from etl_helpers.run import reuse
+from etl_helpers.run import pipeline, reuse
 from etl_helpers.runner import RunRequest, Step
 from etl_helpers.settings import PROJECT_ROOT, Settings
-from etl_helpers.sources import SourceOptions
+from etl_helpers.sources import SourceOptions, demo
 from etl_helpers.writing import sha256_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loading"))
@@ -187,10 +187,15 @@ COUNT_SALES = ("from pathlib import Path\nfrom etl_helpers import db\n"
                "with db.connection() as conn:\n"
                "    total = conn.execute('select sum(quantity) from warehouse.fact_ventes').fetchone()[0]\n"
                "Path(export_dir, 'quantity.csv').write_text(f'quantity\\n{total}\\n')")
+WAREHOUSE_DIGEST = "select md5(" + " || ".join(  # every row of the facts and the dimensions they join
+    f"coalesce((select string_agg(t::text, '|' order by t::text) from warehouse.{table} as t), '')"
+    for table in ("fact_ventes", "fact_fidelite", "dim_client", "dim_magasin", "dim_produit")) + ")"
 
 
-@pytest.mark.notebooks
-def test_a_late_correction_in_the_raw_folder_recomputes_what_derives_from_it(settings, tmp_path, monkeypatch):
+@pytest.fixture
+def loading_run(settings, tmp_path, monkeypatch):
+    """The real pipeline notebooks (00..30) and a mart counting the sales, on a canonical raw
+    folder: ``(run, raw)``, ``run(**request)`` running them for RUN_DATE."""
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("ETL_WORKDIR", str(settings.workdir))
     folder = tmp_path / "notebooks"
@@ -200,23 +205,123 @@ def test_a_late_correction_in_the_raw_folder_recomputes_what_derives_from_it(set
     _notebook(folder / "40_quantity.ipynb", MART_PARAMS, COUNT_SALES)
     raw = rf.build(tmp_path / "raw")
     steps = [*(Step(name, "pipeline") for name in LOADING), Step("40_quantity", MART)]
-    request = dict(steps=steps, source="canonical", options=SourceOptions(raw=raw.root))
-    quantity = settings.export_dir(MART, "2026-11-30") / "quantity.csv"
 
-    first = _run(settings, folder, **request)
+    def run(**kwargs) -> dict:
+        request = dict(steps=steps, source="canonical", options=SourceOptions(raw=raw.root)) | kwargs
+        return _run(settings, folder, **request)
+
+    return run, raw
+
+
+def _warehouse_digest(settings: Settings) -> str:
+    with db.connection(settings) as conn:
+        return db.scalar(conn, WAREHOUSE_DIGEST)
+
+
+def _no_kernel(monkeypatch) -> None:
+    """Fail the test if the run starts a notebook kernel or a mart worker."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a kernel or a mart worker was started")
+    monkeypatch.setattr(kernels, "new_kernel", refuse)
+    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", refuse)
+
+
+@pytest.mark.notebooks
+def test_a_rerun_with_nothing_new_reuses_every_step_and_starts_no_kernel(settings, loading_run, monkeypatch):
+    run, _raw = loading_run
+    quantity = settings.export_dir(MART, "2026-11-30") / "quantity.csv"
+    first = run()
+    assert set(_status(first).values()) == {"succeeded"}
+    made, loaded = quantity.read_bytes(), _warehouse_digest(settings)
+
+    with monkeypatch.context() as patched:
+        _no_kernel(patched)
+        nothing_new = run()
+    assert set(_status(nothing_new).values()) == {"reused"}
+    assert all(s["made_in_run"] == first["run_id"] for s in nothing_new["steps"])
+    for name in (*LOADING, "40_quantity"):  # the report of the run that made them
+        assert _steps(nothing_new)[name]["executed_notebook"] == _steps(first)[name]["executed_notebook"]
+    run_folder = runner.run_dir(settings, RUN_DATE, nothing_new["run_id"])
+    assert json.loads((run_folder / "manifest.json").read_text())["loads"] == []
+    assert not list(run_folder.glob("*.ipynb"))  # nothing executed
+    log_text = (run_folder / "run.log").read_text()
+    for name in LOADING:
+        assert f"{name} reused from run {first['run_id']}" in log_text
+    assert quantity.read_bytes() == made and _warehouse_digest(settings) == loaded
+
+    forced = run(force=True)  # recomputes every step: the same warehouse and exports, byte for byte
+    assert set(_status(forced).values()) == {"succeeded"}
+    assert all(s["made_in_run"] == forced["run_id"] for s in forced["steps"])
+    assert quantity.read_bytes() == made and _warehouse_digest(settings) == loaded
+    assert [s["fingerprint"] for s in forced["steps"]] == [s["fingerprint"] for s in first["steps"]]
+    after_force = run()
+    assert set(_status(after_force).values()) == {"reused"}
+    assert all(s["made_in_run"] == forced["run_id"] for s in after_force["steps"])
+    _consistent(settings)
+
+
+@pytest.mark.notebooks
+def test_a_new_or_corrected_raw_file_recomputes_what_reads_it(settings, loading_run):
+    run, raw = loading_run
+    quantity = settings.export_dir(MART, "2026-11-30") / "quantity.csv"
+    first = run()
     loaded = sum(int(row["quantity"]) for rows in rf.SALES.values() for row in rows)
     assert quantity.read_text() == f"quantity\n{loaded}\n"
-    nothing_new = _run(settings, folder, **request)
-    assert _status(nothing_new)["30_views"] == "reused" and _status(nothing_new)["40_quantity"] == "reused"
-    assert json.loads((runner.run_dir(settings, RUN_DATE, nothing_new["run_id"]) / "manifest.json")
-                      .read_text())["loads"] == []
-    assert _steps(nothing_new)["40_quantity"]["made_in_run"] == first["run_id"]
 
     corrected = [dict(row) for row in rf.SALES[rf.DAY2]]
     corrected[0].update(quantity="3", amount="11.85")  # a late correction of the second day
     raw.write_rows("sales", rf.DAY2, corrected)
-    after = _run(settings, folder, **request)
-    assert _status(after)["30_views"] == "succeeded" and _status(after)["40_quantity"] == "succeeded"
+    after = run()
+    assert _status(after) == {"00_schema": "reused", "10_dimensions": "reused", "20_facts": "succeeded",
+                              "30_views": "succeeded", "40_quantity": "succeeded"}
+    assert _steps(after)["10_dimensions"]["made_in_run"] == first["run_id"]
     assert [load["path"] for load in after["loads"]] == ["sales/sales_2026-03-03.csv"]
     assert quantity.read_text() == f"quantity\n{loaded + 1}\n"
     assert _steps(after)["40_quantity"]["made_in_run"] == after["run_id"]
+
+    new_day = date(2026, 3, 4)  # a new daily sales file
+    raw.write_rows("sales", new_day, [rf.sale(ticket_id="T0100", sold_at="2026-03-04T09:00:00+01:00")])
+    later = run()
+    assert _status(later) == {"00_schema": "reused", "10_dimensions": "reused", "20_facts": "succeeded",
+                              "30_views": "succeeded", "40_quantity": "succeeded"}
+    assert [load["path"] for load in later["loads"]] == ["sales/sales_2026-03-04.csv"]
+    assert quantity.read_text() == f"quantity\n{loaded + 1 + int(rf.sale()['quantity'])}\n"
+
+    raw.write_rows("stores", date(2026, 2, 1), rf.STORES)  # a new reference snapshot: both loads run
+    with_snapshot = run()
+    assert _status(with_snapshot)["10_dimensions"] == "succeeded" and _status(with_snapshot)["20_facts"] == "succeeded"
+    assert set(_status(run()).values()) == {"reused"}  # and then nothing is new again
+
+
+@pytest.mark.notebooks
+def test_a_changed_parameter_or_sql_file_recomputes_the_loading_steps(settings, loading_run, tmp_path, monkeypatch):
+    run, raw = loading_run
+    run()
+    changed = run(options=SourceOptions(raw=raw.root, points_rate=0.2))  # a source option: every step's input
+    assert set(_status(changed).values()) == {"succeeded"}
+    assert set(_status(run(options=SourceOptions(raw=raw.root, points_rate=0.2))).values()) == {"reused"}
+
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    (sql_dir / "warehouse.sql").write_text("select 1;\n")
+    monkeypatch.setattr(reuse, "CODE_FOLDERS", (*reuse.CODE_FOLDERS, (sql_dir, "*.sql")))
+    assert set(_status(run()).values()) == {"succeeded"}
+    (sql_dir / "warehouse.sql").write_text("select 2;\n")
+    assert set(_status(run()).values()) == {"succeeded"}
+    assert set(_status(run()).values()) == {"reused"}
+
+
+def test_a_demo_folder_is_ready_only_when_the_generator_would_write_nothing(settings, demo_raw_dir):
+    options = SourceOptions(scale="small", seed=42)
+    folder = sources.raw_folder("demo", settings, options)
+    assert sources.ready_raw("demo", settings, RUN_DATE, options) is None  # never prepared
+    shutil.copytree(demo_raw_dir, folder)
+    assert sources.ready_raw("demo", settings, RUN_DATE, options) is None  # no mark: not prepared by the pipeline
+    sources.prepare_raw("demo", settings, RUN_DATE, options)
+    assert sources.ready_raw("demo", settings, RUN_DATE, options) == folder
+    assert sources.ready_raw("demo", settings, date(2026, 11, 29), options) is None  # its window starts a day earlier
+    assert sources.ready_raw("demo", settings, date(2026, 12, 1), options) is None  # a new day to generate
+    assert sources.ready_raw("demo", settings, RUN_DATE, SourceOptions(scale="small", seed=7)) is None
+    (folder / "loyalty" / "loyalty_2026-06-15.csv").unlink()  # a missing day is generated again
+    assert sources.ready_raw("demo", settings, RUN_DATE, options) is None
+    assert demo.window_complete(demo_raw_dir, RUN_DATE) and not demo.window_complete(demo_raw_dir, date(2026, 12, 1))

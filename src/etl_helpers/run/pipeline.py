@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import date
@@ -371,6 +371,8 @@ def _execute_steps(
         _reuse_context(manifest),
         records.read_manifest(records.published_manifest_path(settings, run_date)),
         request.force,
+        request.source,
+        request.options,
     )
     total = len(jobs)
     numbered = list(enumerate(jobs, start=1))
@@ -386,7 +388,7 @@ def _execute_steps(
             done[number] = record
             log.info("[%d/%d] %s reused from run %s", number, total, record.notebook, record.made_in_run)
             return
-        done[number] = reuse.note(_keep_in_run_folder(record, job, folder, settings), fingerprint)
+        done[number] = reuse.note(_keep_in_run_folder(record, job, folder, settings), job, fingerprint)
         if record.status == "failed":
             log.error("%s", record.error)
         else:
@@ -396,7 +398,7 @@ def _execute_steps(
         return any(r.status == "failed" for r in done.values())
 
     kernels = WarmKernels(notebooks_dir)
-    with _mart_pool(min(request.jobs, len(concurrent)), notebooks_dir) as pool:
+    with _MartPool(min(request.jobs, len(concurrent)), notebooks_dir) as pool:
         try:
             for index, (number, job) in enumerate(in_order):
                 if failed():
@@ -406,13 +408,14 @@ def _execute_steps(
                 if kept:
                     finished(number, job, kept)
                     continue
+                pool.start()  # a step runs: the mart workers boot meanwhile (none while steps are reused)
                 if index + 1 < len(in_order):
                     kernels.prepare()  # the next step's kernel boots while this one runs
                 reuse.starting(job)
                 finished(number, job, run_job(job, kernels), fingerprint)
         finally:
             kernels.close()
-        if pool and not failed():
+        if pool.workers and not failed():
             futures = {}
             for number, job in concurrent:
                 started(number, job)
@@ -437,23 +440,38 @@ def _reuse_context(manifest: dict) -> dict:
     return {key: manifest[key] for key in ("run_date", "source", "currency", "source_options")}
 
 
-@contextmanager
-def _mart_pool(workers: int, notebooks_dir: Path) -> Iterator[ProcessPoolExecutor | None]:
-    """The processes the mart notebooks run on, started at once so that they import papermill
-    and start their first kernel while the pipeline steps run (``workers`` 0: none). They die
-    with the runner, and their kernels with them."""
-    if not workers:
-        yield None
-        return
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(notebooks_dir, os.getpid()),
-    ) as pool:
-        for _ in range(workers):  # a worker process starts with the first task it is given
-            pool.submit(_ready)
-        yield pool
+class _MartPool:
+    """The processes the mart notebooks run on (``workers`` 0: none). Started by :meth:`start`
+    when the first pipeline step runs, so that they import papermill and start their first kernel
+    while the pipeline steps run, or by the first mart job submitted: a run whose every step is
+    reused starts none. They die with the runner, and their kernels with them."""
+
+    def __init__(self, workers: int, notebooks_dir: Path):
+        self.workers, self.notebooks_dir = workers, notebooks_dir
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        if self.workers and self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self.notebooks_dir, os.getpid()),
+            )
+            for _ in range(self.workers):  # a worker process starts with the first task it is given
+                self._pool.submit(_ready)
+
+    def submit(self, function, *args) -> Future:
+        self.start()
+        assert self._pool is not None
+        return self._pool.submit(function, *args)
+
+    def __enter__(self) -> _MartPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=False)
 
 
 _worker_kernels: WarmKernels | None = None  # a mart worker's kernels (in its own process)

@@ -99,6 +99,38 @@ def prepared_raw(source: str, settings: Settings, run_date: date, options: Sourc
     return prepare_raw(source, settings, run_date, options)
 
 
+def ready_raw(source: str, settings: Settings, run_date: date, options: SourceOptions) -> Path | None:
+    """The raw folder of ``source`` if preparing it for ``run_date`` would write nothing, so that
+    its files can be listed as they are; None if it must be prepared first (a file to write).
+    Cheap: no generator built, no file read but the folder's mark (and the Superstore CSV's
+    name and size, which the caller hashes).
+
+    - canonical: the user's folder, as it is;
+    - demo: prepared before for these options (any run date), and every file of the window there;
+    - superstore: converted before with these options (the CSV's content is the caller's input).
+    """
+    raw_dir = raw_folder(source, settings, options)
+    if source == "canonical":
+        return raw_dir if raw_dir.is_dir() else None
+    if not _prepared_for(raw_dir / PREPARED_MARK, source, options):
+        return None
+    if source == "demo":
+        from etl_helpers.sources import demo
+
+        return raw_dir if demo.window_complete(raw_dir, run_date) else None
+    return raw_dir
+
+
+def _prepared_for(mark: Path, source: str, options: SourceOptions) -> bool:
+    """The mark says the folder was prepared for ``source`` with ``options`` (for any run date)."""
+    try:
+        fields = json.loads(mark.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    fields.pop("run_date", None)
+    return fields == json.loads(json.dumps({"source": source, **asdict(options)}, default=str))
+
+
 def _mark(source: str, run_date: date, options: SourceOptions) -> str:
     fields = {"source": source, "run_date": run_date.isoformat(), **asdict(options)}
     return json.dumps(fields, default=str, sort_keys=True)

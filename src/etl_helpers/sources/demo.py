@@ -982,6 +982,27 @@ def _count_written(summary: dict, entity: str, rows: int) -> None:
     summary["rows"][entity] += rows
 
 
+def _snapshots(start: date, run_date: date) -> list[tuple[str, date]]:
+    """The reference snapshots of the window: each entity's on ``start``, and the banner change's
+    stores when the window holds it."""
+    snapshots = [(entity, start) for entity in ("regions", "stores", "products", "customers")]
+    if start < BANNER_CHANGE.on <= run_date:
+        snapshots.append(("stores", BANNER_CHANGE.on))
+    return snapshots
+
+
+def _snapshot_holder(raw_dir: Path, entity: str, day: date) -> Path | None:
+    """The file that holds ``entity``'s snapshot content of ``day``: its own, or an earlier one
+    with the same state (None: to be written)."""
+    path = raw_path(raw_dir, entity, day)
+    if path.exists():
+        return path
+    earlier = [d for d in _existing_dates(raw_dir, entity) if d <= day]
+    if earlier and _reference_state(entity, earlier[-1]) == _reference_state(entity, day):
+        return raw_path(raw_dir, entity, earlier[-1])
+    return None
+
+
 def _write_snapshots(ref: _Reference, raw_dir: Path, start: date, run_date: date, summary: dict) -> None:
     """The reference snapshots dated ``start`` (and the banner change's, when in the window),
     unless an existing snapshot already holds the same content.
@@ -989,20 +1010,13 @@ def _write_snapshots(ref: _Reference, raw_dir: Path, start: date, run_date: date
     An existing snapshot that should hold that content and does not means the folder holds
     another seed's, scale's or profile's files: that is an error, raised before any write.
     """
-    snapshots = [(entity, start) for entity in ("regions", "stores", "products", "customers")]
-    if start < BANNER_CHANGE.on <= run_date:
-        snapshots.append(("stores", BANNER_CHANGE.on))
     to_write: list[tuple[str, Path, list[dict], bytes]] = []
-    for entity, day in snapshots:
+    for entity, day in _snapshots(start, run_date):
         rows = _reference_rows(ref, entity, day)
         content = render_csv(entity, rows)
         path = raw_path(raw_dir, entity, day)
-        earlier = [d for d in _existing_dates(raw_dir, entity) if d <= day]
-        if path.exists():
-            holder = path
-        elif earlier and _reference_state(entity, earlier[-1]) == _reference_state(entity, day):
-            holder = raw_path(raw_dir, entity, earlier[-1])
-        else:
+        holder = _snapshot_holder(raw_dir, entity, day)
+        if holder is None:
             to_write.append((entity, path, rows, content))
             continue
         if holder.read_bytes() != content:
@@ -1032,6 +1046,23 @@ def _write_days(ref: _Reference, raw_dir: Path, start: date, history_days: int, 
 
 
 # --------------------------------------------------------------------------- public API
+
+
+def window_complete(raw_dir: Path, run_date: date, history_days: int = 730) -> bool:
+    """Whether :func:`generate` would write nothing for this window: every daily file and
+    reference snapshot is there (names only: a few directory listings, no file read and no
+    generator built). The runner asks it to decide, before a run loads, that nothing is new."""
+    raw_dir = Path(raw_dir)
+    start = history_start(run_date, history_days)
+    if any(_snapshot_holder(raw_dir, entity, day) is None for entity, day in _snapshots(start, run_date)):
+        return False
+    days = {(start + timedelta(days=k)).isoformat() for k in range(history_days)}
+    for entity in ("sales", "loyalty"):
+        folder = raw_dir / entity
+        present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+        if any(f"{entity}_{day}.csv" not in present for day in days):
+            return False
+    return True
 
 
 def planted_customers(scale: str = "small", seed: int = 42, profile: str = "retail") -> dict[str, tuple[str, ...]]:
