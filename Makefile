@@ -44,8 +44,10 @@ LAB_ARGS ?= --no-browser --ip 127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-
 lab: $(STAMP) ## JupyterLab on notebooks/ with the project kernel, headless (open the URL it prints)
 	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
 
-bench: $(STAMP) ## Benchmark at medium and large scale (long; results in bench/results/)
-	$(BIN)/python -m bench.run --scale medium --scale large --runs 3
+PROFILE ?= retail
+SCALE   ?= medium large
+bench: $(STAMP) ## Benchmark at SCALE (medium large) on the demo's PROFILE (retail | wholesale) (long; results in bench/results/)
+	$(BIN)/python -m bench.run $(foreach scale,$(SCALE),--scale $(scale)) --profile $(PROFILE) --runs 3
 
 clean-exports: ## Delete generated exports and processed data (raw data and the database stay)
 	rm -rf exports/*/ data/processed/*/

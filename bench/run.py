@@ -1,13 +1,15 @@
 """The benchmark: our load against ``psql \\copy`` and the seed's pandas ``to_sql``, side by side
 on the same files and server; each pipeline step and notebook (``run_pipeline.py`` in its own
 process: a full run from an empty database up to ``--runs`` days before the month's end, then
-one new day at a time up to it, each recomputing its month in the monthly aggregates); peak
-memory; the heaviest mart aggregates against DuckDB.
+one new day at a time up to it, each recomputing its month in the monthly aggregates, then
+``--runs`` reruns of the month's end with nothing new, every step reused); peak memory; the
+heaviest mart aggregates against DuckDB.
 
-    .venv/bin/python -m bench.run --scale medium --scale large --runs 3
+    .venv/bin/python -m bench.run --scale medium --scale large --runs 3 --profile wholesale
 
-Demo data is generated once per scale under ``bench/cache/`` (git-ignored). Results go to
-``bench/results/<run date>-<scale>.json`` and a table is printed. Uses ``DATABASE_URL`` when
+Demo data (``--profile``: the basket shape, retail or wholesale) is generated once per scale and
+profile under ``bench/cache/`` (git-ignored). Results go to
+``bench/results/<run date>-<scale>-<profile>.json`` and a table is printed. Uses ``DATABASE_URL`` when
 set, else the embedded PostgreSQL; each measurement gets a fresh database.
 """
 
@@ -39,7 +41,7 @@ from etl_helpers import db, warehouse
 from etl_helpers.contract import list_raw_files
 from etl_helpers.loading.load import load_raw_folder
 from etl_helpers.settings import PROJECT_ROOT, Settings, load_settings
-from etl_helpers.sources import SourceOptions, demo
+from etl_helpers.sources import SourceOptions, demo, demo_folder_name
 
 BENCH_DIR = PROJECT_ROOT / "bench"
 CACHE_DIR = BENCH_DIR / "cache"
@@ -56,11 +58,13 @@ def log(message: str) -> None:
 
 # --- data and databases -----------------------------------------------------------------
 
-def demo_raw(scale: str, run_date: date = RUN_DATE) -> Path:
-    raw = CACHE_DIR / f"{scale}-seed42"
+def demo_raw(scale: str, run_date: date = RUN_DATE, profile: str = "retail") -> Path:
+    """The demo's raw files, in a cache folder per scale and profile (named as the demo source
+    names its folders: ``medium-seed42``, ``medium-seed42-wholesale``)."""
+    raw = CACHE_DIR / demo_folder_name(SourceOptions(scale=scale, seed=42, profile=profile))
     started = time.perf_counter()
-    demo.generate(raw, run_date, scale=scale, seed=42)
-    log(f"demo {scale} ready in {time.perf_counter() - started:.1f} s ({raw})")
+    demo.generate(raw, run_date, scale=scale, seed=42, profile=profile)
+    log(f"demo {profile} {scale} ready in {time.perf_counter() - started:.1f} s ({raw})")
     return raw
 
 
@@ -248,9 +252,10 @@ def seed_method(url: str, csv_path: Path) -> tuple[float, int]:
     return seconds, len(frame)
 
 
-def run_pipeline(url: str, raw: Path, workdir: Path, run_date: date) -> tuple[dict, dict]:
+def run_pipeline(url: str, raw: Path, workdir: Path, run_date: date) -> tuple[dict, dict, list[str]]:
     """``run_pipeline.py`` for one date, as a user runs it (a new process: its imports and
-    notebook start-ups count); returns each step's seconds (its manifest) and peak memory."""
+    notebook start-ups count); returns each step's seconds (its manifest: 0 for a reused step),
+    peak memory and the steps it reused."""
     env = {**os.environ, "DATABASE_URL": url, "ETL_WORKDIR": str(workdir)}
     command = [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), "--date", run_date.isoformat(),
                "--source", "canonical", "--raw", str(raw), "--log-level", "WARNING"]
@@ -259,7 +264,8 @@ def run_pipeline(url: str, raw: Path, workdir: Path, run_date: date) -> tuple[di
         if process.wait() != 0:
             raise RuntimeError(f"run_pipeline.py --date {run_date} failed (exit code {process.returncode})")
     manifest = json.loads((workdir / "exports" / "pipeline" / run_date.isoformat() / "manifest.json").read_text())
-    return {step["notebook"]: step["seconds"] for step in manifest["steps"]}, memory.mb
+    reused = [step["notebook"] for step in manifest["steps"] if step["status"] == "reused"]
+    return {step["notebook"]: step["seconds"] for step in manifest["steps"]}, memory.mb, reused
 
 
 HEAVY_AGGREGATES = ("sales_by_store_month", "product_pairs", "rfm_trailing_year")
@@ -362,11 +368,12 @@ def time_heavy_aggregates_duckdb(raw: Path, run_date: date, runs: int) -> dict[s
     return times
 
 
-def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> dict:
-    raw = demo_raw(scale)
-    csv_path = all_sales_csv(raw, scale)
+def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool, profile: str = "retail") -> dict:
+    raw = demo_raw(scale, profile=profile)
+    csv_path = all_sales_csv(raw, scale if profile == "retail" else f"{scale}-{profile}")
     lines = sum(1 for _ in csv_path.open("rb"))
-    result: dict = {"scale": scale, "ticket_lines": lines, "runs": runs, "load": {}, "pipeline": {}}
+    result: dict = {"scale": scale, "profile": profile, "ticket_lines": lines, "runs": runs, "load": {},
+                    "pipeline": {}}
     copy_times, our_times, seed_times, memories, seed_memories = [], [], [], [], []
     for run in range(runs):
         log(f"{scale}: load run {run + 1}/{runs}")
@@ -393,10 +400,10 @@ def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> d
     if with_pipeline:
         log(f"{scale}: full pipeline from an empty database, as of {RUN_DATE - timedelta(days=runs)}")
         with fresh_database(admin_url) as url:
-            workdir = CACHE_DIR / f"work-{scale}"
+            workdir = CACHE_DIR / f"work-{raw.name}"
             shutil.rmtree(workdir, ignore_errors=True)
             started = time.perf_counter()
-            steps, memory = run_pipeline(url, raw, workdir, RUN_DATE - timedelta(days=runs))
+            steps, memory, _ = run_pipeline(url, raw, workdir, RUN_DATE - timedelta(days=runs))
             full = time.perf_counter() - started
             incremental_times, incremental_runs = [], []
             for days in range(runs - 1, -1, -1):  # then one new day at a time, up to the month's end
@@ -407,7 +414,14 @@ def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> d
                 incremental_times.append(time.perf_counter() - started)
             incremental = statistics.median(incremental_times)
             middle = sorted(range(runs), key=lambda i: incremental_times[i])[runs // 2]
-            incremental_steps, incremental_memory = incremental_runs[middle]
+            incremental_steps, incremental_memory, _ = incremental_runs[middle]
+            rerun_times, rerun_reused = [], []
+            for run in range(runs):  # the month's end again, nothing new: every step reused
+                log(f"{scale}: rerun {run + 1}/{runs} of {RUN_DATE}, nothing new")
+                started = time.perf_counter()
+                _, rerun_memory, reused = run_pipeline(url, raw, workdir, RUN_DATE)
+                rerun_times.append(time.perf_counter() - started)
+                rerun_reused.append(len(reused))
             log(f"{scale}: heavy aggregates, PostgreSQL against DuckDB")
             ours = time_heavy_aggregates_postgres(url, RUN_DATE, runs)
             log(f"{scale}: aggregate refresh, full and one day")
@@ -423,14 +437,19 @@ def bench_scale(scale: str, admin_url: str, runs: int, with_pipeline: bool) -> d
         result["pipeline"] = {"full_seconds": round(full, 1), "full_steps": steps, "full_memory": memory,
                               "incremental_seconds": round(incremental, 1),
                               "incremental_runs_seconds": [round(t, 1) for t in incremental_times],
-                              "incremental_steps": incremental_steps, "incremental_memory": incremental_memory}
+                              "incremental_steps": incremental_steps, "incremental_memory": incremental_memory,
+                              "rerun_seconds": round(statistics.median(rerun_times), 1),
+                              "rerun_runs_seconds": [round(t, 1) for t in rerun_times],
+                              "rerun_steps_reused": rerun_reused, "rerun_steps": len(steps),
+                              "rerun_memory": rerun_memory}
     return result
 
 
 def print_table(result: dict) -> None:
     load = result["load"]
     rps = load["median_rows_per_second"]
-    print(f"\n== {result['scale']}: {result['ticket_lines']:,} ticket lines, medians of {result['runs']} runs ==")
+    print(f"\n== {result['scale']} {result.get('profile', 'retail')}: {result['ticket_lines']:,} ticket lines, "
+          f"medians of {result['runs']} runs ==")
     print(f"{'method':<28}{'rows/s':>12}")
     for name in ("psql_copy", "ours", "seed_to_sql"):
         print(f"{name:<28}{rps[name]:>12,}")
@@ -448,6 +467,9 @@ def print_table(result: dict) -> None:
             print(f"  {step:<30}{seconds:>8} s   incremental {p['incremental_steps'].get(step)} s")
         print(f"incremental one-day run: {p['incremental_seconds']} s (median of {p['incremental_runs_seconds']}; "
               f"steps above from the median run; peak: {p['incremental_memory']})")
+        if "rerun_seconds" in p:
+            print(f"rerun with nothing new: {p['rerun_seconds']} s (median of {p['rerun_runs_seconds']}; steps reused "
+                  f"{p['rerun_steps_reused']} of {p['rerun_steps']}; peak: {p['rerun_memory']})")
     for name, figures in result.get("heavy_aggregates", {}).items():
         print(f"{name:<24} PostgreSQL {statistics.median(figures['postgres_seconds']):7.2f} s   "
               f"DuckDB {statistics.median(figures['duckdb_seconds']):7.2f} s   "
@@ -462,10 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", action="append", choices=("small", "medium", "large"))
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profile", choices=demo.PROFILE_NAMES, default="retail",
+                        help="the demo's basket shape (retail: ~5 lines per ticket, wholesale: ~25)")
     parser.add_argument("--no-pipeline", action="store_true", help="measure the load only")
     parser.add_argument("--target", choices=("server", "citus"), default="server",
                         help="one server (DATABASE_URL, else the embedded one), or the local Citus cluster "
-                             "(make citus-up): results then go to bench/results/<date>-<scale>-citus.json")
+                             "(make citus-up): results then go to bench/results/<date>-<scale>-<profile>-citus.json")
     args = parser.parse_args(argv)
     global CITUS
     CITUS = args.target == "citus"
@@ -480,8 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     machine = {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30),
                "server_version": psycopg.connect(admin_url).execute("show server_version").fetchone()[0]}
     for scale in args.scale or ["medium"]:
-        result = bench_scale(scale, admin_url, args.runs, not args.no_pipeline) | {"machine": machine}
-        (RESULTS_DIR / f"{RUN_DATE}-{scale}{'-citus' if CITUS else ''}.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = bench_scale(scale, admin_url, args.runs, not args.no_pipeline, args.profile) | {"machine": machine}
+        name = f"{RUN_DATE}-{scale}-{args.profile}{'-citus' if CITUS else ''}.json"
+        (RESULTS_DIR / name).write_text(json.dumps(result, indent=2) + "\n")
         print_table(result)
     return 0
 
