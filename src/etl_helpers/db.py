@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import re
 import signal
 import sys
@@ -189,13 +190,33 @@ def stop_embedded_server(settings: Settings | None = None, wait_seconds: float =
 # --- connections ------------------------------------------------------------------------------
 
 
+# Set by a runner in the environment of the processes it starts (its notebook kernels and mart
+# workers), which die with it: the embedded server it holds running, and its data folder. A child
+# connects to it at once, without pgserver's machine-wide lock (seconds when other processes use
+# it) nor counting itself among the server's users (the runner outlives it).
+EMBEDDED_URI_ENV = "ETL_EMBEDDED_URI"
+EMBEDDED_PGDATA_ENV = "ETL_EMBEDDED_PGDATA"
+
+
 def database_url(settings: Settings | None = None) -> str:
     """The libpq URL of the database the pipeline uses."""
     settings = settings or load_settings()
     if settings.database_url:
         return settings.database_url
+    inherited = os.environ.get(EMBEDDED_URI_ENV)
+    if inherited and os.environ.get(EMBEDDED_PGDATA_ENV) == str(settings.pgdata):
+        return inherited
     settings.pgdata.mkdir(parents=True, exist_ok=True)
     return _embedded_server(str(settings.pgdata)).get_uri()
+
+
+def children_environment(settings: Settings) -> dict[str, str]:
+    """What a runner adds to its children's environment (:data:`EMBEDDED_URI_ENV`): the embedded
+    server's URI when the pipeline uses it (nothing with ``DATABASE_URL``). Starts the server if
+    it is not running (this process then holds it)."""
+    if settings.database_url:
+        return {}
+    return {EMBEDDED_URI_ENV: database_url(settings), EMBEDDED_PGDATA_ENV: str(settings.pgdata)}
 
 
 class PipelineConnection(psycopg.Connection):

@@ -29,6 +29,18 @@ KERNEL_NAME = "etl-helpers"  # the project kernel, registered by `make install`
 WRITER_APP_NAME = "etl-pipeline-writer"  # application_name of the runner's kernels' sessions
 KERNEL_START_TIMEOUT = 60.0  # seconds a kernel may take to answer its first request
 FORWARD_LOGS = "from etl_helpers.run.logs import forward_to_runner as _forward; _forward(); del _forward"
+
+
+def start_lines(preload: tuple[str, ...] = ()) -> str:
+    """What a kernel runs as it starts, before it answers: forward its log records to the runner,
+    and import the ``preload`` modules (nothing bound in the notebook's namespace), so that a
+    kernel started ahead imports them while the step before it runs."""
+    imports = "".join(f"; _import_module({name!r})" for name in preload)
+    if imports:
+        imports = "; from importlib import import_module as _import_module" + imports + "; del _import_module"
+    return FORWARD_LOGS + imports
+
+
 _PR_SET_PDEATHSIG = 1
 # looked up once, in the parent: a child calls it between fork and exec
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
@@ -65,29 +77,31 @@ def kernel_environment() -> dict[str, str]:
     return {**os.environ, "PGAPPNAME": WRITER_APP_NAME, "TQDM_DISABLE": "1", "PYTHONWARNINGS": warnings}
 
 
-def new_kernel(cwd: Path) -> StartedKernel:
-    """A notebook kernel, started in ``cwd`` (the notebooks' folder). It talks over Unix sockets
-    of its own (``ipc``), not TCP ports: a port picked free can be taken by another process
-    before the kernel binds it (``ZMQError: Address already in use``), a socket path cannot."""
+def new_kernel(cwd: Path, env: dict[str, str] | None = None, preload: tuple[str, ...] = ()) -> StartedKernel:
+    """A notebook kernel, started in ``cwd`` (the notebooks' folder), ``env`` added to its
+    environment, the ``preload`` modules imported (:func:`start_lines`). It talks over Unix
+    sockets of its own (``ipc``), not TCP ports: a port picked free can be taken by another
+    process before the kernel binds it (``ZMQError: Address already in use``), a socket path
+    cannot."""
     quiet_jupyter_paths()
     sockets = Path(tempfile.mkdtemp(prefix="k-", dir=os.environ["XDG_RUNTIME_DIR"]))
-    return StartedKernel(kernel_name=KERNEL_NAME, transport="ipc", ip=str(sockets / "kernel")).start(cwd)
+    return StartedKernel(kernel_name=KERNEL_NAME, transport="ipc", ip=str(sockets / "kernel")).start(cwd, env, preload)
 
 
 class StartedKernel(AsyncKernelManager):
     """A kernel started before papermill gets it; it remembers the clients papermill opens on
     it, so that :meth:`stop` closes them with the kernel."""
 
-    def start(self, cwd: Path) -> StartedKernel:
+    def start(self, cwd: Path, env: dict[str, str] | None = None, preload: tuple[str, ...] = ()) -> StartedKernel:
         self.opened_clients: list = []
         # errors only on the kernel's own stderr: its start-up warnings (a kernel on local TCP
         # is not encrypted) would repeat in every run's output; the notebook's output is apart
         # its log records go to the runner's console and run.log, not to the report (run.logs)
         run_sync(self.start_kernel)(
             cwd=str(cwd),
-            env=kernel_environment(),
+            env={**kernel_environment(), **(env or {})},
             preexec_fn=partial(die_with_parent, os.getpid()),
-            extra_arguments=["--IPKernelApp.log_level=ERROR", f"--IPKernelApp.exec_lines={FORWARD_LOGS}"],
+            extra_arguments=["--IPKernelApp.log_level=ERROR", f"--IPKernelApp.exec_lines={start_lines(preload)}"],
         )
         return self
 
@@ -118,21 +132,27 @@ class WarmKernels:
     ipykernel, about half a second) while the current step runs. A kernel that cannot be
     started ahead is started (and its error reported) by the step that needs it."""
 
-    def __init__(self, cwd: Path):
-        self.cwd = cwd
+    def __init__(
+        self, cwd: Path, env: dict[str, str] | None = None, preload: tuple[str, ...] = (), ahead: bool = False
+    ):
+        self.cwd, self.env, self.preload = cwd, env, preload
+        self.ahead = ahead  # start the next spare as soon as one is taken (a mart worker's next notebook)
         self._spare: StartedKernel | None = None
 
     def prepare(self) -> None:
         if self._spare is None:
             try:
-                self._spare = new_kernel(self.cwd)
+                self._spare = new_kernel(self.cwd, self.env, self.preload)
             except Exception as error:
                 log.debug("could not start a kernel ahead: %s", error)
 
     def take(self) -> StartedKernel:
         """The spare kernel, or a new one (whose start may raise)."""
         kernel, self._spare = self._spare, None
-        return kernel or new_kernel(self.cwd)
+        kernel = kernel or new_kernel(self.cwd, self.env, self.preload)
+        if self.ahead:
+            self.prepare()
+        return kernel
 
     def close(self) -> None:
         if self._spare is not None:

@@ -70,3 +70,35 @@ def test_a_busy_kernel_is_killed_at_once(tmp_path):
         assert _is_gone(pid)
     finally:
         client.stop_channels()
+
+
+def test_a_kernel_gets_the_runners_environment_and_imports_its_modules_ahead(tmp_path):
+    """A runner's kernel reaches its embedded server by the address the runner gives it, and
+    imports the package's modules as it starts, binding no name in the notebook's namespace."""
+    cell = ("import os, sys\n"
+            "print(os.environ.get('ETL_EMBEDDED_URI'), 'etl_helpers.calendar' in sys.modules,\n"
+            "      'etl_helpers' in dir(), '_import_module' in dir())")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "in.ipynb")
+    kernels = WarmKernels(tmp_path, {"ETL_EMBEDDED_URI": "postgresql:///x"}, preload=("etl_helpers.calendar",))
+    kernels.prepare()
+    kernel = kernels.take()
+    try:
+        done = papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
+                                          kernel_name=KERNEL_NAME, progress_bar=False, km=kernel)
+    finally:
+        kernel.stop()
+    assert done.cells[0].outputs[0]["text"] == "postgresql:///x True False False\n"
+
+
+def test_kernels_kept_ahead_start_the_next_one_as_one_is_taken(tmp_path):
+    """A mart worker's kernels: its next notebook's kernel boots while the current one runs."""
+    kernels = WarmKernels(tmp_path, ahead=True)
+    kernel = kernels.take()
+    spare = kernels._spare
+    assert spare is not None and spare is not kernel
+    pids = (kernel.provisioner.pid, spare.provisioner.pid)
+    kernel.stop()
+    kernels.close()
+    assert all(_is_gone(pid) for pid in pids)

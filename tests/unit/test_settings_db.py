@@ -41,3 +41,19 @@ def test_a_time_limit_that_is_not_a_positive_number_is_refused_by_name(tmp_path:
     monkeypatch.setenv("ETL_LOCK_TIMEOUT", value)
     with pytest.raises(SettingsError, match="ETL_LOCK_TIMEOUT must be a positive number of seconds"):
         load_settings(tmp_path)
+
+
+def test_a_runners_child_reaches_the_embedded_server_the_runner_holds(tmp_path: Path, monkeypatch):
+    """The runner gives its kernels and workers its embedded server's address: they connect to it
+    without pgserver's machine-wide lock. Only for the same data folder; DATABASE_URL wins."""
+    from etl_helpers.settings import Settings
+
+    settings = Settings(workdir=tmp_path, pgdata=tmp_path / ".pgdata")
+    monkeypatch.setenv(db.EMBEDDED_URI_ENV, "postgresql://postgres@/postgres?host=/sockets")
+    monkeypatch.setenv(db.EMBEDDED_PGDATA_ENV, str(settings.pgdata))
+    assert db.database_url(settings) == "postgresql://postgres@/postgres?host=/sockets"
+    assert db.children_environment(settings) == {db.EMBEDDED_URI_ENV: "postgresql://postgres@/postgres?host=/sockets",
+                                                 db.EMBEDDED_PGDATA_ENV: str(settings.pgdata)}
+    server = Settings(workdir=tmp_path, database_url="postgresql://analyst@db.example/warehouse")
+    assert db.database_url(server) == "postgresql://analyst@db.example/warehouse"
+    assert db.children_environment(server) == {}

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -58,6 +59,14 @@ def _not_alt_text_notice(record: logging.LogRecord) -> bool:
     """nbconvert's lab template cannot carry an image's alternative text, so it gives every chart
     a generic one and says so once per report: a notice about the template, not about the run."""
     return not record.getMessage().startswith("Alternative text is missing")
+
+
+@cache
+def warm_up_renderer() -> None:
+    """Render an empty notebook, once per process: nbconvert loads its templates and filters (about
+    a second), which the first report would otherwise wait for. A runner calls it aside while its
+    first step runs, a mart worker as it starts."""
+    HTMLExporter(exclude_input=True).from_notebook_node(nbformat.v4.new_notebook())
 
 
 def render_html(executed: Path, title: str) -> Path:

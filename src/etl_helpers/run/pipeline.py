@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -33,7 +34,7 @@ from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent, q
 from etl_helpers.loading import ledger
 from etl_helpers.run import logs
 from etl_helpers.run import manifest as records
-from etl_helpers.run.execute import StepRecord, execute_notebook
+from etl_helpers.run.execute import StepRecord, execute_notebook, warm_up_renderer
 from etl_helpers.run.params import StepJob, declared_parameters, step_jobs
 from etl_helpers.run.reuse import Reuse
 from etl_helpers.run.steps import STEPS, RunRequest
@@ -397,8 +398,9 @@ def _execute_steps(
     def failed() -> bool:
         return any(r.status == "failed" for r in done.values())
 
-    kernels = WarmKernels(notebooks_dir)
-    with _MartPool(min(request.jobs, len(concurrent)), notebooks_dir) as pool:
+    children = db.children_environment(settings)  # the kernels and workers reach the runner's server directly
+    kernels = WarmKernels(notebooks_dir, children, _preload(j.step for _, j in in_order))
+    with _MartPool(min(request.jobs, len(concurrent)), notebooks_dir, children) as pool:
         try:
             for index, (number, job) in enumerate(in_order):
                 if failed():
@@ -408,7 +410,9 @@ def _execute_steps(
                 if kept:
                     finished(number, job, kept)
                     continue
-                pool.start()  # a step runs: the mart workers boot meanwhile (none while steps are reused)
+                if not pool.started:  # a first step runs: the mart workers boot meanwhile (none if all are reused)
+                    pool.start()
+                    threading.Thread(target=warm_up_renderer, daemon=True).start()
                 if index + 1 < len(in_order):
                     kernels.prepare()  # the next step's kernel boots while this one runs
                 reuse.starting(job)
@@ -435,6 +439,15 @@ def _execute_steps(
     return [done.get(n, StepRecord(j.step.notebook, j.step.mart, status="skipped")) for n, j in numbered]
 
 
+PIPELINE_MODULES = ("etl_helpers.warehouse",)  # what the pipeline notebooks import (a kernel ahead imports it)
+MART_MODULES = ("etl_helpers.marts",)  # and the mart notebooks
+
+
+def _preload(steps) -> tuple[str, ...]:
+    kinds = {step.mart == "pipeline" for step in steps}
+    return (PIPELINE_MODULES if True in kinds else ()) + (MART_MODULES if False in kinds else ())
+
+
 def _reuse_context(manifest: dict) -> dict:
     """What every step's results depend on beside its own parameters (run/reuse.py)."""
     return {key: manifest[key] for key in ("run_date", "source", "currency", "source_options")}
@@ -446,17 +459,19 @@ class _MartPool:
     while the pipeline steps run, or by the first mart job submitted: a run whose every step is
     reused starts none. They die with the runner, and their kernels with them."""
 
-    def __init__(self, workers: int, notebooks_dir: Path):
-        self.workers, self.notebooks_dir = workers, notebooks_dir
+    def __init__(self, workers: int, notebooks_dir: Path, env: dict[str, str]):
+        self.workers, self.notebooks_dir, self.env = workers, notebooks_dir, env
         self._pool: ProcessPoolExecutor | None = None
+        self.started = False  # asked to start (with no workers too)
 
     def start(self) -> None:
+        self.started = True
         if self.workers and self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self.notebooks_dir, os.getpid()),
+                initargs=(self.notebooks_dir, os.getpid(), self.env),
             )
             for _ in range(self.workers):  # a worker process starts with the first task it is given
                 self._pool.submit(_ready)
@@ -477,12 +492,14 @@ class _MartPool:
 _worker_kernels: WarmKernels | None = None  # a mart worker's kernels (in its own process)
 
 
-def _start_worker(notebooks_dir: Path, runner_pid: int) -> None:
+def _start_worker(notebooks_dir: Path, runner_pid: int, env: dict[str, str]) -> None:
     global _worker_kernels
     die_with_parent(runner_pid)
+    os.environ.update(env)  # its kernels inherit it
     logs.forward_to_runner()
-    _worker_kernels = WarmKernels(notebooks_dir)
+    _worker_kernels = WarmKernels(notebooks_dir, preload=MART_MODULES, ahead=True)
     _worker_kernels.prepare()
+    warm_up_renderer()
     atexit.register(_worker_kernels.close)
 
 
