@@ -175,3 +175,27 @@ def test_reset_database_waits_for_the_run_lock_and_asks_on_a_terminal(warehouse,
     assert cli.main(["--reset-database"]) == 1 and _tables(warehouse) > 0
     monkeypatch.setattr("builtins.input", lambda prompt: "y")
     assert cli.main(["--reset-database"]) == 0 and _tables(warehouse) == 0
+
+
+def test_the_mart_jobs_go_to_the_workers_longest_first(tmp_path):
+    """The mart notebooks run on two workers: the one that took longest last time starts first,
+    the short ones fill in beside it; one never timed goes first."""
+    from etl_helpers.run import manifest as records
+    from etl_helpers.run.params import StepJob
+    from etl_helpers.run.pipeline import _last_seconds, _longest_first
+    from etl_helpers.settings import Settings
+
+    settings = Settings(workdir=tmp_path)
+    day_before = records.published_manifest_path(settings, date(2026, 11, 29))
+    day_before.parent.mkdir(parents=True)
+    steps = [("40_a", 3.4), ("41_b", 5.3), ("50_c", 2.6), ("51_d", 3.5)]
+    records.write_manifest(day_before, {"steps": [{"notebook": n, "status": "succeeded", "seconds": s}
+                                                  for n, s in steps]})
+    seconds = _last_seconds(settings, date(2026, 11, 30))
+    assert seconds == dict(steps)
+
+    def job(name: str) -> StepJob:
+        return StepJob(Step(name, "m"), Path(name), Path(name), {}, "", "", 1.0, False)
+
+    jobs = [(n, job(name)) for n, name in enumerate(["40_a", "41_b", "50_c", "51_d", "52_new"], start=5)]
+    assert [j.step.notebook for _, j in _longest_first(jobs, seconds)] == ["52_new", "41_b", "51_d", "40_a", "50_c"]
