@@ -311,7 +311,7 @@ def test_a_changed_parameter_or_sql_file_recomputes_the_loading_steps(settings, 
     assert set(_status(run()).values()) == {"reused"}
 
 
-def test_a_demo_folder_is_ready_only_when_the_generator_would_write_nothing(settings, demo_raw_dir):
+def test_a_demo_folder_is_ready_only_when_the_generator_would_write_nothing(settings, demo_raw_dir, monkeypatch):
     options = SourceOptions(scale="small", seed=42)
     folder = sources.raw_folder("demo", settings, options)
     assert sources.ready_raw("demo", settings, RUN_DATE, options) is None  # never prepared
@@ -319,6 +319,15 @@ def test_a_demo_folder_is_ready_only_when_the_generator_would_write_nothing(sett
     assert sources.ready_raw("demo", settings, RUN_DATE, options) is None  # no mark: not prepared by the pipeline
     sources.prepare_raw("demo", settings, RUN_DATE, options)
     assert sources.ready_raw("demo", settings, RUN_DATE, options) == folder
+
+    def generator_built(*args, **kwargs):
+        raise AssertionError("the generator was run")
+
+    with monkeypatch.context() as patched:  # prepared again: nothing to write, no generator built
+        patched.setattr(demo, "generate", generator_built)
+        assert sources.prepare_raw("demo", settings, RUN_DATE, options) == folder
+        with pytest.raises(AssertionError, match="generator was run"):  # a new day is generated
+            sources.prepare_raw("demo", settings, date(2026, 12, 1), options)
     assert sources.ready_raw("demo", settings, date(2026, 11, 29), options) is None  # its window starts a day earlier
     assert sources.ready_raw("demo", settings, date(2026, 12, 1), options) is None  # a new day to generate
     assert sources.ready_raw("demo", settings, RUN_DATE, SourceOptions(scale="small", seed=7)) is None

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import nbformat
 import papermill
-from nbconvert import HTMLExporter
 
 from etl_helpers import db, kernels
 from etl_helpers.kernels import StartedKernel
@@ -66,12 +65,16 @@ def warm_up_renderer() -> None:
     """Render an empty notebook, once per process: nbconvert loads its templates and filters (about
     a second), which the first report would otherwise wait for. A runner calls it aside while its
     first step runs, a mart worker as it starts."""
+    from nbconvert import HTMLExporter
+
     HTMLExporter(exclude_input=True).from_notebook_node(nbformat.v4.new_notebook())
 
 
 def render_html(executed: Path, title: str) -> Path:
     """HTML report beside the executed notebook: inputs hidden, outputs (charts) shown,
     titled ``title``."""
+    from nbconvert import HTMLExporter  # imported when a report is made: a run whose steps are all reused makes none
+
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.log.addFilter(_not_alt_text_notice)
     body, _ = exporter.from_notebook_node(

@@ -74,7 +74,10 @@ def prepare_raw(source: str, settings: Settings, run_date: date, options: Source
     if source == "demo":
         from etl_helpers.sources import demo
 
-        demo.generate(raw_dir, run_date, scale=options.scale, seed=options.seed, profile=options.profile)
+        if ready_raw(source, settings, run_date, options) is None:
+            demo.generate(raw_dir, run_date, scale=options.scale, seed=options.seed, profile=options.profile)
+        else:  # a folder it prepared, checked then: nothing to write, no generator to build (about a second)
+            log.info("raw folder %s: every file up to %s there already", raw_dir, run_date)
     else:
         from etl_helpers.sources import superstore
 
