@@ -189,6 +189,49 @@ class PeakMemory:
         return {"pipeline_process_mb": round(self.me / 2**20), "kernel_mb": round(self.kernels / 2**20)}
 
 
+class ServerCpu:
+    """The CPU seconds each database server spent meanwhile: every process of its postmaster,
+    the ones that ended included (their time is added to the postmaster's children's). On
+    Citus, per node (the coordinator and each worker); else the one server of ``url``."""
+
+    def __init__(self, url: str):
+        if CITUS:
+            from citus import cluster
+
+            self.postmasters = {node.name: node.pid() for node in cluster.nodes()}
+        else:
+            with psycopg.connect(url) as conn:
+                backend = db.scalar(conn, "select pg_backend_pid()")
+            try:
+                self.postmasters = {"server": psutil.Process(backend).ppid()}
+            except psutil.Error:  # a server on another machine: not measured
+                self.postmasters = {}
+        self.seconds: dict = {}
+
+    @staticmethod
+    def _total(pid: int | None) -> float:
+        if pid is None:
+            return 0.0
+        postmaster = psutil.Process(pid)
+        times = postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in postmaster.children():
+            try:
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+            except psutil.Error:  # ended meanwhile: counted in the postmaster's children's time
+                pass
+        return total
+
+    def __enter__(self):
+        self._start = {name: self._total(pid) for name, pid in self.postmasters.items()}
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = {"server_cpu_seconds": {name: round(self._total(pid) - self._start[name], 1)
+                                               for name, pid in self.postmasters.items()}}
+
+
 # --- measurements ---------------------------------------------------------------------------
 
 def time_psql_copy(url: str, csv_path: Path) -> float:
@@ -255,11 +298,11 @@ def run_pipeline(url: str, raw: Path, workdir: Path, run_date: date) -> tuple[di
     command = [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), "--date", run_date.isoformat(),
                "--source", "canonical", "--raw", str(raw), "--log-level", "WARNING"]
     process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
-    with PeakMemory(process.pid) as memory:
+    with PeakMemory(process.pid) as memory, ServerCpu(url) as cpu:
         if process.wait() != 0:
             raise RuntimeError(f"run_pipeline.py --date {run_date} failed (exit code {process.returncode})")
     manifest = json.loads((workdir / "exports" / "pipeline" / run_date.isoformat() / "manifest.json").read_text())
-    return {step["notebook"]: step["seconds"] for step in manifest["steps"]}, memory.mb
+    return {step["notebook"]: step["seconds"] for step in manifest["steps"]}, memory.mb | cpu.seconds
 
 
 HEAVY_AGGREGATES = ("sales_by_store_month", "product_pairs", "rfm_trailing_year")
