@@ -31,6 +31,27 @@ final as (
 )
 select * from final;
 
+-- name: v_sales_line_stores
+-- One row per ticket line (the fact's own columns) with the code and region of its store as
+-- the line's store version had them: the keys a store or region aggregate groups by, read by
+-- sql/aggregates/ (a new version of a store keeps its code).
+create or replace view marts.v_sales_line_stores as
+with sales as (
+    select * from warehouse.fact_ventes
+),
+store_versions as (
+    select store_id, store_code, region_id from warehouse.dim_magasin
+),
+final as (
+    select
+        sales.*,
+        store_versions.store_code,
+        store_versions.region_id
+    from sales
+    join store_versions on store_versions.store_id = sales.store_id
+)
+select * from final;
+
 -- name: v_sales_lines
 -- One row per ticket line with its store (the version valid on the sale date), region,
 -- product, customer and calendar attributes. Net of returns: returns carry negative

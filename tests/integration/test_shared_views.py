@@ -7,6 +7,10 @@ from etl_helpers import db, views
 
 # each view, and the query it must equal row for row (as a multiset: EXCEPT ALL both ways)
 SAME_ROWS = {
+    "v_sales_line_stores": """
+        select f.*, s.store_code, s.region_id
+        from warehouse.fact_ventes as f
+        join warehouse.dim_magasin as s on s.store_id = f.store_id""",
     "v_sales_lines": """
         select f.sale_date, f.ticket_id, f.line_number, f.store_id, s.store_code, s.store_name, s.banner,
                s.city as store_city, r.region_id, r.region_code, r.region_name
@@ -22,6 +26,7 @@ SAME_ROWS = {
         join warehouse.dim_client as c on c.customer_id = e.customer_id""",
 }
 COLUMNS = {
+    "v_sales_line_stores": "*",
     "v_sales_lines": "sale_date, ticket_id, line_number, store_id, store_code, store_name, banner, store_city, "
     "region_id, region_code, region_name",
     "v_loyalty_events": "event_date, event_id, store_id, store_code, store_name, banner, region_id, region_code, "
