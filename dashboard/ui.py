@@ -99,6 +99,16 @@ def load(mart: str, name: str) -> pd.DataFrame | None:
     return None
 
 
+def load_rows(mart: str, name: str, what: str) -> pd.DataFrame | None:
+    """A verified table of the chosen run that has rows; shows why and returns None when it
+    cannot be shown or its window holds no data (``what``: the data, as in :func:`no_rows`)."""
+    frame = load(mart, name)
+    if frame is not None and frame.empty:
+        no_rows(what)
+        return None
+    return frame
+
+
 def load_previous(mart: str, name: str) -> pd.DataFrame | None:
     """The same table from the run before, silently None when it cannot be read."""
     chosen = selection()
