@@ -512,3 +512,30 @@ def test_basket_lists_parse_from_their_text():
     for bad in (b"1,,2", b"1;x", b"1,2;"):
         with pytest.raises(ValueError, match="unreadable basket list"):
             rules._parse_baskets(bad)
+
+
+# --------------------------------------------------------------------------- the two rule tables
+
+
+def test_product_and_category_rules_are_one_piece_with_their_own_parameter_names(monkeypatch):
+    calls = []
+
+    def fake_basket_rules(conn, run_date, **kwargs):
+        calls.append(kwargs)
+        return rules._empty_rules()
+
+    monkeypatch.setattr(rules, "basket_rules", fake_basket_rules)
+    monkeypatch.setattr(rules, "_with_product_names", lambda conn, frame: frame.assign(named=True))
+    assert "named" in rules.product_rules(None, DEMO_RUN_DATE, min_support=0.02, max_len=2)
+    assert "named" not in rules.category_rules(None, DEMO_RUN_DATE, category_min_confidence=0.4, window_days=30)
+    assert calls == [
+        {"level": "product", "window_days": rules.WINDOW_DAYS, "min_support": 0.02,
+         "min_confidence": rules.MIN_CONFIDENCE, "max_len": 2},
+        {"level": "category", "window_days": 30, "min_support": rules.CATEGORY_MIN_SUPPORT,
+         "min_confidence": 0.4, "max_len": rules.DEFAULT_MAX_LEN},
+    ]
+    assert (rules.product_rules.__name__, rules.category_rules.__name__) == ("product_rules", "category_rules")
+    with pytest.raises(TypeError, match="category_min_support"):
+        rules.product_rules(None, DEMO_RUN_DATE, category_min_support=0.1)
+    with pytest.raises(TypeError, match="'min_support'"):
+        rules.category_rules(None, DEMO_RUN_DATE, min_support=0.1)

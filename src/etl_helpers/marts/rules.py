@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -597,25 +597,41 @@ def basket_rules(
     return association_rules(counts, min_support=min_support, min_confidence=min_confidence, max_len=max_len)
 
 
-def product_rules(
-    conn: psycopg.Connection,
-    run_date: date,
-    *,
-    window_days: int = WINDOW_DAYS,
-    min_support=MIN_SUPPORT,
-    min_confidence=MIN_CONFIDENCE,
-    max_len: int = DEFAULT_MAX_LEN,
-) -> pd.DataFrame:
-    """``product_rules``: rules between product codes, with the products' names beside them."""
-    rules = basket_rules(
-        conn,
-        run_date,
-        level="product",
-        window_days=window_days,
-        min_support=min_support,
-        min_confidence=min_confidence,
-        max_len=max_len,
-    )
+def rules_table(level: str, support: str, confidence: str) -> Callable[..., pd.DataFrame]:
+    """The ``<level>_rules`` table of the registry: :func:`basket_rules` at ``level``, its
+    thresholds passed as the parameters named ``support`` and ``confidence`` (their defaults the
+    declared ones); product rules get the products' names beside their codes."""
+
+    def derive(
+        conn: psycopg.Connection,
+        run_date: date,
+        *,
+        window_days: int = WINDOW_DAYS,
+        max_len: int = DEFAULT_MAX_LEN,
+        **thresholds: Any,
+    ) -> pd.DataFrame:
+        unknown = sorted(set(thresholds) - {support, confidence})
+        if unknown:
+            raise TypeError(f"{level}_rules() got unexpected keyword arguments {unknown}")
+        values = {name: thresholds.get(name, _DECLARED[name].default) for name in (support, confidence)}
+        rules = basket_rules(
+            conn,
+            run_date,
+            level=level,
+            window_days=window_days,
+            min_support=values[support],
+            min_confidence=values[confidence],
+            max_len=max_len,
+        )
+        return _with_product_names(conn, rules) if level == "product" else rules
+
+    derive.__name__ = derive.__qualname__ = f"{level}_rules"
+    derive.__doc__ = f"``{level}_rules``: :func:`basket_rules` over {level} items, thresholds {support}, {confidence}."
+    return derive
+
+
+def _with_product_names(conn: psycopg.Connection, rules: pd.DataFrame) -> pd.DataFrame:
+    """Product rules with the products' names beside their codes."""
     names = read_sql_file(conn, "fidelite_rule_items", level="product", item_ids=None)
     lookup = dict(zip(names["item"], names["item_name"]))
     rules.insert(
@@ -629,25 +645,8 @@ def product_rules(
     return rules
 
 
-def category_rules(
-    conn: psycopg.Connection,
-    run_date: date,
-    *,
-    window_days: int = WINDOW_DAYS,
-    category_min_support=CATEGORY_MIN_SUPPORT,
-    category_min_confidence=CATEGORY_MIN_CONFIDENCE,
-    max_len: int = DEFAULT_MAX_LEN,
-) -> pd.DataFrame:
-    """``category_rules``: rules between product categories (a basket holds a category once)."""
-    return basket_rules(
-        conn,
-        run_date,
-        level="category",
-        window_days=window_days,
-        min_support=category_min_support,
-        min_confidence=category_min_confidence,
-        max_len=max_len,
-    )
+product_rules = rules_table("product", "min_support", "min_confidence")
+category_rules = rules_table("category", "category_min_support", "category_min_confidence")
 
 
 # --------------------------------------------------------------------------- chart
