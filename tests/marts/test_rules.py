@@ -494,6 +494,18 @@ def test_pairs_counted_in_chunks_add_up(monkeypatch):
     assert found.counts == expected.counts and found.candidates == expected.candidates
 
 
+def test_candidates_that_no_basket_holds_count_nothing():
+    # three frequent pairs make the triple a candidate, but no basket holds three items: no basket
+    # is left for the triples (and one item of a candidate is in no basket wide enough)
+    baskets = [[1, 2]] * 2 + [[1, 3]] * 2 + [[2, 3]] * 2 + [[0, 7]] * 2
+    for case in (baskets, [*baskets, [0, 1, 2]]):
+        found = _numpy_counts(case, "0.2", 3)
+        expected = rules.count_itemsets(case, "0.2", max_len=3)
+        assert found.min_count == 2
+        assert found.counts == expected.counts and found.candidates == expected.candidates
+        assert not any(len(k) == 3 for k in found.counts) and found.candidates[3] == 0
+
+
 def test_no_basket_no_frequent_item_and_empty_baskets():
     assert _numpy_counts([], "0.1", 3).counts == {}
     empty = rules.Baskets(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), 0)

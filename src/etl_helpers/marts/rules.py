@@ -448,7 +448,7 @@ def _count_extensions(
     baskets, line_basket = np.unique(line_basket, return_inverse=True)
     basket_weight = weights[baskets]
     unit = bool(np.all(basket_weight == 1))
-    n_items = int(lines.max()) + 1 if len(lines) else 1
+    n_items = len(useful)  # every candidate's items, held by a basket left or not
     # items x baskets, one bit per basket (8 baskets a byte), and each item's baskets
     bits = np.zeros((n_items, (len(baskets) + 7) // 8), np.uint8)
     np.bitwise_or.at(bits, (lines, line_basket >> 3), _BIT[line_basket & 7])
