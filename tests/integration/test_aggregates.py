@@ -85,7 +85,7 @@ def _product_counts_from_facts(conn: psycopg.Connection, run_date: date, window_
 
 
 def _assert_product_counts_equal_the_facts(conn: psycopg.Connection, run_date: date) -> None:
-    """Product and pair counts of the rule search (the window's baskets from agg_baskets) equal a
+    """Product and pair counts of count_basket_itemsets (the window's baskets from agg_baskets) equal a
     count from the facts, for windows with and without whole months, starting and ending mid-month."""
     for window_days in (WINDOW_DAYS, WINDOW_DAYS + 20, 10):
         first_day = run_date - timedelta(days=window_days - 1)

@@ -336,7 +336,7 @@ def count_baskets(baskets: Baskets, threshold: int, max_len: int) -> tuple[dict[
 
 
 def _normalised(baskets: Baskets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every line's item and basket index, the lines sorted by basket then item, duplicates
+    """Every line's item and basket index, the lines sorted by basket then item, repeats
     dropped (a basket holds an item once); and the weights as int64."""
     items = np.asarray(baskets.items, np.int64)
     lengths = np.asarray(baskets.lengths, np.int64)
