@@ -85,8 +85,8 @@ def _product_counts_from_facts(conn: psycopg.Connection, run_date: date, window_
 
 
 def _assert_product_counts_equal_the_facts(conn: psycopg.Connection, run_date: date) -> None:
-    """Product and pair counts read from the monthly aggregates equal a count from the facts, for
-    windows with and without whole months, starting and ending mid-month."""
+    """Product and pair counts of count_basket_itemsets (the window's baskets from agg_baskets) equal a
+    count from the facts, for windows with and without whole months, starting and ending mid-month."""
     for window_days in (WINDOW_DAYS, WINDOW_DAYS + 20, 10):
         first_day = run_date - timedelta(days=window_days - 1)
         assert first_day.day != 1 and (run_date + timedelta(days=1)).day != 1  # edges on both sides
