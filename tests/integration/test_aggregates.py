@@ -341,7 +341,7 @@ def test_build_order_comes_from_the_depends_on_headers(tmp_path, monkeypatch):
     for aggregate in aggregates.AGGREGATES:
         for dependency in aggregate.depends_on():
             assert order.index(dependency) < order.index(aggregate.name), (dependency, aggregate.name)
-    assert {a.name: a.depends_on() for a in aggregates.AGGREGATES}["agg_items_month"] == ("agg_baskets",)
+    assert {a.name: a.depends_on() for a in aggregates.AGGREGATES}["agg_category_sets_day"] == ("agg_baskets",)
     reversed_order = [a.name for a in aggregates.build_order(tuple(reversed(aggregates.AGGREGATES)))]
     for aggregate in aggregates.AGGREGATES:
         for dependency in aggregate.depends_on():
