@@ -19,12 +19,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from etl_helpers.palette import CURRENCY_SYMBOLS as SYMBOLS
 from etl_helpers.sources import SOURCE_CURRENCY
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CURRENCY = "EUR"
-SYMBOLS = {"EUR": "€", "USD": "$"}
 TABLE_ROWS = 20  # rows a report shows of a table; the rest is in the exported CSV
 STYLE = "whitegrid"
 

@@ -24,12 +24,12 @@ from matplotlib.figure import Figure
 
 from etl_helpers import charts
 from etl_helpers.marts.query import read_sql_file
+from etl_helpers.palette import SEGMENT_COLORS, SEGMENTS
 
 log = logging.getLogger(__name__)
 
 # The segment map (R score x F score, 5 = best); the SQL holds the same grid
 # (sql/marts/fidelite_rfm_customers.sql) and docs/marts_fidelite.md shows it.
-SEGMENTS = ("champions", "loyal", "potential loyalists", "new", "at risk", "can't lose", "hibernating", "lost")
 SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
     #   F = 1          F = 2                  F = 3                  F = 4        F = 5
     5: ("new", "potential loyalists", "potential loyalists", "champions", "champions"),
@@ -37,16 +37,6 @@ SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
     3: ("hibernating", "hibernating", "at risk", "loyal", "loyal"),
     2: ("hibernating", "hibernating", "at risk", "at risk", "can't lose"),
     1: ("lost", "lost", "at risk", "at risk", "can't lose"),
-}
-SEGMENT_COLORS = {
-    "champions": "#1a9850",
-    "loyal": "#66bd63",
-    "potential loyalists": "#a6d96a",
-    "new": "#4575b4",
-    "at risk": "#fdae61",
-    "can't lose": "#d73027",
-    "hibernating": "#bababa",
-    "lost": "#636363",
 }
 
 _LABELS = {
