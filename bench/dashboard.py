@@ -18,84 +18,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import psutil
+from dashboard import harness
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # page (its URL path) -> the label of the figure that says the page is there
 PAGES = {"overview": "Net sales", "loyalty": "Carded customers", "affinity": "Rules shown",
          "sales": "Top product", "runs": "Runs recorded"}
 # visit -> by a sidebar click (else the page's address loaded): a fresh app's first visits, then again
 VISITS = {"cold": False, "warm": False, "warm, in app": True}
 TIMEOUT = 300  # seconds a page may take before the benchmark gives up on it
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
-@contextmanager
-def dashboard(exports: Path, log: Path) -> Iterator[tuple[str, int]]:
-    """``make dashboard`` over ``exports`` on a free port: (its URL, the pid of make)."""
-    port = _free_port()
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            ["make", "--no-print-directory", "dashboard", f"DASHBOARD_PORT={port}",
-             f"DASHBOARD_EXPORTS_DIR={exports}"],
-            cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while not _healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the dashboard did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url, server.pid
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # make and the streamlit it started (one process group)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-@contextmanager
-def browser() -> Iterator:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1400,2200", "--lang=en-GB"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()  # ends chromium and the chromedriver it started
 
 
 def _shown(driver, label: str) -> bool:
@@ -149,7 +85,7 @@ def peak_rss_mb(process: psutil.Process) -> float:
 def measure(exports: Path) -> dict:
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-dashboard-{os.getpid()}.log"
     timings: dict[str, dict[str, float]] = {page: {} for page in PAGES}
-    with dashboard(exports, log) as (url, make_pid), browser() as driver:
+    with harness.serve(exports, log, timeout=180) as (url, make_pid), harness.chromium() as driver:
         app = _streamlit(make_pid)
         for visit, in_app in VISITS.items():
             for page in PAGES:

@@ -193,6 +193,49 @@ class PeakMemory:
         return {"pipeline_process_mb": round(self.me / 2**20), "kernel_mb": round(self.kernels / 2**20)}
 
 
+class ServerCpu:
+    """The CPU seconds each database server spent meanwhile: every process of its postmaster,
+    the ones that ended included (their time is added to the postmaster's children's). On
+    Citus, per node (the coordinator and each worker); else the one server of ``url``."""
+
+    def __init__(self, url: str):
+        if CITUS:
+            from citus import cluster
+
+            self.postmasters = {node.name: node.pid() for node in cluster.nodes()}
+        else:
+            with psycopg.connect(url) as conn:
+                backend = db.scalar(conn, "select pg_backend_pid()")
+            try:
+                self.postmasters = {"server": psutil.Process(backend).ppid()}
+            except psutil.Error:  # a server on another machine: not measured
+                self.postmasters = {}
+        self.seconds: dict = {}
+
+    @staticmethod
+    def _total(pid: int | None) -> float:
+        if pid is None:
+            return 0.0
+        postmaster = psutil.Process(pid)
+        times = postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in postmaster.children():
+            try:
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+            except psutil.Error:  # ended meanwhile: counted in the postmaster's children's time
+                pass
+        return total
+
+    def __enter__(self):
+        self._start = {name: self._total(pid) for name, pid in self.postmasters.items()}
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = {"server_cpu_seconds": {name: round(self._total(pid) - self._start[name], 1)
+                                               for name, pid in self.postmasters.items()}}
+
+
 # --- measurements ---------------------------------------------------------------------------
 
 def time_psql_copy(url: str, csv_path: Path) -> float:
@@ -252,6 +295,58 @@ def seed_method(url: str, csv_path: Path) -> tuple[float, int]:
     return seconds, len(frame)
 
 
+BIG_FILE_DAYS = 350  # the big file's lines are the last days' ticket lines: within max_event_age_days of its date
+
+
+def big_sales_raw(gigabytes: float, source_scale: str = "medium") -> Path:
+    """A raw folder whose sales are one file of about ``gigabytes`` GB, dated the run date: the
+    demo's ticket lines of its last ``BIG_FILE_DAYS`` days, each day's lines written again and
+    again (a ticket's copies get the suffix ``-<copy>``, so every key stays unique), day after
+    day; the reference snapshots are the demo's. Generated once into ``bench/cache/``."""
+    source = demo_raw(source_scale)
+    raw = CACHE_DIR / f"big-{gigabytes:g}gb-sales"
+    target = raw / "sales" / f"sales_{RUN_DATE}.csv"
+    if target.exists():
+        return raw
+    shutil.rmtree(raw, ignore_errors=True)
+    (raw / "sales").mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.name != "sales":
+            (raw / entry.name).symlink_to(entry.resolve())
+    first_day = RUN_DATE - timedelta(days=BIG_FILE_DAYS)
+    days = [f.path for f in list_raw_files(source, RUN_DATE)
+            if f.entity.name == "sales" and f.business_date > first_day]
+    header, bodies = b"", []
+    for path in days:
+        header, _, body = path.read_bytes().partition(b"\n")
+        bodies.append(body.rstrip(b"\n").split(b"\n") if body.strip() else [])
+    copies = max(1, round(gigabytes * 2**30 / sum(len(b"\n".join(lines)) + 1 for lines in bodies)))
+    started = time.perf_counter()
+    with (tmp := target.with_name(f".{target.name}.part")).open("wb") as out:  # the loader skips dot files
+        out.write(header + b"\n")
+        for lines in bodies:
+            if not lines:
+                continue
+            out.write(b"\n".join(lines) + b"\n")
+            for copy in range(1, copies):
+                suffix = b"-%d," % copy
+                out.write(b"\n".join(line.replace(b",", suffix, 1) for line in lines) + b"\n")
+    tmp.rename(target)
+    log(f"big file: {target.stat().st_size / 2**30:.2f} GB ({copies} copies of {len(days)} days) "
+        f"in {time.perf_counter() - started:.0f} s")
+    return raw
+
+
+def bench_big_file(admin_url: str, gigabytes: float) -> dict:
+    """Our load of one ~``gigabytes`` GB sales file, in its own process: its rows/s and peak RSS."""
+    raw = big_sales_raw(gigabytes)
+    path = next((raw / "sales").glob("*.csv"))
+    with fresh_database(admin_url) as url:
+        seconds, loaded, peak_mb = in_own_process(our_load, url, raw, CACHE_DIR / "work-big")
+    return {"file_gb": round(path.stat().st_size / 2**30, 2), "rows_loaded": loaded, "seconds": round(seconds, 1),
+            "rows_per_second": round(loaded / seconds), "loader_peak_rss_mb": peak_mb}
+
+
 def run_pipeline(url: str, raw: Path, workdir: Path, run_date: date) -> tuple[dict, dict, list[str]]:
     """``run_pipeline.py`` for one date, as a user runs it (a new process: its imports and
     notebook start-ups count); returns each step's seconds (its manifest: 0 for a reused step),
@@ -260,12 +355,12 @@ def run_pipeline(url: str, raw: Path, workdir: Path, run_date: date) -> tuple[di
     command = [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), "--date", run_date.isoformat(),
                "--source", "canonical", "--raw", str(raw), "--log-level", "WARNING"]
     process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
-    with PeakMemory(process.pid) as memory:
+    with PeakMemory(process.pid) as memory, ServerCpu(url) as cpu:
         if process.wait() != 0:
             raise RuntimeError(f"run_pipeline.py --date {run_date} failed (exit code {process.returncode})")
     manifest = json.loads((workdir / "exports" / "pipeline" / run_date.isoformat() / "manifest.json").read_text())
     reused = [step["notebook"] for step in manifest["steps"] if step["status"] == "reused"]
-    return {step["notebook"]: step["seconds"] for step in manifest["steps"]}, memory.mb, reused
+    return {step["notebook"]: step["seconds"] for step in manifest["steps"]}, memory.mb | cpu.seconds, reused
 
 
 HEAVY_AGGREGATES = ("sales_by_store_month", "product_pairs", "rfm_trailing_year")
@@ -490,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", choices=("server", "citus"), default="server",
                         help="one server (DATABASE_URL, else the embedded one), or the local Citus cluster "
                              "(make citus-up): results then go to bench/results/<date>-<scale>-<profile>-citus.json")
+    parser.add_argument("--big-file-gb", type=float, default=0, help="also load one sales file of this many GB")
     args = parser.parse_args(argv)
     global CITUS
     CITUS = args.target == "citus"
@@ -508,6 +604,12 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{RUN_DATE}-{scale}-{args.profile}{'-citus' if CITUS else ''}.json"
         (RESULTS_DIR / name).write_text(json.dumps(result, indent=2) + "\n")
         print_table(result)
+    if args.big_file_gb:
+        log(f"one sales file of {args.big_file_gb:g} GB")
+        big = bench_big_file(admin_url, args.big_file_gb) | {"machine": machine}
+        (RESULTS_DIR / f"{RUN_DATE}-big-file-{args.big_file_gb:g}gb.json").write_text(json.dumps(big, indent=2) + "\n")
+        print(f"\n== one sales file of {big['file_gb']} GB: {big['rows_loaded']:,} rows in {big['seconds']} s "
+              f"({big['rows_per_second']:,} rows/s), loader peak RSS {big['loader_peak_rss_mb']} MB ==")
     return 0
 
 

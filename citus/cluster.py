@@ -19,7 +19,6 @@ extension on every node.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -39,6 +38,7 @@ import psycopg
 from psycopg import sql
 
 from etl_helpers.settings import PROJECT_ROOT
+from etl_helpers.writing import sha256_of, write_text_atomic
 
 log = logging.getLogger("citus.cluster")
 
@@ -97,14 +97,6 @@ class Node:
 
 # --- build ------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _pgserver_install() -> Path:
     import warnings
 
@@ -121,7 +113,7 @@ def build() -> Path:
     if not SOURCE.is_file():
         raise ClusterError(f"Citus source not found: {SOURCE} (the shared folder beside the checkout, "
                            "../shared/vendor; CITUS_VENDOR_DIR points elsewhere)")
-    stamp = f"citus {CITUS_VERSION} {_sha256(SOURCE)}"
+    stamp = f"citus {CITUS_VERSION} {sha256_of(SOURCE)}"
     if BUILD_STAMP.is_file() and BUILD_STAMP.read_text().strip() == stamp:
         return PGINSTALL
     missing = [tool for tool in ("gcc", "make") if shutil.which(tool) is None]
@@ -150,7 +142,7 @@ def build() -> Path:
             if done.returncode:
                 tail = "\n".join((done.stdout + done.stderr).splitlines()[-20:])
                 raise ClusterError(f"building Citus failed at `{' '.join(command)}`:\n{tail}")
-    BUILD_STAMP.write_text(stamp + "\n")
+    write_text_atomic(BUILD_STAMP, stamp + "\n")
     log.info("Citus built")
     return PGINSTALL
 
@@ -281,7 +273,7 @@ def up() -> str:
     database = database_name()
     for node in cluster:
         _init_node(node)
-    STATE_FILE.write_text(json.dumps({"ports": {n.name: n.port for n in cluster}, "database": database}) + "\n")
+    write_text_atomic(STATE_FILE, json.dumps({"ports": {n.name: n.port for n in cluster}, "database": database}) + "\n")
     for node in cluster:
         start_node(node)
     return create_database(database)

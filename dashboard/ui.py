@@ -11,15 +11,14 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.data import ExportMissing, ExportRefused, Selection
-from etl_helpers.marts.fidelite import SEGMENT_COLORS, SEGMENTS
+from etl_helpers.exports import neutralise_formulas
+from etl_helpers.palette import CURRENCY_SYMBOLS, SEGMENT_COLORS, SEGMENTS
+from etl_helpers.palette import PALETTE as REPORT_PALETTE
 
 # The reports' colours: seaborn's default palette, the segment map's colours, weekday/weekend.
-PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
-           "#CCB974", "#64B5CD"]
+PALETTE = list(REPORT_PALETTE)
 BLUE, ORANGE = PALETTE[0], PALETTE[1]
 SEGMENT_SCALE = alt.Scale(domain=list(SEGMENTS), range=[SEGMENT_COLORS[s] for s in SEGMENTS])
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$"}
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 SELECTION_KEY = "selection"
 # rows a table shows in the page (the browser gets them all at every run of the page; the
@@ -59,19 +58,8 @@ def percent(value: float | None, decimals: int = 1, signed: bool = False) -> str
     return f"{value:{'+' if signed else ''}.{decimals}f} %"
 
 
-def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab or
-    carriage return first) get a leading single quote."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
-    return out
-
-
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return neutralised(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return neutralise_formulas(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def table(frame: pd.DataFrame, name: str, *, column_config: dict | None = None) -> None:
@@ -97,6 +85,16 @@ def load(mart: str, name: str) -> pd.DataFrame | None:
     except ExportMissing as missing:
         st.info(f"Nothing to show: {missing}.")
     return None
+
+
+def load_rows(mart: str, name: str, what: str) -> pd.DataFrame | None:
+    """A verified table of the chosen run that has rows; shows why and returns None when it
+    cannot be shown or its window holds no data (``what``: the data, as in :func:`no_rows`)."""
+    frame = load(mart, name)
+    if frame is not None and frame.empty:
+        no_rows(what)
+        return None
+    return frame
 
 
 def load_previous(mart: str, name: str) -> pd.DataFrame | None:

@@ -87,20 +87,16 @@ def render() -> None:
         ui.table(shown, name)
 
     st.subheader("Category affinity by segment")
-    affinity = ui.load(LOYALTY_MART, "segment_category_affinity")
-    if affinity is not None and affinity.empty:
-        ui.no_rows("segment spend by category")
-    elif affinity is not None:
+    affinity = ui.load_rows(LOYALTY_MART, "segment_category_affinity", "segment spend by category")
+    if affinity is not None:
         ui.chart(_heatmap(affinity, "category", "segment", "affinity_index", "affinity index", 100, ".0f",
                           rows=list(ui.SEGMENTS))
                  .properties(title="Category affinity by segment (100 = all segmented customers)"))
         ui.table(affinity, "segment_category_affinity")
 
     st.subheader("Category correlation")
-    correlation = ui.load(LOYALTY_MART, "category_correlation")
-    if correlation is not None and correlation.empty:
-        ui.no_rows("category purchase days")
-    elif correlation is not None:
+    correlation = ui.load_rows(LOYALTY_MART, "category_correlation", "category purchase days")
+    if correlation is not None:
         customers = int(correlation["customers"].iloc[0])
         ui.chart(_heatmap(correlation, "other_category", "category", "spearman_rho", "Spearman", 0, ".2f", [-1, 1])
                  .properties(title=f"Co-purchase of categories (purchase days, {customers} customers)"))

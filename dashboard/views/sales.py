@@ -59,11 +59,8 @@ def _period_comparison(currency: str) -> None:
 
 
 def _monthly(currency: str) -> None:
-    monthly = ui.load(SALES_MART, "sales_by_region_month")
+    monthly = ui.load_rows(SALES_MART, "sales_by_region_month", "monthly sales")
     if monthly is None:
-        return
-    if monthly.empty:
-        ui.no_rows("monthly sales")
         return
     regions = st.multiselect("Regions", sorted(monthly["region_name"].unique()), key="sales_regions",
                              placeholder="All regions")
@@ -132,11 +129,8 @@ def _weekday_hour(currency: str) -> None:
 
 
 def _daily(currency: str) -> None:
-    daily = ui.load(SALES_MART, "sales_daily")
+    daily = ui.load_rows(SALES_MART, "sales_daily", "daily sales")
     if daily is None:
-        return
-    if daily.empty:
-        ui.no_rows("daily sales")
         return
     frame = daily.assign(sale_date=pd.to_datetime(daily["sale_date"]),
                          day=daily["is_weekend"].map({True: "weekend", False: "weekday"}))

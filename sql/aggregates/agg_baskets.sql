@@ -1,7 +1,7 @@
 -- agg_baskets: one row per basket, a ticket on its sale date (sale_date, ticket_id), with the
 -- sorted ids of its distinct products, sale lines only (returns are not purchases; a ticket of
 -- returns alone is no basket). Read by fidelite_baskets for the product association rules,
--- rolled up by agg_items_month and agg_category_sets_day.
+-- rolled up by agg_category_sets_day.
 -- Refreshed by etl_helpers.aggregates, by sale date.
 -- params: dates (date[]: the sale dates to aggregate; null = all)
 with lines as (

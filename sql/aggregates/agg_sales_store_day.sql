@@ -7,24 +7,19 @@
 -- Refreshed by etl_helpers.aggregates, by sale date.
 -- params: dates (date[]: the sale dates to aggregate; null = all)
 with lines as (
-    select sale_date, store_id, ticket_id, quantity, amount, is_return
-    from warehouse.fact_ventes
+    select sale_date, store_code, ticket_id, quantity, amount, is_return
+    from marts.v_sales_line_stores
     where %(dates)s::date[] is null
        or sale_date = any(%(dates)s::date[])
 ),
-store_versions as (
-    select store_id, store_code
-    from warehouse.dim_magasin
-),
 final as (
     select
-        lines.sale_date,
-        store_versions.store_code,
-        sum(lines.quantity) as quantity,
-        sum(lines.amount) as revenue,
-        count(distinct lines.ticket_id) filter (where not lines.is_return) as tickets
+        sale_date,
+        store_code,
+        sum(quantity) as quantity,
+        sum(amount) as revenue,
+        count(distinct ticket_id) filter (where not is_return) as tickets
     from lines
-    join store_versions on store_versions.store_id = lines.store_id
-    group by lines.sale_date, store_versions.store_code
+    group by sale_date, store_code
 )
 select * from final

@@ -7,25 +7,20 @@
 -- Refreshed by etl_helpers.aggregates, whole months at a time.
 -- params: dates (date[]: the sale dates to aggregate, every day of the months; null = all)
 with lines as (
-    select sale_date, store_id, ticket_id, quantity, amount, is_return
-    from warehouse.fact_ventes
+    select sale_date, store_code, ticket_id, quantity, amount, is_return
+    from marts.v_sales_line_stores
     where %(dates)s::date[] is null
        or sale_date = any(%(dates)s::date[])
 ),
-store_versions as (
-    select store_id, store_code
-    from warehouse.dim_magasin
-),
 final as (
     select
-        date_trunc('month', lines.sale_date)::date as month,
-        store_versions.store_code,
-        max(lines.sale_date) as last_sale_date,
-        sum(lines.quantity) as quantity,
-        sum(lines.amount) as revenue,
-        count(distinct lines.ticket_id) filter (where not lines.is_return) as tickets
+        date_trunc('month', sale_date)::date as month,
+        store_code,
+        max(sale_date) as last_sale_date,
+        sum(quantity) as quantity,
+        sum(amount) as revenue,
+        count(distinct ticket_id) filter (where not is_return) as tickets
     from lines
-    join store_versions on store_versions.store_id = lines.store_id
-    group by 1, store_versions.store_code
+    group by 1, store_code
 )
 select * from final

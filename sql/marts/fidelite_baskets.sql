@@ -4,7 +4,8 @@
 -- 'product', one row per basket, weight 1) or their categories (level 'category', one row per
 -- distinct set of categories). Returns are not purchases and are left out; anonymous tickets count.
 -- Reads marts.agg_baskets (each basket's product ids) and marts.agg_category_sets_day (the
--- baskets of each day per set of categories).
+-- baskets of each day per set of categories). Read by etl_helpers.marts.rules.read_baskets, in one
+-- COPY that packs the baskets of each weight into one text row.
 --
 -- params: run_date (the as-of date), window_days (365), level ('product' | 'category')
 with product_baskets as (

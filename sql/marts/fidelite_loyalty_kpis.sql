@@ -10,7 +10,8 @@
 -- - carded_share: carded net sales / all net sales of the store that month;
 -- - points earned / redeemed: loyalty events of the store that month;
 -- - redemption_rate: points redeemed / points earned (null when nothing was earned).
--- Sales read marts.customer_store_cells (a purchase: a ticket with a sale line).
+-- Sales read marts.customer_store_cells (a purchase: a ticket with a sale line), points
+-- marts.v_loyalty_events.
 with bounds as (
     select
         (date_trunc('month', %(run_date)s::date)
@@ -18,14 +19,11 @@ with bounds as (
         %(run_date)s::date as last_day
 ),
 events as (
-    select event_date, store_id, points_earned, points_redeemed
-    from warehouse.fact_fidelite
+    -- marts.v_loyalty_events: each event with the code of its store version
+    select event_date, store_code, points_earned, points_redeemed
+    from marts.v_loyalty_events
     where event_date >= (select first_day from bounds)
       and event_date <= (select last_day from bounds)
-),
-store_versions as (
-    select store_id, store_code
-    from warehouse.dim_magasin
 ),
 stores_as_of as (
     select store_code, store_name, banner, region_code, region_name
@@ -57,13 +55,12 @@ sales as (
 ),
 points as (
     select
-        store_versions.store_code,
-        date_trunc('month', events.event_date)::date as month_start,
-        sum(events.points_earned) as points_earned,
-        sum(events.points_redeemed) as points_redeemed
+        store_code,
+        date_trunc('month', event_date)::date as month_start,
+        sum(points_earned) as points_earned,
+        sum(points_redeemed) as points_redeemed
     from events
-    join store_versions on store_versions.store_id = events.store_id
-    group by store_versions.store_code, date_trunc('month', events.event_date)::date
+    group by store_code, date_trunc('month', event_date)::date
 ),
 final as (
     select

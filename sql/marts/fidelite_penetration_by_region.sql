@@ -8,18 +8,13 @@
 -- - a member counts in the region of every store where they bought (store region as valid on
 --   the run date), so the national figure is not the sum of the regions;
 -- - every region is listed, with the stores it has on the run date (0 when none).
--- Sales read marts.agg_customer_store_day (a purchase: a ticket with a sale line).
-with cells as (
-    -- marts.agg_customer_store_day: per sale date, customer and store, net amount and purchases
-    select sale_date, store_code, customer_id, amount, purchases
-    from marts.agg_customer_store_day
-    where customer_id is not null
-      and sale_date > %(run_date)s::date - %(window_days)s::int
-      and sale_date <= %(run_date)s::date
-),
-customers as (
-    select customer_id, has_loyalty_card, enrolled_on
-    from warehouse.dim_client
+-- Sales read marts.customer_store_cells (a purchase: a ticket with a sale line; is_carded: a
+-- card held on the sale date).
+with carded_cells as (
+    -- per sale date, carded customer and store: net amount and purchases
+    select store_code, customer_id, amount, purchases
+    from marts.customer_store_cells(%(run_date)s::date - %(window_days)s::int + 1, %(run_date)s::date)
+    where is_carded
 ),
 regions as (
     select region_code, region_name, population
@@ -32,14 +27,11 @@ stores_as_of as (
 member_cells as (
     select
         stores_as_of.region_code,
-        cells.customer_id,
-        cells.amount,
-        cells.purchases
-    from cells
-    join customers on customers.customer_id = cells.customer_id
-    join stores_as_of on stores_as_of.store_code = cells.store_code
-    where customers.has_loyalty_card
-      and (customers.enrolled_on is null or customers.enrolled_on <= cells.sale_date)
+        carded_cells.customer_id,
+        carded_cells.amount,
+        carded_cells.purchases
+    from carded_cells
+    join stores_as_of on stores_as_of.store_code = carded_cells.store_code
 ),
 members as (
     select

@@ -1,7 +1,7 @@
 -- fidelite_rule_items: the items association rules are mined on, by level, with the ids
 -- fidelite_baskets uses: products (id, code, name) or categories (id by name order, name).
 --
--- params: level ('product' | 'category')
+-- params: level ('product' | 'category'), item_ids (bigint[]: only these ids; null = every item)
 with products as (
     select product_id, product_code, product_name, category
     from warehouse.dim_produit
@@ -25,6 +25,8 @@ items as (
 final as (
     select item_id, item, item_name
     from items
+    where %(item_ids)s::bigint[] is null
+       or item_id = any(%(item_ids)s::bigint[])
     order by item_id
 )
 select * from final

@@ -8,14 +8,16 @@
 --   nothing there are not ranked;
 -- - net_sales / tickets: the customer's net sales and tickets in that store in the window.
 with events as (
-    select event_date, customer_id, store_id, points_earned, points_redeemed
-    from warehouse.fact_fidelite
+    -- marts.v_loyalty_events: each event with the code of its store version
+    select event_date, customer_id, store_code, points_earned, points_redeemed
+    from marts.v_loyalty_events
     where event_date > %(run_date)s::date - %(window_days)s::int
       and event_date <= %(run_date)s::date
 ),
 lines as (
-    select sale_date, ticket_id, store_id, customer_id, amount
-    from warehouse.fact_ventes
+    -- marts.v_sales_line_stores: each ticket line with the code of its store version
+    select sale_date, ticket_id, store_code, customer_id, amount
+    from marts.v_sales_line_stores
     where customer_id is not null
       and sale_date > %(run_date)s::date - %(window_days)s::int
       and sale_date <= %(run_date)s::date
@@ -24,24 +26,19 @@ customers as (
     select customer_id, customer_code, tier
     from warehouse.dim_client
 ),
-store_versions as (
-    select store_id, store_code
-    from warehouse.dim_magasin
-),
 stores_as_of as (
     select store_code, store_name, banner, region_code
     from marts.stores_as_of(%(run_date)s::date)
 ),
 points as (
     select
-        store_versions.store_code,
-        events.customer_id,
-        sum(events.points_earned) as points_earned,
-        sum(events.points_redeemed) as points_redeemed,
+        store_code,
+        customer_id,
+        sum(points_earned) as points_earned,
+        sum(points_redeemed) as points_redeemed,
         count(*) as loyalty_events
     from events
-    join store_versions on store_versions.store_id = events.store_id
-    group by store_versions.store_code, events.customer_id
+    group by store_code, customer_id
 ),
 ranked as (
     select
@@ -61,14 +58,13 @@ top as (
 ),
 store_sales as (
     select
-        store_versions.store_code,
-        lines.customer_id,
-        sum(lines.amount) as net_sales,
-        count(distinct (lines.sale_date, lines.ticket_id)) as tickets
+        store_code,
+        customer_id,
+        sum(amount) as net_sales,
+        count(distinct (sale_date, ticket_id)) as tickets
     from lines
-    join store_versions on store_versions.store_id = lines.store_id
-    where lines.customer_id in (select customer_id from top)
-    group by store_versions.store_code, lines.customer_id
+    where customer_id in (select customer_id from top)
+    group by store_code, customer_id
 ),
 final as (
     select

@@ -7,21 +7,19 @@
 -- - carded_share: carded net sales / all net sales of the store in the window;
 -- - points: loyalty events of the store in the window;
 -- - rank: 1 = most active members; ties by carded sales (higher first), then store code.
--- Sales read marts.customer_store_cells (a purchase: a ticket with a sale line).
+-- Sales read marts.customer_store_cells (a purchase: a ticket with a sale line), points
+-- marts.v_loyalty_events.
 with flagged as (
     -- per sale date, customer and store: net amount, purchases and whether the customer was carded
     select store_code, customer_id, amount, purchases, is_carded
     from marts.customer_store_cells(%(run_date)s::date - %(window_days)s::int + 1, %(run_date)s::date)
 ),
 events as (
-    select store_id, points_earned, points_redeemed
-    from warehouse.fact_fidelite
+    -- marts.v_loyalty_events: each event with the code of its store version
+    select store_code, points_earned, points_redeemed
+    from marts.v_loyalty_events
     where event_date > %(run_date)s::date - %(window_days)s::int
       and event_date <= %(run_date)s::date
-),
-store_versions as (
-    select store_id, store_code
-    from warehouse.dim_magasin
 ),
 stores_as_of as (
     select store_code, store_name, banner, region_code, region_name
@@ -38,12 +36,11 @@ sales as (
 ),
 points as (
     select
-        store_versions.store_code,
-        sum(events.points_earned) as points_earned,
-        sum(events.points_redeemed) as points_redeemed
+        store_code,
+        sum(points_earned) as points_earned,
+        sum(points_redeemed) as points_redeemed
     from events
-    join store_versions on store_versions.store_id = events.store_id
-    group by store_versions.store_code
+    group by store_code
 ),
 measured as (
     select

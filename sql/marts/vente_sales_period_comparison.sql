@@ -34,21 +34,15 @@ bounds as (
         end as previous_end
 ),
 periods as (
+    -- each period starts on the first day of the run date's (previous_end's) month or year
     select
-        'month_to_date' as period,
-        date_trunc('month', run_date)::date as current_start,
+        kinds.period,
+        date_trunc(kinds.unit, run_date)::date as current_start,
         run_date as current_end,
-        date_trunc('month', previous_end)::date as previous_start,
+        date_trunc(kinds.unit, previous_end)::date as previous_start,
         previous_end
     from bounds
-    union all
-    select
-        'year_to_date' as period,
-        date_trunc('year', run_date)::date as current_start,
-        run_date as current_end,
-        date_trunc('year', previous_end)::date as previous_start,
-        previous_end
-    from bounds
+    cross join (values ('month_to_date', 'month'), ('year_to_date', 'year')) as kinds (period, unit)
 ),
 sales as (
     -- each store-day with the store's version on that date (its region and banner then)

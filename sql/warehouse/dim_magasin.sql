@@ -105,19 +105,24 @@ join warehouse.dim_magasin as v using (store_code)
 join staging.store_versions as w on w.store_code = v.store_code and w.valid_from = v.valid_from
 where old.store_code in (select store_code from staging.changed_stores);
 
-update warehouse.fact_ventes as f
-set store_id = m.new_id
-from staging.store_moves as m
-where f.store_id = m.old_id
-  and f.sale_date >= m.valid_from and (m.valid_to is null or f.sale_date < m.valid_to)
-  and f.store_id <> m.new_id;
-
-update warehouse.fact_fidelite as f
-set store_id = m.new_id
-from staging.store_moves as m
-where f.store_id = m.old_id
-  and f.event_date >= m.valid_from and (m.valid_to is null or f.event_date < m.valid_to)
-  and f.store_id <> m.new_id;
+-- the same update for each fact table and its date column (constant names, quoted by %I)
+do $$
+declare
+    fact record;
+begin
+    for fact in select * from (values ('fact_ventes', 'sale_date'), ('fact_fidelite', 'event_date')) as facts (name, day)
+    loop
+        execute format(
+            'update warehouse.%1$I as f
+             set store_id = m.new_id
+             from staging.store_moves as m
+             where f.store_id = m.old_id
+               and f.%2$I >= m.valid_from and (m.valid_to is null or f.%2$I < m.valid_to)
+               and f.store_id <> m.new_id',
+            fact.name, fact.day);
+    end loop;
+end
+$$;
 
 -- 5. versions no snapshot gives any more
 delete from warehouse.dim_magasin as d

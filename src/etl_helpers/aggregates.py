@@ -111,7 +111,6 @@ _DECLARED = (
     Aggregate("agg_customer_store_day", "sales", "sale_date"),
     Aggregate("agg_customer_store_month", "sales", "month", monthly=True),
     Aggregate("agg_baskets", "sales", "sale_date"),
-    Aggregate("agg_items_month", "sales", "month", monthly=True, merges=(("baskets", "sum"),)),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
     Aggregate("agg_sales_hour_day", "sales", "sale_date"),
     Aggregate(

@@ -19,12 +19,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from etl_helpers.palette import CURRENCY_SYMBOLS as SYMBOLS
 from etl_helpers.sources import SOURCE_CURRENCY
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CURRENCY = "EUR"
-SYMBOLS = {"EUR": "€", "USD": "$"}
 TABLE_ROWS = 20  # rows a report shows of a table; the rest is in the exported CSV
 STYLE = "whitegrid"
 
@@ -64,10 +64,15 @@ def figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs
         return fig, fig.subplots(nrows, ncols, squeeze=False, **kwargs)
 
 
+def single(width: float, height: float) -> tuple[Figure, Any]:
+    """A house-style figure with one plot, and that plot's axes."""
+    fig, axes = figure(width, height)
+    return fig, axes[0][0]
+
+
 def nothing_to_show(title: str) -> Figure:
     """A small figure saying there is no data (a run date before any sale, say)."""
-    fig, axes = figure(6, 1.5)
-    ax = axes[0][0]
+    fig, ax = single(6, 1.5)
     ax.text(0.5, 0.5, "no data as of this run date", ha="center", va="center")
     ax.set_axis_off()
     ax.set_title(title)

@@ -53,6 +53,20 @@ def _run_id(text: str) -> str:
     return text
 
 
+def _number(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    default: float,
+    help: str,
+    kind: type = float,
+    minimum: float = 0,
+    strict: bool = False,
+    metavar: str | None = None,
+) -> None:
+    """An option taking a finite number >= minimum (> minimum when strict)."""
+    parser.add_argument(flag, type=_finite(kind, minimum, strict), default=default, metavar=metavar, help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -77,12 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="retail",
         help="demo source basket shape (default retail; wholesale: ~25 lines per ticket, a tail past 1,000)",
     )
-    parser.add_argument(
-        "--points-rate",
-        type=_finite(float, 0, strict=False),
-        default=0.10,
-        help="superstore source: loyalty points per unit of amount (default 0.10)",
-    )
+    _number(parser, "--points-rate", 0.10, "superstore source: loyalty points per unit of amount (default 0.10)")
     parser.add_argument("--only", action="append", metavar="STEP", help="run only this step (repeatable)")
     parser.add_argument("--from", dest="start_from", metavar="STEP", help="run from this step onwards")
     parser.add_argument(
@@ -108,21 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would run, with each notebook's parameters; run nothing"
     )
-    parser.add_argument(
-        "--jobs", type=_finite(int, 1, strict=False), default=2, help="mart notebooks run in parallel (default 2)"
-    )
-    parser.add_argument(
-        "--cell-timeout",
-        type=_finite(float, 0, strict=True),
-        default=3600.0,
-        help="seconds a notebook cell may run (default 3600)",
-    )
-    parser.add_argument(
-        "--wait",
-        type=_finite(float, 0, strict=False),
-        default=0.0,
-        metavar="SECONDS",
-        help="wait this long for another run's lock instead of refusing at once",
+    _number(parser, "--jobs", 2, "mart notebooks run in parallel (default 2)", kind=int, minimum=1)
+    _number(parser, "--cell-timeout", 3600.0, "seconds a notebook cell may run (default 3600)", strict=True)
+    _number(
+        parser, "--wait", 0.0, "wait this long for another run's lock instead of refusing at once", metavar="SECONDS"
     )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--history", action="store_true", help="list past runs, then exit")

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text values are neutralised for spreadsheets (:func:`writing.neutralise_formula`:
-    a leading single quote before ``=``, ``+``, ``-`` or ``@``), for CSV files only."""
+    a leading single quote before ``=``, ``+``, ``-``, ``@``, a tab or a carriage return), for CSV
+    files only: the exports and the dashboard's downloads."""
     result = frame.copy()
     for column in result.columns:
         values = result[column]

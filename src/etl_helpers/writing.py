@@ -18,8 +18,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-# Text starting with one of these is run as a formula by a spreadsheet opening a CSV file.
-FORMULA_PREFIXES = ("=", "+", "-", "@")
+# Text starting with one of these is run as a formula by a spreadsheet opening a CSV file
+# (OWASP's list: the four operators, and a tab or carriage return before one).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @contextmanager
@@ -63,8 +64,8 @@ def sha256_of(path: Path) -> str:
 
 
 def neutralise_formula(value: T) -> T | str:
-    """``value`` with a leading single quote when it is text starting with ``=``, ``+``, ``-``
-    or ``@``, so a spreadsheet shows it as text instead of running it; anything else as is.
+    """``value`` with a leading single quote when it is text starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return, so a spreadsheet shows it as text instead of running it; anything else as is.
     Used for every CSV file the pipeline writes for people (exports, rejects); the database
     and the Parquet files keep the text verbatim."""
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value

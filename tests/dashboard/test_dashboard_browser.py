@@ -5,23 +5,17 @@ under tests/artifacts/."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import RUN_DATES
+from dashboard import harness
+
 from etl_helpers.settings import PROJECT_ROOT
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 LATEST, EARLIER = RUN_DATES[-1], RUN_DATES[0]
 WAIT = 90  # seconds a page may take to show what is expected on a busy machine
@@ -31,67 +25,23 @@ def number(text: str) -> float:
     return float(re.sub(r"[^0-9.\-]", "", text.replace("\u2212", "-")))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def dashboard_url(published_exports, tmp_path_factory):
     """``make dashboard`` on a free port over the demo exports; stopped by its pid at the end."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("dashboard-log") / "dashboard.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            ["make", "--no-print-directory", "dashboard", f"DASHBOARD_PORT={port}",
-             f"DASHBOARD_EXPORTS_DIR={published_exports}"],
-            cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not _healthy(url):
-            assert server.poll() is None, f"make dashboard ended:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"the dashboard did not answer:\n{log.read_text()[-3000:]}"
-            time.sleep(0.5)
+    with harness.serve(published_exports, log, timeout=120) as (url, _):
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # make and the streamlit it started (one process group)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Headless Debian chromium through the system chromedriver; quit at the end."""
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
+    missing = [p for p in (harness.CHROMIUM, harness.CHROMEDRIVER) if not shutil.which(p)]
     if missing:
         pytest.fail(f"{', '.join(missing)} not found: the browser test needs Debian's chromium and its driver "
                     "(apt-get install chromium chromium-driver; .ci/run installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1400,2200", "--lang=en-GB"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with harness.chromium() as driver:
         yield driver
-    finally:
-        driver.quit()  # ends chromium and stops the chromedriver process it started
 
 
 def _metrics(driver) -> dict[str, str]:

@@ -85,8 +85,8 @@ def _product_counts_from_facts(conn: psycopg.Connection, run_date: date, window_
 
 
 def _assert_product_counts_equal_the_facts(conn: psycopg.Connection, run_date: date) -> None:
-    """Product and pair counts read from the monthly aggregates equal a count from the facts, for
-    windows with and without whole months, starting and ending mid-month."""
+    """Product and pair counts of count_basket_itemsets (the window's baskets from agg_baskets) equal a
+    count from the facts, for windows with and without whole months, starting and ending mid-month."""
     for window_days in (WINDOW_DAYS, WINDOW_DAYS + 20, 10):
         first_day = run_date - timedelta(days=window_days - 1)
         assert first_day.day != 1 and (run_date + timedelta(days=1)).day != 1  # edges on both sides
@@ -341,7 +341,7 @@ def test_build_order_comes_from_the_depends_on_headers(tmp_path, monkeypatch):
     for aggregate in aggregates.AGGREGATES:
         for dependency in aggregate.depends_on():
             assert order.index(dependency) < order.index(aggregate.name), (dependency, aggregate.name)
-    assert {a.name: a.depends_on() for a in aggregates.AGGREGATES}["agg_items_month"] == ("agg_baskets",)
+    assert {a.name: a.depends_on() for a in aggregates.AGGREGATES}["agg_category_sets_day"] == ("agg_baskets",)
     reversed_order = [a.name for a in aggregates.build_order(tuple(reversed(aggregates.AGGREGATES)))]
     for aggregate in aggregates.AGGREGATES:
         for dependency in aggregate.depends_on():

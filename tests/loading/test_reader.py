@@ -201,3 +201,46 @@ def test_sales_file_reads_every_contract_column_as_text(tmp_path):
 def test_a_file_holding_only_a_byte_order_mark_has_a_blank_header(tmp_path):
     error = rejected_file(tmp_path, b"\xef\xbb\xbf")
     assert "the first line is blank" in str(error) and error.line == 1
+
+
+@pytest.mark.parametrize("chunk_bytes", CHUNKS)
+def test_plain_blocks_and_blocks_to_screen_give_the_same_lines(tmp_path, chunk_bytes):
+    """A block of plain bytes (no quote, control character, CR nor DEL) skips the screen's
+    searches: its blank lines are still skipped and its over-long lines refused, and the byte
+    that sends a block to the full screen is found wherever it is."""
+    long_line = b"LNG," + b"n" * MAX_LINE_BYTES + b",1"
+    data = (HEADER + "\nA01,Île-de-France,1\n\nA02,Tab\there,2\n".encode() + long_line
+            + b"\nA03,ok,3\nA04,Del\x7f,4\nA05,\"Quoted, name\",5\n\nA06,last,6")
+    rows, rejects = read(tmp_path, data, chunk_bytes=max(chunk_bytes, 4096))
+
+    assert [(r["line_no"], r["region_name"]) for r in rows] == [
+        (2, "Île-de-France"), (4, "Tab\there"), (6, "ok"), (8, "Quoted, name"), (10, "last")]
+    assert sorted((r.line_number, r.reason) for r in rejects) == [
+        (5, f"line longer than {MAX_LINE_BYTES} bytes"), (7, "control character 0x7f in a field")]
+
+
+def test_a_big_file_is_typed_in_batches_near_the_typing_batch_size(tmp_path):
+    """A big file is cut into typing batches of about ``TYPING_BATCH_ROWS`` rows (what one
+    batch holds in memory at a time), not of one whole read block's worth whatever its size."""
+    import tempfile
+    from datetime import date
+
+    from etl_helpers.contract import RawFile
+    from etl_helpers.loading.batches import TYPING_BATCH_ROWS, typed_batches
+    from etl_helpers.loading.shared import FileResult
+
+    day = date(2026, 3, 4)
+    path = tmp_path / f"sales_{day}.csv"
+    line = "T{:07d},1,2026-03-04T10:00:00+01:00,S001,C000001,P00001,1,2.00,0.00,2.00\n"
+    lines = 3 * TYPING_BATCH_ROWS
+    path.write_text(
+        "ticket_id,line_number,sold_at,store_code,customer_code,product_code,quantity,unit_price,discount,amount\n"
+        + "".join(line.format(i) for i in range(lines))
+    )
+    result = FileResult(str(path), "sales", day.isoformat(), "loaded", file_id=1)
+    with tempfile.TemporaryFile("w+", newline="") as spool:
+        batches = typed_batches([(RawFile(path, SALES, day), result)], RawFormat(), spool, False)
+        sizes = [typed.num_rows for _, typed in batches]
+
+    assert sum(sizes) == result.rows_read == lines
+    assert max(sizes) < 1.5 * TYPING_BATCH_ROWS, sizes

@@ -1,6 +1,7 @@
 """Association rules: exact thresholds, hand-worked values on a tiny basket set, the same
-counts through PostgreSQL, the demo's planted affinities on top of product_rules, and wide
-wholesale baskets counted exactly while only pairs of frequent items are ever counted."""
+counts through PostgreSQL, the demo's planted affinities on top of product_rules, wide
+wholesale baskets counted exactly while only pairs of frequent items are ever counted, and the
+numpy count equal to the plain reference count on random, weighted and messy baskets."""
 
 from __future__ import annotations
 
@@ -410,3 +411,143 @@ def test_wide_baskets_count_pairs_of_frequent_items_only_and_equal_a_brute_force
     assert 0 < counts.candidates[2] <= frequent * (frequent - 1) // 2 < distinct_pairs // 10
     # triples: only candidates whose every pair is frequent, as the pure count has them
     assert counts.candidates == rules.count_itemsets(baskets, WIDE_MIN_SUPPORT, max_len=3).candidates
+
+
+# --------------------------------------------------------------------------- the numpy count
+
+
+def _random_baskets(seed: int, n: int = 400, items: int = 60, wide: int = 6) -> list[list[int]]:
+    """Skewed baskets of small integer ids (a few popular ones), a handful of them very wide."""
+    rng = np.random.default_rng(seed)
+    popularity = 1 / np.arange(1, items + 1)
+    popularity /= popularity.sum()
+    sizes = np.r_[rng.integers(1, 8, n - wide), rng.integers(30, items, wide)]
+    return [sorted(rng.choice(items, size=min(int(k), items), replace=False, p=popularity).tolist()) for k in sizes]
+
+
+def _numpy_counts(baskets, min_support, max_len, weights=None) -> rules.ItemsetCounts:
+    packed = rules.Baskets.of(baskets, weights)
+    threshold = rules.min_count(min_support, packed.n_baskets)
+    counts, candidates = rules.count_baskets(packed, threshold, max_len)
+    return rules.ItemsetCounts(packed.n_baskets, counts, threshold, max_len, candidates)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("min_support,max_len", [("0.05", 2), ("0.04", 3), ("0.03", 4), (Fraction(1, 50), 3)])
+def test_numpy_count_equals_the_reference_count(seed, min_support, max_len):
+    baskets = _random_baskets(seed)
+    expected = rules.count_itemsets(baskets, min_support, max_len=max_len)
+    found = _numpy_counts(baskets, min_support, max_len)
+    assert found.n_baskets == expected.n_baskets and found.min_count == expected.min_count
+    assert found.counts == expected.counts
+    assert found.candidates == expected.candidates
+    assert any(len(k) == max_len for k in found.counts) or max_len > 3
+
+
+def test_numpy_count_of_the_hand_made_baskets():
+    codes = sorted({item for basket in HAND_BASKETS for item in basket})
+    as_ids = [[codes.index(item) for item in basket] for basket in HAND_BASKETS]
+    found = _numpy_counts(as_ids, MIN_SUPPORT, 3)
+    expected = rules.count_itemsets(HAND_BASKETS, MIN_SUPPORT, max_len=3)
+    assert {tuple(codes[i] for i in k): n for k, n in found.counts.items()} == expected.counts
+    assert found.candidates == expected.candidates == {1: 5, 2: 4, 3: 1}
+
+
+def test_weighted_baskets_count_as_their_copies():
+    # category baskets come weighted (a set of categories and the baskets holding exactly it)
+    distinct = _random_baskets(7, n=120)
+    weights = np.random.default_rng(8).integers(1, 9, len(distinct)).tolist()
+    copies = [basket for basket, weight in zip(distinct, weights) for _ in range(weight)]
+    found = _numpy_counts(distinct, "0.03", 3, weights)
+    expected = rules.count_itemsets(copies, "0.03", max_len=3)
+    assert found.n_baskets == len(copies)
+    assert found.counts == expected.counts and found.candidates == expected.candidates
+
+
+def test_numpy_count_takes_unsorted_repeated_and_large_ids():
+    baskets = _random_baskets(3, n=200)
+    big = [[10**12 + 7 * item for item in basket] for basket in baskets]   # no direct table: a sort
+    messy = rules.Baskets(np.array([item for basket in big for item in [*reversed(basket), basket[0]]]),
+                          np.array([len(basket) + 1 for basket in big]), np.ones(len(big), np.int64), len(big))
+    threshold = rules.min_count("0.04", len(big))
+    counts, candidates = rules.count_baskets(messy, threshold, 3)
+    expected = rules.count_itemsets(big, "0.04", max_len=3)
+    assert counts == expected.counts and candidates == expected.candidates
+
+
+def test_pairs_counted_in_chunks_add_up(monkeypatch):
+    # the pair occurrences of wide baskets are generated a chunk at a time; a pair met in several
+    # chunks adds up, through the direct table and through the sort (sparse codes)
+    baskets = _random_baskets(11, n=300, items=200, wide=20)
+    expected = rules.count_itemsets(baskets, "0.02", max_len=2)
+    assert len(expected.counts) > 1000
+    for chunk in (1, 37, 5000):
+        monkeypatch.setattr(rules, "PAIR_CHUNK", chunk)
+        found = _numpy_counts(baskets, "0.02", 2)
+        assert found.counts == expected.counts and found.candidates == expected.candidates, chunk
+    # hundreds of frequent items: a small chunk's pair codes are too sparse for a direct table
+    baskets = _random_baskets(12, n=300, items=900, wide=2)
+    expected = rules.count_itemsets(baskets, "0.005", max_len=2)
+    assert sum(len(k) == 1 for k in expected.counts) > 300
+    monkeypatch.setattr(rules, "PAIR_CHUNK", 37)
+    found = _numpy_counts(baskets, "0.005", 2)
+    assert found.counts == expected.counts and found.candidates == expected.candidates
+
+
+def test_candidates_that_no_basket_holds_count_nothing():
+    # three frequent pairs make the triple a candidate, but no basket holds three items: no basket
+    # is left for the triples (and one item of a candidate is in no basket wide enough)
+    baskets = [[1, 2]] * 2 + [[1, 3]] * 2 + [[2, 3]] * 2 + [[0, 7]] * 2
+    for case in (baskets, [*baskets, [0, 1, 2]]):
+        found = _numpy_counts(case, "0.2", 3)
+        expected = rules.count_itemsets(case, "0.2", max_len=3)
+        assert found.min_count == 2
+        assert found.counts == expected.counts and found.candidates == expected.candidates
+        assert not any(len(k) == 3 for k in found.counts) and found.candidates[3] == 0
+
+
+def test_no_basket_no_frequent_item_and_empty_baskets():
+    assert _numpy_counts([], "0.1", 3).counts == {}
+    empty = rules.Baskets(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
+    assert rules.count_baskets(empty, 1, 3) == ({}, {1: 0})
+    # baskets with no item count in N (they lower every support) but hold nothing
+    found = _numpy_counts([[1, 2], [1, 2], [], []], "0.5", 3)
+    assert found.n_baskets == 4 and found.counts == {(1,): 2, (2,): 2, (1, 2): 2}
+    assert _numpy_counts([[1, 2], [1, 2], [], []], "0.51", 3).counts == {}
+    with pytest.raises(ValueError, match="lengths must add up"):
+        rules.count_baskets(rules.Baskets(np.array([1, 2]), np.array([3]), np.array([1]), 1), 1, 2)
+
+
+def test_basket_lists_parse_from_their_text():
+    items, lengths = rules._parse_baskets(b"1,5,9;2,5;7")
+    assert items.tolist() == [1, 5, 9, 2, 5, 7] and lengths.tolist() == [3, 2, 1]
+    for bad in (b"1,,2", b"1;x", b"1,2;"):
+        with pytest.raises(ValueError, match="unreadable basket list"):
+            rules._parse_baskets(bad)
+
+
+# --------------------------------------------------------------------------- the two rule tables
+
+
+def test_product_and_category_rules_are_one_piece_with_their_own_parameter_names(monkeypatch):
+    calls = []
+
+    def fake_basket_rules(conn, run_date, **kwargs):
+        calls.append(kwargs)
+        return rules._empty_rules()
+
+    monkeypatch.setattr(rules, "basket_rules", fake_basket_rules)
+    monkeypatch.setattr(rules, "_with_product_names", lambda conn, frame: frame.assign(named=True))
+    assert "named" in rules.product_rules(None, DEMO_RUN_DATE, min_support=0.02, max_len=2)
+    assert "named" not in rules.category_rules(None, DEMO_RUN_DATE, category_min_confidence=0.4, window_days=30)
+    assert calls == [
+        {"level": "product", "window_days": rules.WINDOW_DAYS, "min_support": 0.02,
+         "min_confidence": rules.MIN_CONFIDENCE, "max_len": 2},
+        {"level": "category", "window_days": 30, "min_support": rules.CATEGORY_MIN_SUPPORT,
+         "min_confidence": 0.4, "max_len": rules.DEFAULT_MAX_LEN},
+    ]
+    assert (rules.product_rules.__name__, rules.category_rules.__name__) == ("product_rules", "category_rules")
+    with pytest.raises(TypeError, match="category_min_support"):
+        rules.product_rules(None, DEMO_RUN_DATE, category_min_support=0.1)
+    with pytest.raises(TypeError, match="'min_support'"):
+        rules.category_rules(None, DEMO_RUN_DATE, min_support=0.1)

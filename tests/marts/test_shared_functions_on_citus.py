@@ -10,6 +10,8 @@ from etl_helpers import citus, db, views
 
 STABLE = sorted(path for path in views.SHARED_FUNCTIONS.glob("*.sql")
                 if "\nstable\n" in path.read_text(encoding="utf-8"))
+# the arguments after the dates of the functions that take more: each list is checked
+MORE_ARGUMENTS = {"ranked_products": [("product",), ("category",), ("region",), ("year",)]}
 
 
 def test_on_postgresql_the_shared_functions_are_created_as_written(warehouse):
@@ -31,11 +33,16 @@ def test_every_stable_shared_function_has_a_plpgsql_form_returning_the_same_rows
             assert "language plpgsql" in plpgsql and "language sql" not in plpgsql, name
             (arguments,) = conn.execute("select pronargs from pg_proc where oid = %s::regproc",
                                         (f"marts.{name}",)).fetchone()
-            bounds = [date(2025, 12, 15), date(2026, 11, 20)][:arguments]  # dates; partial edge months
-            query = f"select * from marts.{name}({', '.join(['%s::date'] * arguments)})"
-            as_sql = conn.execute(query, bounds).fetchall()
+            calls = []
+            for more in MORE_ARGUMENTS.get(name, [()]):
+                dates = arguments - len(more)
+                bounds = [date(2025, 12, 15), date(2026, 11, 20)][:dates]  # dates; partial edge months
+                query = f"select * from marts.{name}({', '.join(['%s::date'] * dates + ['%s'] * len(more))})"
+                calls.append((query, [*bounds, *more]))
+            as_sql = [conn.execute(query, values).fetchall() for query, values in calls]
             conn.execute(plpgsql)
-            assert as_sql and conn.execute(query, bounds).fetchall() == as_sql, name
+            for (query, values), rows in zip(calls, as_sql):
+                assert rows and conn.execute(query, values).fetchall() == rows, (name, values)
         conn.rollback()
     assert citus.as_plpgsql((views.SHARED_FUNCTIONS / "window_months.sql").read_text(encoding="utf-8")) \
         == (views.SHARED_FUNCTIONS / "window_months.sql").read_text(encoding="utf-8")  # immutable: as written

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import psycopg
 import pyarrow as pa
@@ -186,25 +187,31 @@ def _by_month(checked: pa.Table, entity: Entity, schema: pa.Schema) -> list[tupl
     return blocks
 
 
+@dataclass(frozen=True)
+class EventFiles:
+    """The daily files of one event entity that a load reads, and how: what
+    :func:`load_events` and each of its passes over the files share."""
+
+    entity: Entity
+    todo: list[tuple[RawFile, FileResult]]
+    fmt: RawFormat
+    run_date: date
+    reject_spool: IO[str]
+    progress: bool | None
+
+
 def _checked_batches(
-    dims: Dimensions,
-    entity: Entity,
-    todo: list[tuple[RawFile, FileResult]],
-    fmt: RawFormat,
-    run_date: date,
-    reject_spool,
-    progress: bool | None,
-    shape: Callable[[pa.Table], T],
-    with_raw_text: bool = False,
+    dims: Dimensions, files: EventFiles, shape: Callable[[pa.Table], T], with_raw_text: bool = False
 ) -> Iterator[T]:
     """Each batch's valid rows, shaped for the database by ``shape``; the refused rows go to
     the spool; each file's counts and event dates are kept up to date."""
+    entity, todo, fmt = files.entity, files.todo, files.fmt
     business_dates = {result.file_id: raw.business_date for raw, result in todo}
     results = {result.file_id: result for _, result in todo}
-    writer = reject_writer(reject_spool)
+    writer = reject_writer(files.reject_spool)
     date_column = FACT_DATE[entity.name]
-    for raw, typed in typed_batches(todo, fmt, reject_spool, progress):
-        checked, refused = check_events(typed, raw, entity, fmt, dims, business_dates, run_date, with_raw_text)
+    for raw, typed in typed_batches(todo, fmt, files.reject_spool, files.progress):
+        checked, refused = check_events(typed, raw, entity, fmt, dims, business_dates, files.run_date, with_raw_text)
         writer.writerows(zip(*(refused[c].to_pylist() for c in ("file_id", "line_no", "reason", "raw_text"))))
         for count in refused["file_id"].value_counts().to_pylist():
             results[count["values"]].rows_rejected += count["counts"]
@@ -221,22 +228,13 @@ def _checked_batches(
         yield shape(checked)
 
 
-def load_events(
-    conn: psycopg.Connection,
-    entity: Entity,
-    todo: list[tuple[RawFile, FileResult]],
-    fmt: RawFormat,
-    run_date: date,
-    reject_spool,
-    progress: bool | None,
-) -> None:
+def load_events(conn: psycopg.Connection, files: EventFiles) -> None:
     """Straight into the fact table; through staging if a key repeats (see the module's doc)."""
     dims = Dimensions.read(conn)
+    entity, todo, reject_spool = files.entity, files.todo, files.reject_spool
 
     def batches(shape, with_raw_text=False):
-        return in_background(
-            _checked_batches(dims, entity, todo, fmt, run_date, reject_spool, progress, shape, with_raw_text)
-        )
+        return in_background(_checked_batches(dims, files, shape, with_raw_text))
 
     try:
         with conn.transaction():  # a savepoint: a repeated key undoes the direct load only

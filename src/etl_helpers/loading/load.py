@@ -32,7 +32,7 @@ from etl_helpers import citus, db
 from etl_helpers.contract import ENTITIES, LOAD_ORDER, Entity, RawFile, RawFormat, list_raw_files
 from etl_helpers.loading import ledger
 from etl_helpers.loading.events import AFTER_CLOSING, BEFORE_OPENING
-from etl_helpers.loading.facts import load_events
+from etl_helpers.loading.facts import EventFiles, load_events
 from etl_helpers.loading.reader import FileRejected
 from etl_helpers.loading.reference import load_reference
 from etl_helpers.loading.shared import TARGET_TABLE, FileResult, copy_rejects
@@ -205,7 +205,7 @@ def load_batch(
 
     with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as reject_spool:
         if entity.kind == "event":
-            load_events(conn, entity, todo, fmt, run_date, reject_spool, progress)
+            load_events(conn, EventFiles(entity, todo, fmt, run_date, reject_spool, progress))
         else:
             load_reference(conn, entity, todo, fmt, reject_spool, progress)
         _refuse_mostly_rejected(conn, todo, fmt, reject_spool)

@@ -99,6 +99,19 @@ class MartTable:
 _CUSTOMER_DAY = ("agg_customer_store_day",)
 _PRODUCT_MONTH = ("agg_product_region_month",)
 
+
+def _top_products(
+    by: str,
+    sort_by: tuple[str, ...],
+    top_n: str = "group_top_n",
+    bounds: Callable[[date], dict[str, date]] = ventes.trailing_year,
+) -> MartTable:
+    """A ``top_products_by_<by>`` table: the products ranked by net quantity, from the monthly
+    product aggregate (``sql/marts/vente_top_products_by_<by>.sql``)."""
+    name = f"top_products_by_{by}"
+    return MartTable(name, VENTE, sort_by, sql=f"vente_{name}", reads=_PRODUCT_MONTH, params=(top_n,), bounds=bounds)
+
+
 TABLES: dict[str, MartTable] = {
     t.name: t
     for t in (
@@ -202,42 +215,10 @@ TABLES: dict[str, MartTable] = {
             params=("window_days",),
         ),
         # fact_vente_mart
-        MartTable(
-            "top_products_by_quantity",
-            VENTE,
-            ("rank",),
-            sql="vente_top_products_by_quantity",
-            reads=_PRODUCT_MONTH,
-            params=("top_n",),
-            bounds=ventes.trailing_year,
-        ),
-        MartTable(
-            "top_products_by_category",
-            VENTE,
-            ("category", "rank"),
-            sql="vente_top_products_by_category",
-            reads=_PRODUCT_MONTH,
-            params=("group_top_n",),
-            bounds=ventes.trailing_year,
-        ),
-        MartTable(
-            "top_products_by_region",
-            VENTE,
-            ("region_code", "rank"),
-            sql="vente_top_products_by_region",
-            reads=_PRODUCT_MONTH,
-            params=("group_top_n",),
-            bounds=ventes.trailing_year,
-        ),
-        MartTable(
-            "top_products_by_year",
-            VENTE,
-            ("year", "rank"),
-            sql="vente_top_products_by_year",
-            reads=_PRODUCT_MONTH,
-            params=("group_top_n",),
-            bounds=ventes.whole_history,
-        ),
+        _top_products("quantity", ("rank",), "top_n"),
+        _top_products("category", ("category", "rank")),
+        _top_products("region", ("region_code", "rank")),
+        _top_products("year", ("year", "rank"), bounds=ventes.whole_history),
         MartTable(
             "sales_by_region_month",
             VENTE,

@@ -24,12 +24,12 @@ from matplotlib.figure import Figure
 
 from etl_helpers import charts
 from etl_helpers.marts.query import read_sql_file
+from etl_helpers.palette import SEGMENT_COLORS, SEGMENTS
 
 log = logging.getLogger(__name__)
 
 # The segment map (R score x F score, 5 = best); the SQL holds the same grid
 # (sql/marts/fidelite_rfm_customers.sql) and docs/marts_fidelite.md shows it.
-SEGMENTS = ("champions", "loyal", "potential loyalists", "new", "at risk", "can't lose", "hibernating", "lost")
 SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
     #   F = 1          F = 2                  F = 3                  F = 4        F = 5
     5: ("new", "potential loyalists", "potential loyalists", "champions", "champions"),
@@ -37,16 +37,6 @@ SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
     3: ("hibernating", "hibernating", "at risk", "loyal", "loyal"),
     2: ("hibernating", "hibernating", "at risk", "at risk", "can't lose"),
     1: ("lost", "lost", "at risk", "at risk", "can't lose"),
-}
-SEGMENT_COLORS = {
-    "champions": "#1a9850",
-    "loyal": "#66bd63",
-    "potential loyalists": "#a6d96a",
-    "new": "#4575b4",
-    "at risk": "#fdae61",
-    "can't lose": "#d73027",
-    "hibernating": "#bababa",
-    "lost": "#636363",
 }
 
 _LABELS = {
@@ -191,8 +181,7 @@ def plot_segment_distribution(rfm: pd.DataFrame, currency: str = charts.DEFAULT_
         .reset_index()
     )
     total_sales = counts["sales"].sum()
-    fig, axes = charts.figure(9, 4.5)
-    ax = axes[0][0]
+    fig, ax = charts.single(9, 4.5)
     sns.barplot(data=counts, x="segment", y="customers", hue="segment", palette=SEGMENT_COLORS, legend=False, ax=ax)
     for patch, sales in zip(ax.patches, counts["sales"]):
         share = sales / total_sales if total_sales else 0.0
@@ -222,8 +211,7 @@ def plot_segment_shares(
         .reindex(columns=list(SEGMENTS), fill_value=0)
         .sort_index(ascending=False)
     )
-    fig, axes = charts.figure(11, 0.45 * len(wide) + 1.8)
-    ax = axes[0][0]
+    fig, ax = charts.single(11, 0.45 * len(wide) + 1.8)
     wide.plot(kind="barh", stacked=True, color=[SEGMENT_COLORS[s] for s in wide.columns], width=0.8, ax=ax)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(charts.percent_formatter())
@@ -268,8 +256,7 @@ def plot_penetration(penetration: pd.DataFrame, currency: str = charts.DEFAULT_C
     if not (penetration["stores"] > 0).any():
         return charts.nothing_to_show("Loyalty penetration by region")
     data = penetration[penetration["stores"] > 0].sort_values("members_per_10k_inhabitants", ascending=False)
-    fig, axes = charts.figure(9, 0.4 * max(len(data), 2) + 1.2)
-    ax = axes[0][0]
+    fig, ax = charts.single(9, 0.4 * max(len(data), 2) + 1.2)
     sns.barplot(data=data, y="region_name", x="members_per_10k_inhabitants", color="#4C72B0", ax=ax)
     ax.set_xlabel("active members per 10,000 inhabitants")
     ax.set_ylabel("")
@@ -283,8 +270,7 @@ def plot_category_correlation(correlation: pd.DataFrame, currency: str = charts.
         return charts.nothing_to_show("Co-purchase of categories")
     matrix = correlation.pivot(index="category", columns="other_category", values="spearman_rho")
     size = 0.7 * len(matrix) + 2.5
-    fig, axes = charts.figure(size + 1.5, size)
-    ax = axes[0][0]
+    fig, ax = charts.single(size + 1.5, size)
     sns.heatmap(
         matrix,
         vmin=-1,
@@ -311,8 +297,7 @@ def plot_segment_affinity(affinity: pd.DataFrame, currency: str = charts.DEFAULT
         return charts.nothing_to_show("Category affinity by segment")
     matrix = affinity.pivot(index="segment", columns="category", values="affinity_index")
     matrix = matrix.reindex([s for s in SEGMENTS if s in matrix.index])
-    fig, axes = charts.figure(0.9 * len(matrix.columns) + 3, 0.6 * len(matrix) + 2.5)
-    ax = axes[0][0]
+    fig, ax = charts.single(0.9 * len(matrix.columns) + 3, 0.6 * len(matrix) + 2.5)
     sns.heatmap(
         matrix,
         center=100,

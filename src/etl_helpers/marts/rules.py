@@ -11,43 +11,43 @@ frequent iff ``count >= min_support * N`` and a rule passes iff
 ``count(X + y) >= min_confidence * count(X)``, the thresholds being read from their decimal
 spelling (``0.1`` is exactly one tenth, not the binary float nearest to it).
 
-Counting stays in PostgreSQL (Apriori, level by level, in temporary tables), and no level
-counts an itemset before all its subsets are known to be frequent: nothing materialises every
-pair of a wide basket. Single products are sums of the monthly aggregate
-``marts.agg_items_month`` over the window's whole calendar months, plus the baskets of its
-partial edge months (``marts.agg_baskets``); single categories are counted over the window's
-baskets. Then the window's weighted baskets (an array of integer item ids and the baskets
-holding exactly those: one per ticket for products, the day's sets of categories of
-``marts.agg_category_sets_day`` for categories) are cut down to their frequent items and
-identical ones are grouped into weighted patterns; pairs come from a self-join of the
-patterns' items (so at most ``f * (f - 1) / 2`` pairs for ``f`` frequent items), and each
-larger level only extends occurrences of frequent itemsets by candidates whose every subset
-is frequent. Python only sees the counts of frequent itemsets (and how many candidates each
-level counted, ``ItemsetCounts.candidates``); the pure function
-:func:`association_rules` turns them into rules (and :func:`count_itemsets` counts a
-small in-memory basket list the same way, for tests and examples).
+The window's baskets leave PostgreSQL once, as integer item ids: one COPY of
+``sql/marts/fidelite_baskets.sql`` (a product basket per ticket from ``marts.agg_baskets``; the
+day's sets of categories of ``marts.agg_category_sets_day``, weighted by their baskets), packed
+server-side into a few text rows (a row per basket is a message per basket, several times
+slower) and parsed by numpy. :func:`count_baskets` then counts by Apriori over the integer ids:
+every item; pairs of frequent items only, from their occurrences in the baskets cut down to
+their frequent items (so at most ``f * (f - 1) / 2`` pairs for ``f`` frequent items, and a wide
+basket costs the pairs of its frequent items, never every pair of its lines); each larger level
+only candidates whose every subset is frequent, looked up in the baskets of their prefix (a bit
+matrix of items x baskets). Counts are integers and thresholds exact fractions, as above; how
+many itemsets each level counted is ``ItemsetCounts.candidates``. The pure function
+:func:`association_rules` turns the counts into rules (and :func:`count_itemsets` counts a small
+in-memory basket list the simple way, the reference the tests compare with).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 import seaborn as sns
 from matplotlib.figure import Figure
 from psycopg import sql
 
-from etl_helpers import charts, db
-from etl_helpers.marts.query import MARTS_SQL_DIR, read_sql_file, window
+from etl_helpers import charts
+from etl_helpers.marts.query import MARTS_SQL_DIR, read_sql_file
 from etl_helpers.parameters import FIDELITE, PARAMETERS
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ RULE_COLUMNS = [
     "confidence",
     "lift",
 ]
-PRODUCT_AGGREGATES = ("agg_baskets", "agg_items_month")
+PRODUCT_AGGREGATES = ("agg_baskets",)
 CATEGORY_AGGREGATES = ("agg_category_sets_day",)
 # The bound on the itemset search (a documented policy, see docs/marts_fidelite.md): itemsets
 # of at most MAX_LEN items, and at most MAX_CANDIDATES candidate itemsets at any level. A
@@ -82,16 +82,6 @@ MIN_SUPPORT, MIN_CONFIDENCE = _DECLARED["min_support"].default, _DECLARED["min_c
 DEFAULT_MAX_LEN = int(_DECLARED["max_len"].default)
 CATEGORY_MIN_SUPPORT = _DECLARED["category_min_support"].default
 CATEGORY_MIN_CONFIDENCE = _DECLARED["category_min_confidence"].default
-TEMP_TABLES = (
-    "rules_baskets",
-    "rules_patterns",
-    "rules_lines",
-    "rules_next",
-    "rules_occurrences",
-    "rules_candidates",
-    "rules_frequent",
-)
-
 Itemset = tuple[str, ...]
 
 
@@ -280,42 +270,267 @@ def _bounded(candidates: list[tuple[Any, ...]], size: int) -> list[tuple[Any, ..
     return candidates
 
 
-# --------------------------------------------------------------------------- Apriori in PostgreSQL
+# --------------------------------------------------------------------------- Apriori over integer ids
+
+
+@dataclass(frozen=True)
+class Baskets:
+    """Weighted baskets of integer item ids, flat: ``items`` holds every basket's distinct ids one
+    after the other (``lengths[b]`` of them for basket ``b``), ``weights[b]`` the baskets it stands
+    for; ``n_baskets`` counts every basket, the empty ones too (they hold no item)."""
+
+    items: np.ndarray
+    lengths: np.ndarray
+    weights: np.ndarray
+    n_baskets: int
+
+    @classmethod
+    def of(cls, baskets: Iterable[Iterable[int]], weights: Iterable[int] | None = None) -> Baskets:
+        """From a list of item id collections (one per basket), weight 1 unless given."""
+        lists = [sorted(set(basket)) for basket in baskets]
+        flat = np.fromiter((item for basket in lists for item in basket), dtype=np.int64)
+        weight = np.ones(len(lists), np.int64) if weights is None else np.fromiter(weights, np.int64)
+        if len(weight) != len(lists):
+            raise ValueError("one weight per basket")
+        return cls(flat, np.array([len(b) for b in lists], np.int64), weight, int(weight.sum()))
+
+
+def count_baskets(baskets: Baskets, threshold: int, max_len: int) -> tuple[dict[tuple[int, ...], int], dict[int, int]]:
+    """Apriori over weighted baskets of integer ids, in numpy: every itemset of at most
+    ``max_len`` items held by at least ``threshold`` baskets (counts weighted), and per size how
+    many distinct itemsets were counted (those that occur among the candidates: every item at
+    size 1, pairs of frequent items at size 2, beyond, itemsets whose every subset is frequent).
+
+    Pairs are counted from the occurrences of pairs of frequent items in the baskets (so a wide
+    basket costs the pairs of its frequent items only); a larger candidate by intersecting the
+    baskets of its prefix (a frequent itemset) and looking each candidate's last item up in a
+    bit matrix of items x baskets. Counts are integers; no threshold is ever a float.
+    """
+    _check_max_len(max_len)
+    items, basket_of, weights = _normalised(baskets)
+    ids, dense = _dense_ids(items)
+    unit = bool(np.all(weights == 1))
+    singles = _weighted_count(dense, None if unit else weights[basket_of].astype(np.float64), len(ids))
+    kept = np.flatnonzero(singles >= threshold)  # dense indices of the frequent items, in id order
+    counts: dict[tuple[int, ...], int] = {(int(ids[i]),): int(singles[i]) for i in kept}
+    counted = {1: len(ids)}
+    if len(kept) < 2:
+        return dict(sorted(counts.items())), counted
+    # relabel the frequent items 0..f-1 (id order) and drop every other line
+    position = np.full(len(ids), -1, np.int64)
+    position[kept] = np.arange(len(kept))
+    relabelled = position[dense]
+    mask = relabelled >= 0
+    lines, line_basket = relabelled[mask], basket_of[mask]
+    labels = ids[kept]
+    frequent: dict[tuple[int, ...], int]
+    frequent, counted[2] = _count_pairs(lines, line_basket, weights, len(kept), threshold)
+    size = 2
+    while True:
+        counts |= {tuple(int(labels[i]) for i in itemset): n for itemset, n in frequent.items()}
+        if not frequent or size == max_len:
+            break
+        size += 1
+        frequent, counted[size] = _count_extensions(lines, line_basket, weights, frequent, threshold, size)
+    return dict(sorted(counts.items())), counted
+
+
+def _normalised(baskets: Baskets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every line's item and basket index, the lines sorted by basket then item, repeats
+    dropped (a basket holds an item once); and the weights as int64."""
+    items = np.asarray(baskets.items, np.int64)
+    lengths = np.asarray(baskets.lengths, np.int64)
+    weights = np.asarray(baskets.weights, np.int64)
+    if len(lengths) != len(weights) or int(lengths.sum()) != len(items):
+        raise ValueError("baskets: lengths must add up to the items, one weight per basket")
+    basket_of = np.repeat(np.arange(len(lengths)), lengths)
+    step = np.diff(items)
+    same_basket = np.diff(basket_of) == 0
+    if np.any(step[same_basket] <= 0):  # not strictly increasing within a basket: sort, then dedupe
+        order = np.lexsort((items, basket_of))
+        items, basket_of = items[order], basket_of[order]
+        keep = np.ones(len(items), bool)
+        keep[1:] = (np.diff(items) != 0) | (np.diff(basket_of) != 0)
+        items, basket_of = items[keep], basket_of[keep]
+    return items, basket_of, weights
+
+
+def _dense_ids(items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ids in order and each item's index among them (``np.unique``, by a direct
+    table when the ids are small integers, as surrogate keys are: no sort)."""
+    if len(items) and items.min() >= 0 and items.max() < 4 * len(items) + (1 << 16):
+        present = np.bincount(items) > 0
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[items]
+    return np.unique(items, return_inverse=True)
+
+
+def _weighted_count(codes: np.ndarray, weights: np.ndarray | None, size: int) -> np.ndarray:
+    """How many (weighted) times each code in [0, size) occurs, as int64 (exact: float64 sums of
+    integer weights stay exact far beyond any basket count)."""
+    if weights is None:
+        return np.bincount(codes, minlength=size)
+    return np.rint(np.bincount(codes, weights, minlength=size)).astype(np.int64)
+
+
+_BIT = np.array([128 >> k for k in range(8)], np.uint8)  # basket b is bit _BIT[b % 8] of byte b // 8
+PAIR_CHUNK = 1 << 22  # pair occurrences generated at once (a few arrays of this many int64)
+
+
+def _count_pairs(
+    lines: np.ndarray, line_basket: np.ndarray, weights: np.ndarray, f: int, threshold: int
+) -> tuple[dict[tuple[int, ...], int], int]:
+    """Every pair of the frequent items 0..f-1 that occurs: the frequent ones with their counts,
+    and how many pairs occur. ``lines`` is sorted by basket, then item."""
+    starts = np.flatnonzero(np.r_[True, np.diff(line_basket) != 0])
+    ends = np.r_[starts[1:], len(lines)]
+    end_of_line = np.repeat(ends, ends - starts)
+    partners = end_of_line - np.arange(len(lines)) - 1  # larger items of the same basket
+    unit = bool(np.all(weights == 1))
+    line_weight = None if unit else weights[line_basket].astype(np.float64)
+    with_partners = np.flatnonzero(partners > 0)
+    found_codes, found_counts = [], []
+    cumulative = np.cumsum(partners[with_partners])
+    total = int(cumulative[-1]) if len(cumulative) else 0
+    bounds = np.unique(np.searchsorted(cumulative, np.arange(PAIR_CHUNK, total, PAIR_CHUNK)))
+    for chunk in np.split(with_partners, bounds):
+        if not len(chunk):
+            continue
+        repeats = partners[chunk]
+        left = np.repeat(chunk, repeats)
+        offsets = np.arange(len(left)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+        right = left + 1 + offsets
+        codes = lines[left] * f + lines[right]
+        chunk_weight = None if line_weight is None else line_weight[left]
+        low, high = int(codes.min()), int(codes.max()) + 1
+        if high - low <= 4 * len(codes) + (1 << 16):
+            tally = _weighted_count(codes - low, chunk_weight, high - low)
+            present = np.flatnonzero(tally)
+            found_codes.append(present + low)
+            found_counts.append(tally[present])
+        else:
+            distinct, inverse = np.unique(codes, return_inverse=True)
+            found_codes.append(distinct)
+            found_counts.append(_weighted_count(inverse, chunk_weight, len(distinct)))
+    if not found_codes:
+        return {}, 0
+    codes, counts = np.concatenate(found_codes), np.concatenate(found_counts)
+    if len(found_codes) > 1:  # a pair may occur in several chunks: add its counts up
+        codes, inverse = np.unique(codes, return_inverse=True)
+        counts = np.bincount(inverse, counts, minlength=len(codes))
+        counts = np.rint(counts).astype(np.int64)
+    kept = np.flatnonzero(counts >= threshold)
+    first, second = np.divmod(codes[kept], f)
+    return {(int(a), int(b)): int(n) for a, b, n in zip(first, second, counts[kept])}, len(codes)
+
+
+def _count_extensions(
+    lines: np.ndarray,
+    line_basket: np.ndarray,
+    weights: np.ndarray,
+    frequent: Mapping[tuple[int, ...], int],
+    threshold: int,
+    size: int,
+) -> tuple[dict[tuple[int, ...], int], int]:
+    """The candidate itemsets of ``size`` items (every subset among ``frequent``), counted: the
+    frequent ones with their counts, and how many occur. For each prefix (a frequent itemset of
+    ``size - 1`` items) the baskets holding it, then each candidate's last item looked up there."""
+    candidates = _bounded(apriori_candidates(frequent), size)
+    if not candidates:
+        return {}, 0
+    # only the items of candidates matter; a basket must hold at least `size` of them
+    useful = np.zeros(int(lines.max()) + 1, bool)
+    useful[np.fromiter({item for candidate in candidates for item in candidate}, np.int64)] = True
+    mask = useful[lines]
+    lines, line_basket = lines[mask], line_basket[mask]
+    per_basket = np.bincount(line_basket, minlength=len(weights))
+    mask = per_basket[line_basket] >= size
+    lines, line_basket = lines[mask], line_basket[mask]
+    baskets, line_basket = np.unique(line_basket, return_inverse=True)
+    basket_weight = weights[baskets]
+    unit = bool(np.all(basket_weight == 1))
+    n_items = len(useful)  # every candidate's items, held by a basket left or not
+    # items x baskets, one bit per basket (8 baskets a byte), and each item's baskets
+    bits = np.zeros((n_items, (len(baskets) + 7) // 8), np.uint8)
+    np.bitwise_or.at(bits, (lines, line_basket >> 3), _BIT[line_basket & 7])
+    order = np.argsort(lines, kind="stable")
+    tid_bounds = np.searchsorted(lines[order], np.arange(n_items + 1))
+    tids = line_basket[order]
+
+    result: dict[tuple[int, ...], int] = {}
+    occurring = 0
+    by_prefix: dict[tuple[int, ...], list[int]] = {}
+    for candidate in candidates:
+        by_prefix.setdefault(candidate[:-1], []).append(candidate[-1])
+    for prefix, lasts in by_prefix.items():
+        rows = tids[tid_bounds[prefix[0]] : tid_bounds[prefix[0] + 1]]
+        for item in prefix[1:]:
+            rows = rows[(bits[item, rows >> 3] & _BIT[rows & 7]) != 0]
+        if not len(rows):
+            continue
+        held = (bits[np.ix_(np.asarray(lasts, np.int64), rows >> 3)] & _BIT[rows & 7]) != 0
+        tally = held.sum(axis=1) if unit else held.astype(np.int64) @ basket_weight[rows]
+        occurring += int(np.count_nonzero(tally))
+        for item, n in zip(lasts, tally.tolist()):
+            if n >= threshold:
+                result[(*prefix, item)] = int(n)
+    return result, occurring
+
+
+# --------------------------------------------------------------------------- the window's baskets
 
 
 def _sql_text(name: str) -> sql.SQL:
     return sql.SQL((MARTS_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
 
 
-def _drop_temp_tables(cur: psycopg.Cursor) -> None:
-    for table in TEMP_TABLES:
-        cur.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("pg_temp", table)))
-
-
-def _fill(cur: psycopg.Cursor, table: str, columns: str, query: sql.Composable, params: dict) -> None:
-    """Create ``pg_temp.<table>`` and fill it from ``query`` (parameters bound)."""
-    target = sql.Identifier("pg_temp", table)
-    cur.execute(sql.SQL("create temporary table {} ({})").format(target, sql.SQL(columns)))
-    cur.execute(sql.SQL("insert into {} ").format(target) + query, params)
-    cur.execute(sql.SQL("analyze {}").format(target))
-
-
-def _frequent_counts(cur: psycopg.Cursor, threshold: int) -> tuple[dict[tuple[int, ...], int], int]:
-    """Count the itemsets of ``rules_next``; keep the frequent ones in ``rules_frequent`` too.
-    Returns them and how many distinct itemsets were counted."""
-    cur.execute("drop table if exists pg_temp.rules_frequent")
-    cur.execute("create temporary table rules_frequent (items bigint[] primary key, n bigint not null)")
-    counted = int(
-        db.scalar(
-            cur,
-            "with counted as (select items, sum(weight) as n from pg_temp.rules_next group by items), "
-            "kept as (insert into pg_temp.rules_frequent select items, n from counted where n >= %(n)s) "
-            "select count(*) from counted",
-            {"n": threshold},
+def read_baskets(cur: psycopg.Cursor, params: dict) -> Baskets:
+    """The window's weighted baskets (fidelite_baskets), streamed by one COPY: a row per basket
+    weight, its baskets' ids as text (``1,5,9;2,5``), parsed by numpy. Rows of one basket each
+    would cost PostgreSQL and psycopg a message per basket: several times slower."""
+    query = (
+        sql.SQL(
+            "copy (select weight, count(*), string_agg(array_to_string(items, ','), ';') "
+            "filter (where cardinality(items) > 0) from ("
         )
+        + _sql_text("fidelite_baskets")
+        + sql.SQL(") as baskets group by weight) to stdout")
     )
-    cur.execute("select items, n from pg_temp.rules_frequent")
-    return {tuple(items): int(n) for items, n in cur.fetchall()}, counted
+    data = bytearray()
+    with cur.copy(query, params) as copy:
+        for block in copy:
+            data += block
+    items, lengths, weights, n_baskets = [], [], [], 0
+    for row in bytes(data).splitlines():
+        weight_text, count_text, text = row.split(b"\t")
+        weight, count = int(weight_text), int(count_text)
+        n_baskets += weight * count
+        if text != rb"\N":
+            basket_items, basket_lengths = _parse_baskets(text)
+            items.append(basket_items)
+            lengths.append(basket_lengths)
+            weights.append(np.full(len(basket_lengths), weight, np.int64))
+    if not items:
+        empty = np.zeros(0, np.int64)
+        return Baskets(empty, empty, empty, n_baskets)
+    return Baskets(np.concatenate(items), np.concatenate(lengths), np.concatenate(weights), n_baskets)
+
+
+def _parse_baskets(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``b"1,5,9;2,5"`` -> items ``[1, 5, 9, 2, 5]`` and lengths ``[3, 2]``."""
+    raw = np.frombuffer(text, np.uint8)
+    separators = np.flatnonzero(raw == ord(";"))
+    commas = np.flatnonzero(raw == ord(","))
+    expected = len(separators) + len(commas) + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # numpy's word for "not all parsed"
+        try:
+            items = np.fromstring(text.replace(b";", b",").decode("ascii"), dtype=np.int64, sep=",")
+        except (DeprecationWarning, ValueError) as error:
+            raise ValueError(f"unreadable basket list from the database: {error}") from None
+    if len(items) != expected:
+        raise ValueError(f"unreadable basket list from the database: {len(items)} ids for {expected}")
+    ends = np.searchsorted(commas, separators) + np.arange(1, len(separators) + 1)
+    return items, np.diff(np.r_[0, ends, expected])
 
 
 def count_basket_itemsets(
@@ -327,17 +542,12 @@ def count_basket_itemsets(
     min_support=MIN_SUPPORT,
     max_len: int = DEFAULT_MAX_LEN,
 ) -> ItemsetCounts:
-    """Frequent itemsets of the window's baskets, counted in PostgreSQL (Apriori).
+    """Frequent itemsets of the window's baskets (Apriori, :func:`count_baskets`).
 
     Baskets are the tickets of (run_date - window_days, run_date]; items are product codes or
-    categories (``level``). The database works on integer item ids; only the counts of
-    frequent itemsets leave it, keyed by item codes in code-point order.
-
-    Single products are counted from the monthly aggregate (whole months of the window) plus
-    the baskets of its partial edge months, single categories over the window's baskets; pairs
-    and larger itemsets by Apriori over the window's baskets cut down to their frequent items
-    (a pair is counted only when both its items are frequent, a larger itemset only when every
-    subset is frequent).
+    categories (``level``). The window's baskets leave PostgreSQL once, as integer item ids
+    (:func:`read_baskets`); the frequent itemsets come back keyed by item codes in code-point
+    order.
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
@@ -346,129 +556,25 @@ def count_basket_itemsets(
         raise ValueError(f"window_days must be a positive integer, got {window_days!r}")
     params = {"run_date": run_date, "window_days": window_days, "level": level}
     with conn.transaction(), conn.cursor() as cur:
-        _drop_temp_tables(cur)
-        n_baskets = _fill_baskets(cur, params)
-        threshold = min_count(min_support, n_baskets)
-        if level == "product":
-            singles = _product_items(cur, params)
-        else:
-            cur.execute("select item, sum(weight) from pg_temp.rules_baskets, unnest(items) as item group by item", {})
-            singles = {(int(item),): int(n) for item, n in cur.fetchall()}
-        by_id = {ids: n for ids, n in singles.items() if n >= threshold}
-        candidates = {1: len(singles)}
-        log.info("%s baskets: %d, frequent items: %d (count >= %d)", level, n_baskets, len(by_id), threshold)
-        if len(by_id) > 1:
-            frequent, counted = _apriori_over_baskets(cur, sorted(item for (item,) in by_id), threshold, max_len)
-            by_id.update(frequent)
-            candidates.update(counted)
-        _drop_temp_tables(cur)
+        baskets = read_baskets(cur, params)
+        threshold = min_count(min_support, baskets.n_baskets)
+        by_id, candidates = count_baskets(baskets, threshold, max_len)
+        log.info(
+            "%s baskets: %d, frequent items: %d (count >= %d), itemsets counted per size: %s",
+            level,
+            baskets.n_baskets,
+            sum(len(items) == 1 for items in by_id),
+            threshold,
+            candidates,
+        )
+        wanted = sorted({item for items in by_id for item in items})
         labels = dict(
-            read_sql_file(conn, "fidelite_rule_items", level=level)[["item_id", "item"]].itertuples(
+            read_sql_file(conn, "fidelite_rule_items", level=level, item_ids=wanted)[["item_id", "item"]].itertuples(
                 index=False, name=None
             )
         )
     counts = {tuple(sorted(labels[i] for i in ids)): n for ids, n in by_id.items()}
-    return ItemsetCounts(n_baskets, dict(sorted(counts.items())), threshold, max_len, candidates)
-
-
-def _product_items(cur: psycopg.Cursor, params: dict) -> dict[tuple[int, ...], int]:
-    """Every product of the window's baskets with how many baskets hold it, read from the
-    monthly aggregate (whole months) and agg_baskets (edge days)."""
-    last_day = params["run_date"]
-    first_day = last_day - timedelta(days=params["window_days"] - 1)
-    bounds = window(first_day, last_day)
-    months = pd.date_range(bounds["months_start"], bounds["months_end"], freq="MS", inclusive="left").date.tolist()
-    bounds |= {"months": months}
-    cur.execute(_sql_text("fidelite_itemset_product_items"), bounds)
-    return {(int(item),): int(n) for item, n in cur.fetchall()}
-
-
-def _fill_baskets(cur: psycopg.Cursor, params: dict) -> int:
-    """``rules_baskets``: the window's baskets as weighted item sets (fidelite_baskets);
-    returns how many baskets."""
-    cur.execute("create temporary table rules_baskets (items bigint[] not null, weight bigint not null)")
-    cur.execute(
-        sql.SQL("insert into pg_temp.rules_baskets (items, weight) select items, weight from (")
-        + _sql_text("fidelite_baskets")
-        + sql.SQL(") as baskets"),
-        params,
-    )
-    return int(db.scalar(cur, "select coalesce(sum(weight), 0) from pg_temp.rules_baskets"))
-
-
-def _apriori_over_baskets(
-    cur: psycopg.Cursor, kept: list[int], threshold: int, max_len: int
-) -> tuple[dict[tuple[int, ...], int], dict[int, int]]:
-    """Frequent itemsets of 2 to ``max_len`` items of ``rules_baskets``, made of ``kept`` items
-    (every item of a frequent itemset must be among them), and per size how many distinct
-    itemsets were counted (for pairs at most ``len(kept) choose 2``)."""
-    # baskets reduced to the kept items, grouped: one pattern per distinct set, weighted by its
-    # baskets (few patterns for broad items such as categories)
-    cur.execute(
-        "create temporary table rules_patterns "
-        "(pattern_id bigint generated always as identity, items bigint[] not null, weight bigint not null)"
-    )
-    cur.execute(
-        "insert into pg_temp.rules_patterns (items, weight) "
-        "select kept, sum(weight) from (select array(select item from unnest(items) as item "
-        "where item = any(%(kept)s) order by item) as kept, weight from pg_temp.rules_baskets "
-        "where items && %(kept)s::bigint[]) as reduced "  # most baskets hold no kept item
-        "where cardinality(kept) > 1 group by kept",
-        {"kept": kept},
-    )
-    cur.execute("drop table pg_temp.rules_baskets")
-    _fill(
-        cur,
-        "rules_lines",
-        "pattern_id bigint not null, item bigint not null, weight bigint not null",
-        sql.SQL("select pattern_id, item, weight from pg_temp.rules_patterns, unnest(items) as item"),
-        {},
-    )
-    cur.execute("drop table pg_temp.rules_patterns")
-
-    by_id: dict[tuple[int, ...], int] = {}
-    counted: dict[int, int] = {}
-    size = 1
-    frequent: dict[tuple[int, ...], int] = {(item,): 0 for item in kept}
-    while frequent and size < max_len:
-        size += 1
-        cur.execute(
-            "create temporary table rules_next "
-            "(pattern_id bigint not null, items bigint[] not null, weight bigint not null)"
-        )
-        if size == 2:
-            cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_pairs"))
-        else:
-            candidates = _bounded(apriori_candidates(frequent), size)
-            cur.execute("create temporary table rules_candidates (items bigint[] primary key)")
-            with cur.copy("copy pg_temp.rules_candidates (items) from stdin") as copy:
-                copy.set_types(["int8[]"])
-                for candidate in candidates:
-                    copy.write_row([list(candidate)])
-            cur.execute("analyze pg_temp.rules_candidates")
-            cur.execute(sql.SQL("insert into pg_temp.rules_next ") + _sql_text("fidelite_itemset_extend"))
-            cur.execute("drop table pg_temp.rules_candidates, pg_temp.rules_occurrences")
-        frequent, counted[size] = _frequent_counts(cur, threshold)
-        by_id.update(frequent)
-        log.info("itemsets of %d: %d counted, %d frequent", size, counted[size], len(frequent))
-        if frequent and size < max_len:
-            # an item of no frequent itemset of this size is in no frequent larger one: never extend by it
-            cur.execute(
-                "delete from pg_temp.rules_lines where item <> all(%(items)s::bigint[])",
-                {"items": sorted({item for items in frequent for item in items})},
-            )
-            _fill(
-                cur,
-                "rules_occurrences",
-                "pattern_id bigint not null, items bigint[] not null, weight bigint not null",
-                sql.SQL(
-                    "select next.pattern_id, next.items, next.weight from pg_temp.rules_next as next "
-                    "join pg_temp.rules_frequent as frequent on frequent.items = next.items"
-                ),
-                {},
-            )
-        cur.execute("drop table pg_temp.rules_next, pg_temp.rules_frequent")
-    return by_id, counted
+    return ItemsetCounts(baskets.n_baskets, dict(sorted(counts.items())), threshold, max_len, candidates)
 
 
 # --------------------------------------------------------------------------- the mart tables
@@ -491,26 +597,42 @@ def basket_rules(
     return association_rules(counts, min_support=min_support, min_confidence=min_confidence, max_len=max_len)
 
 
-def product_rules(
-    conn: psycopg.Connection,
-    run_date: date,
-    *,
-    window_days: int = WINDOW_DAYS,
-    min_support=MIN_SUPPORT,
-    min_confidence=MIN_CONFIDENCE,
-    max_len: int = DEFAULT_MAX_LEN,
-) -> pd.DataFrame:
-    """``product_rules``: rules between product codes, with the products' names beside them."""
-    rules = basket_rules(
-        conn,
-        run_date,
-        level="product",
-        window_days=window_days,
-        min_support=min_support,
-        min_confidence=min_confidence,
-        max_len=max_len,
-    )
-    names = read_sql_file(conn, "fidelite_rule_items", level="product")
+def rules_table(level: str, support: str, confidence: str) -> Callable[..., pd.DataFrame]:
+    """The ``<level>_rules`` table of the registry: :func:`basket_rules` at ``level``, its
+    thresholds passed as the parameters named ``support`` and ``confidence`` (their defaults the
+    declared ones); product rules get the products' names beside their codes."""
+
+    def derive(
+        conn: psycopg.Connection,
+        run_date: date,
+        *,
+        window_days: int = WINDOW_DAYS,
+        max_len: int = DEFAULT_MAX_LEN,
+        **thresholds: Any,
+    ) -> pd.DataFrame:
+        unknown = sorted(set(thresholds) - {support, confidence})
+        if unknown:
+            raise TypeError(f"{level}_rules() got unexpected keyword arguments {unknown}")
+        values = {name: thresholds.get(name, _DECLARED[name].default) for name in (support, confidence)}
+        rules = basket_rules(
+            conn,
+            run_date,
+            level=level,
+            window_days=window_days,
+            min_support=values[support],
+            min_confidence=values[confidence],
+            max_len=max_len,
+        )
+        return _with_product_names(conn, rules) if level == "product" else rules
+
+    derive.__name__ = derive.__qualname__ = f"{level}_rules"
+    derive.__doc__ = f"``{level}_rules``: :func:`basket_rules` over {level} items, thresholds {support}, {confidence}."
+    return derive
+
+
+def _with_product_names(conn: psycopg.Connection, rules: pd.DataFrame) -> pd.DataFrame:
+    """Product rules with the products' names beside their codes."""
+    names = read_sql_file(conn, "fidelite_rule_items", level="product", item_ids=None)
     lookup = dict(zip(names["item"], names["item_name"]))
     rules.insert(
         3,
@@ -523,25 +645,8 @@ def product_rules(
     return rules
 
 
-def category_rules(
-    conn: psycopg.Connection,
-    run_date: date,
-    *,
-    window_days: int = WINDOW_DAYS,
-    category_min_support=CATEGORY_MIN_SUPPORT,
-    category_min_confidence=CATEGORY_MIN_CONFIDENCE,
-    max_len: int = DEFAULT_MAX_LEN,
-) -> pd.DataFrame:
-    """``category_rules``: rules between product categories (a basket holds a category once)."""
-    return basket_rules(
-        conn,
-        run_date,
-        level="category",
-        window_days=window_days,
-        min_support=category_min_support,
-        min_confidence=category_min_confidence,
-        max_len=max_len,
-    )
+product_rules = rules_table("product", "min_support", "min_confidence")
+category_rules = rules_table("category", "category_min_support", "category_min_confidence")
 
 
 # --------------------------------------------------------------------------- chart

@@ -48,8 +48,7 @@ def whole_history(run_date: date) -> dict[str, date]:
 
 def plot_top_products(frame: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
     """Horizontal bars of net quantity per product (top_products_by_quantity), revenue beside."""
-    figure, axes = charts.figure(10, 0.35 * max(len(frame), 4) + 1.5)
-    ax = axes[0][0]
+    figure, ax = charts.single(10, 0.35 * max(len(frame), 4) + 1.5)
     if frame.empty:
         ax.set_title("Top products by net quantity: no sales in the window")
         return figure
@@ -105,8 +104,7 @@ def plot_monthly_sales_by_region(frame: pd.DataFrame, currency: str = charts.DEF
 
 def plot_sales_daily(frame: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
     """Bars of daily net revenue (weekends shaded) with the trailing 7-day average (sales_daily)."""
-    figure, axes = charts.figure(12, 4.5)
-    ax = axes[0][0]
+    figure, ax = charts.single(12, 4.5)
     if frame.empty:
         return figure
     data = frame.assign(
@@ -129,8 +127,7 @@ def plot_sales_daily(frame: pd.DataFrame, currency: str = charts.DEFAULT_CURRENC
 
 def plot_weekday_hour(frame: pd.DataFrame, currency: str = charts.DEFAULT_CURRENCY) -> Figure:
     """Heatmap of average net revenue per day, by weekday and hour (sales_by_weekday_hour)."""
-    figure, axes = charts.figure(12, 4.5)
-    ax = axes[0][0]
+    figure, ax = charts.single(12, 4.5)
     if frame.empty:
         return figure
     active = frame.loc[frame["revenue"] != 0, "hour"]
