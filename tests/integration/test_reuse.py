@@ -16,7 +16,6 @@ import nbformat
 import pytest
 
 from etl_helpers import cli, db, kernels, runner, sources
-from etl_helpers.kernels import KERNEL_NAME
 from etl_helpers.run import pipeline, reuse
 from etl_helpers.runner import RunRequest, Step
 from etl_helpers.settings import PROJECT_ROOT, Settings
@@ -25,6 +24,7 @@ from etl_helpers.writing import sha256_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loading"))
 import rawfolder as rf  # noqa: E402  (the minimal canonical raw folder of the loader's tests)
+from notebook_files import write_notebook
 
 RUN_DATE = date(2026, 11, 30)
 MART = "fact_fidelite_mart"
@@ -32,22 +32,14 @@ MART_PARAMS = 'run_date: str = "2026-11-30"\nexport_dir: str = ""\ntag: str = "o
 WRITE = "from pathlib import Path\nPath(export_dir, '{name}.csv').write_text(f'value\\n{{tag}}\\n')"
 
 
-def _notebook(path: Path, params: str, *cells: str) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python (etl-helpers)", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]})]
-    notebook.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    nbformat.write(notebook, path)
-
-
 @pytest.fixture
 def steps_dir(tmp_path) -> Path:
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    _notebook(folder / "00_first.ipynb", 'run_date: str = "2026-11-30"', "print('first ran for', run_date)")
-    _notebook(folder / "30_views.ipynb", 'run_date: str = "2026-11-30"', "print('views for', run_date)")
-    _notebook(folder / "40_mart_a.ipynb", MART_PARAMS, WRITE.format(name="a"))
-    _notebook(folder / "41_mart_b.ipynb", MART_PARAMS, WRITE.format(name="b"))
+    write_notebook(folder / "00_first.ipynb", 'run_date: str = "2026-11-30"', "print('first ran for', run_date)")
+    write_notebook(folder / "30_views.ipynb", 'run_date: str = "2026-11-30"', "print('views for', run_date)")
+    write_notebook(folder / "40_mart_a.ipynb", MART_PARAMS, WRITE.format(name="a"))
+    write_notebook(folder / "41_mart_b.ipynb", MART_PARAMS, WRITE.format(name="b"))
     return folder
 
 
@@ -168,10 +160,10 @@ def test_a_published_file_edited_by_hand_is_not_reused(warehouse, steps_dir):
 
 def test_a_failed_step_is_not_reused(warehouse, steps_dir):
     _run(warehouse, steps_dir)
-    _notebook(steps_dir / "30_views.ipynb", 'run_date: str = "2026-11-30"', "raise ValueError('deliberate')")
+    write_notebook(steps_dir / "30_views.ipynb", 'run_date: str = "2026-11-30"', "raise ValueError('deliberate')")
     with pytest.raises(runner.StepFailed):
         _run(warehouse, steps_dir)
-    _notebook(steps_dir / "30_views.ipynb", 'run_date: str = "2026-11-30"', "print('views for', run_date)")
+    write_notebook(steps_dir / "30_views.ipynb", 'run_date: str = "2026-11-30"', "print('views for', run_date)")
     rerun = _run(warehouse, steps_dir)  # the notebook is back as it was, but its last execution failed
     assert _status(rerun)["30_views"] == "succeeded"
 
@@ -202,7 +194,7 @@ def loading_run(settings, tmp_path, monkeypatch):
     folder.mkdir()
     for name in LOADING:
         shutil.copy(PROJECT_ROOT / "notebooks" / f"{name}.ipynb", folder)
-    _notebook(folder / "40_quantity.ipynb", MART_PARAMS, COUNT_SALES)
+    write_notebook(folder / "40_quantity.ipynb", MART_PARAMS, COUNT_SALES)
     raw = rf.build(tmp_path / "raw")
     steps = [*(Step(name, "pipeline") for name in LOADING), Step("40_quantity", MART)]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_files import write_notebook
 
 from etl_helpers import runner
-from etl_helpers.kernels import KERNEL_NAME
 from etl_helpers.run import logs
 from etl_helpers.runner import RunRequest, Step
 
@@ -22,21 +22,13 @@ LOGS = ("import logging\nlog = logging.getLogger('etl_helpers.{name}')\n"
         "log.warning('{name}: header only, no rows')\nlogging.getLogger('chatty').info('not forwarded')")
 
 
-def _notebook(path: Path, params: str, code: str) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python (etl-helpers)", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
-                      nbformat.v4.new_code_cell(code)]
-    nbformat.write(notebook, path)
-
-
 @pytest.fixture
 def steps_dir(tmp_path) -> Path:
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    _notebook(folder / "30_step.ipynb", 'run_date: str = "2026-11-30"', LOGS.format(name="step"))
+    write_notebook(folder / "30_step.ipynb", 'run_date: str = "2026-11-30"', LOGS.format(name="step"))
     for name in ("50_mart_a", "51_mart_b"):
-        _notebook(folder / f"{name}.ipynb", 'run_date: str = "2026-11-30"\nexport_dir: str = ""',
+        write_notebook(folder / f"{name}.ipynb", 'run_date: str = "2026-11-30"\nexport_dir: str = ""',
                   LOGS.format(name=name))
     return folder
 

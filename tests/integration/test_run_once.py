@@ -7,26 +7,17 @@ from __future__ import annotations
 import logging
 import shutil
 from datetime import date, timedelta
-from pathlib import Path
 
-import nbformat
+from notebook_files import write_notebook
 
 from etl_helpers import db, runner, schema
 from etl_helpers.contract import raw_path
-from etl_helpers.kernels import KERNEL_NAME
 from etl_helpers.runner import RunRequest, Step
 from etl_helpers.sources import SourceOptions, raw_folder
 from etl_helpers.warehouse import load_dimensions, load_facts
 
 RUN_DATE = date(2026, 11, 30)
-
-
-def _notebook(path: Path, code: str) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python (etl-helpers)", "language": "python"}
-    params = nbformat.v4.new_code_cell('run_date: str = "2026-11-30"  # ISO date', metadata={"tags": ["parameters"]})
-    notebook.cells = [params, nbformat.v4.new_code_cell(code)]
-    nbformat.write(notebook, path)
+ONCE_PARAMS = 'run_date: str = "2026-11-30"  # ISO date'
 
 
 def test_the_runner_creates_only_the_tables_of_its_records(settings, tmp_path):
@@ -34,7 +25,7 @@ def test_the_runner_creates_only_the_tables_of_its_records(settings, tmp_path):
     else of the schema: the whole schema is the 00_schema step's."""
     steps = tmp_path / "notebooks"
     steps.mkdir()
-    _notebook(steps / "05_other.ipynb", "print('ran')")
+    write_notebook(steps / "05_other.ipynb", ONCE_PARAMS, "print('ran')")
     manifest = runner.run_one_date(RUN_DATE, RunRequest(run_dates=[RUN_DATE], steps=[Step("05_other", "pipeline")]),
                                    settings, notebooks_dir=steps)
     assert manifest["status"] == "succeeded"

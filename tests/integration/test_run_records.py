@@ -20,22 +20,15 @@ from pathlib import Path
 import nbformat
 import psycopg
 import pytest
+from notebook_files import write_notebook
 
 from etl_helpers import cli, db, kernels, runner, schema
-from etl_helpers.kernels import KERNEL_NAME, WRITER_APP_NAME
+from etl_helpers.kernels import WRITER_APP_NAME
 from etl_helpers.runner import RunRequest, Step
 from etl_helpers.writing import sha256_of
 
 RUN_DATE = date(2026, 11, 30)
 MART = "fact_fidelite_mart"
-
-
-def _notebook(path: Path, params: str, *cells: str) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python (etl-helpers)", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]})]
-    notebook.cells += [nbformat.v4.new_code_cell(c) for c in cells]
-    nbformat.write(notebook, path)
 
 
 MART_PARAMS = 'run_date: str = "2026-11-30"\nexport_dir: str = ""\ntag: str = "one"\nhang: bool = False\n'
@@ -50,11 +43,11 @@ WRITE = ("from pathlib import Path\nimport os, time\n"
 def steps_dir(tmp_path) -> Path:
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    _notebook(folder / "00_first.ipynb", 'run_date: str = "2026-11-30"', "print('first ran for', run_date)")
-    _notebook(folder / "40_mart_a.ipynb", MART_PARAMS, WRITE.format(name="a"))
-    _notebook(folder / "41_mart_b.ipynb", MART_PARAMS, WRITE.format(name="b"))
-    _notebook(folder / "42_broken.ipynb", MART_PARAMS, "Path = None", "raise ValueError('deliberate failure')")
-    _notebook(folder / "20_hangs.ipynb", 'run_date: str = "2026-11-30"\nmarker: str = ""',
+    write_notebook(folder / "00_first.ipynb", 'run_date: str = "2026-11-30"', "print('first ran for', run_date)")
+    write_notebook(folder / "40_mart_a.ipynb", MART_PARAMS, WRITE.format(name="a"))
+    write_notebook(folder / "41_mart_b.ipynb", MART_PARAMS, WRITE.format(name="b"))
+    write_notebook(folder / "42_broken.ipynb", MART_PARAMS, "Path = None", "raise ValueError('deliberate failure')")
+    write_notebook(folder / "20_hangs.ipynb", 'run_date: str = "2026-11-30"\nmarker: str = ""',
               "import os, time\nfrom pathlib import Path\nPath(marker).write_text(str(os.getpid()))\ntime.sleep(600)")
     return folder
 
