@@ -241,15 +241,16 @@ def _request(args: argparse.Namespace) -> runner.RunRequest:
     steps = runner.select_steps(args.only, args.start_from)
     if args.source == "canonical" and not args.raw:
         raise runner.UsageError("--source canonical needs --raw PATH")
-    if args.raw:
-        check_raw_folder(args.raw, max(dates))
+    raw = args.raw.resolve() if args.raw else None  # the notebooks run in notebooks/, not here
+    if raw:
+        check_raw_folder(raw, max(dates))
     settings = Settings()
     overrides = runner.resolve_overrides([tuple(p) for p in args.parameter], steps, settings.notebooks_dir)
     return runner.RunRequest(
         run_dates=dates,
         source=args.source,
         options=SourceOptions(
-            scale=args.scale, seed=args.seed, profile=args.profile, raw=args.raw, points_rate=args.points_rate
+            scale=args.scale, seed=args.seed, profile=args.profile, raw=raw, points_rate=args.points_rate
         ),
         steps=steps,
         overrides=overrides,

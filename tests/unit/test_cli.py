@@ -126,6 +126,17 @@ def test_case_53_a_raw_folder_without_contract_files_exits_2(untouched, capsys, 
     assert "dated on or before 2026-11-30" in _one_error_line(capsys)
 
 
+def test_a_relative_raw_folder_reaches_the_notebooks_as_an_absolute_path(untouched, capsys, tmp_path_factory,
+                                                                         monkeypatch):
+    here = tmp_path_factory.mktemp("caller")
+    (here / "extracts" / "sales").mkdir(parents=True)
+    (here / "extracts" / "sales" / "sales_2026-11-30.csv").write_text("x\n")
+    monkeypatch.chdir(here)  # the kernels run in notebooks/: a path relative to the caller must not reach them
+    assert cli.main(["--date", "2026-11-30", "--source", "canonical", "--raw", "extracts", "--dry-run"]) == 0
+    facts = next(line for line in capsys.readouterr().out.splitlines() if "20_facts" in line)
+    assert f"raw_path='{here / 'extracts'}'" in facts
+
+
 def test_dry_run_shows_each_notebooks_resolved_parameters(untouched, capsys):
     assert cli.main(["--date", "2026-11-30", "--dry-run", "-p", "min_support", "0.02", "-p", "max_len", "4"]) == 0
     lines = capsys.readouterr().out.splitlines()
