@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 SCHEMA_DIR = PROJECT_ROOT / "sql" / "schema"
 SOURCE_DDL = SCHEMA_DIR / "11_warehouse_source.sql"
 PIPELINE_SCHEMAS = ("staging", "warehouse", "marts", "etl")
-DIMENSION_TABLES = ("dim_region", "dim_magasin", "dim_produit", "dim_client", "dim_temps")  # in warehouse
+SNAPSHOT_TABLES = ("dim_region", "dim_magasin", "dim_produit", "dim_client")  # in warehouse, loaded by 10_dimensions
+DIMENSION_TABLES = (*SNAPSHOT_TABLES, "dim_temps")  # the calendar is extended by 20_facts
 FACT_TABLES = ("fact_ventes", "fact_fidelite")
 
 

@@ -47,15 +47,12 @@ def load_dimensions(
     settings: Settings | None = None,
     run_id: int | None = None,
 ) -> pd.DataFrame:
-    """Prepare the source's raw files, load the reference snapshots, extend dim_temps."""
+    """Prepare the source's raw files and load the reference snapshots. Nothing here depends on
+    the run date but which files it reads, so a later date with no new snapshot reuses this step
+    (run/reuse.py); the calendar, which grows with the date, is :func:`load_facts`'s."""
     settings = settings or load_settings()
     raw_dir = prepare_raw(source, settings, run_date, options)
-    results = load_raw_folder(settings, raw_dir, run_date, run_id=run_id, entities=REFERENCE_ENTITIES)
-    first_day = min((f.business_date for f in list_raw_files(raw_dir, run_date)), default=run_date)
-    with db.connection(settings) as conn:
-        added = calendar.build_dim_temps(conn, min(first_day, run_date), run_date)
-    log.info("dim_temps: %d days added", added)
-    return summarize(results)
+    return summarize(load_raw_folder(settings, raw_dir, run_date, run_id=run_id, entities=REFERENCE_ENTITIES))
 
 
 def load_facts(
@@ -66,16 +63,18 @@ def load_facts(
     run_id: int | None = None,
 ) -> pd.DataFrame:
     """Load the daily sales and loyalty files dated <= run_date that are new or changed, from
-    the raw folder :func:`load_dimensions` prepared (prepared here only if it was not)."""
+    the raw folder :func:`load_dimensions` prepared (prepared here only if it was not), and
+    extend ``dim_temps`` to every year from the first file's to the run date's."""
     settings = settings or load_settings()
     raw_dir = prepared_raw(source, settings, run_date, options)
     results = load_raw_folder(settings, raw_dir, run_date, run_id=run_id, entities=EVENT_ENTITIES)
+    first_file = min((f.business_date for f in list_raw_files(raw_dir, run_date)), default=run_date)
     with db.connection(settings) as conn:
         analyze_loaded(conn, results)
         # a late line may precede every file's date (up to format.json's max_event_age_days)
         first_fact = db.scalar(conn, "select min(first_date) from etl.loaded_files where is_current")
-        if first_fact:
-            calendar.build_dim_temps(conn, first_fact, run_date)
+        added = calendar.build_dim_temps(conn, min(first_fact or run_date, first_file, run_date), run_date)
+    log.info("dim_temps: %d days added", added)
     return summarize(results)
 
 

@@ -46,8 +46,8 @@ def steps_dir(tmp_path) -> Path:
 ALL = [Step("00_first", "pipeline"), Step("30_views", "pipeline"), Step("40_mart_a", MART), Step("41_mart_b", MART)]
 
 
-def _run(settings: Settings, steps_dir: Path, steps: list[Step] = ALL, **kwargs) -> dict:
-    return runner.run_one_date(RUN_DATE, RunRequest(run_dates=[RUN_DATE], steps=steps, **kwargs), settings,
+def _run(settings: Settings, steps_dir: Path, steps: list[Step] = ALL, run_date: date = RUN_DATE, **kwargs) -> dict:
+    return runner.run_one_date(run_date, RunRequest(run_dates=[run_date], steps=steps, **kwargs), settings,
                                notebooks_dir=steps_dir)
 
 
@@ -283,6 +283,26 @@ def test_a_new_or_corrected_raw_file_recomputes_what_reads_it(settings, loading_
     with_snapshot = run()
     assert _status(with_snapshot)["10_dimensions"] == "succeeded" and _status(with_snapshot)["20_facts"] == "succeeded"
     assert set(_status(run()).values()) == {"reused"}  # and then nothing is new again
+
+
+@pytest.mark.notebooks
+def test_a_later_date_with_no_new_snapshot_reuses_the_dimensions_and_the_facts_step_extends_the_calendar(
+    settings, loading_run
+):
+    run, raw = loading_run
+    first = run()
+    next_year = date(RUN_DATE.year + 1, 1, 2)  # a date whose year the calendar does not hold yet
+    later = run(run_date=next_year)
+    assert _status(later) == {"00_schema": "reused", "10_dimensions": "reused", "20_facts": "succeeded",
+                              "30_views": "succeeded", "40_quantity": "succeeded"}
+    assert _steps(later)["10_dimensions"]["made_in_run"] == first["run_id"]
+    with db.connection(settings) as conn:
+        assert db.scalar(conn, "select max(date_id) from warehouse.dim_temps") == date(next_year.year, 12, 31)
+
+    raw.write_rows("stores", date(next_year.year, 1, 1), rf.STORES)  # a snapshot dated up to the run date
+    with_snapshot = run(run_date=next_year)
+    assert _status(with_snapshot)["10_dimensions"] == "succeeded"
+    assert [load["path"] for load in with_snapshot["loads"]] == [f"stores/stores_{next_year.year}-01-01.csv"]
 
 
 @pytest.mark.notebooks

@@ -13,6 +13,9 @@ A step's inputs, digested into its *fingerprint*:
     means there is something to load: the step runs. Its fingerprint is recorded as the ledger
     is once it ran, so that the next run with nothing new finds it;
   - ``00_schema``: none (its result is the SQL files' schema; nor does it depend on the run date);
+  - ``10_dimensions`` depends on the run date only through the snapshots dated on or before it,
+    which its raw files name: a later date with no new snapshot reuses it (the calendar, which
+    grows with the date, is extended by ``20_facts``);
   - the other steps: the warehouse's data version, the ledger's current raw files (id, path,
     sha256, rows loaded and rejected), read after the run's loading steps;
 
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 # files (00_schema, which the runner also applies at every start) and the loaded warehouse (30_views)
 DATABASE_STEPS = frozenset({"00_schema", "30_views"})
 SCHEMA_STEP = "00_schema"  # its result depends on no data and on no run date (the date is in its report only)
+# steps whose results depend on the run date only through the raw files their data names
+DATE_FREE_STEPS = frozenset({SCHEMA_STEP, "10_dimensions"})
 _REFERENCE = tuple(name for name in LOAD_ORDER if ENTITIES[name].kind == "reference")
 # the loading steps and the entities whose raw files each reads or depends on: the facts' load reads
 # the reference snapshots' ledger entries too (a sale refused for an unknown store is read again
@@ -145,7 +150,7 @@ class Reuse:
         if data is None:
             return None
         context, parameters = dict(self.context), dict(job.parameters)
-        if job.step.notebook == SCHEMA_STEP:
+        if job.step.notebook in DATE_FREE_STEPS:
             context.pop("run_date", None)
             parameters.pop("run_date", None)
         inputs = {
