@@ -2,6 +2,7 @@
 (case 26 for whole runs), an unreachable database (case 27)."""
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -110,6 +111,32 @@ def test_mart_notebooks_run_in_parallel_into_their_mart_folders(warehouse, steps
     assert (warehouse.export_dir("fact_vente_mart", "2026-11-30") / "00_first.html").exists()
     assert (warehouse.export_dir("fact_fidelite_mart", "2026-11-30") / "20_later.ipynb").exists()
     assert (_only_run_folder(warehouse) / "20_later.ipynb").exists()  # the run keeps its own copy
+
+
+KERNEL_COUNTER = """import os, sys
+if any(arg.startswith("--IPKernelApp.exec_lines") for arg in sys.argv):  # a notebook kernel starting
+    with open(os.environ["KERNEL_STARTS"], "a") as starts:
+        starts.write(f"{os.getpid()}\\n")
+"""
+
+
+def test_the_mart_workers_boot_no_kernel_that_no_notebook_uses(warehouse, steps_dir, tmp_path, monkeypatch):
+    """Four mart notebooks on two workers: four kernels in all (each worker starts its next one
+    ahead only while every worker will need another)."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KERNEL_COUNTER)
+    starts = tmp_path / "kernel_starts.txt"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("KERNEL_STARTS", str(starts))
+    marts = []
+    for number, mart in enumerate(("fact_vente_mart", "fact_fidelite_mart") * 2):
+        _notebook(steps_dir / f"4{number}_mart.ipynb", "print('mart')")
+        marts.append(Step(f"4{number}_mart", mart))
+    manifest = runner.run_one_date(RUN_DATE, RunRequest(run_dates=[RUN_DATE], jobs=2, steps=marts), warehouse,
+                                   notebooks_dir=steps_dir)
+    assert [s["status"] for s in manifest["steps"]] == ["succeeded"] * 4
+    assert len(starts.read_text().split()) == 4
 
 
 @pytest.mark.parametrize("url", [f"{PG}://loader:S3cretPw@[bad/db", "host=127.0.0.1 port=1 password=S3cretPw dbname"])

@@ -421,14 +421,16 @@ def _execute_steps(
         finally:
             kernels.close()
         if pool.workers and not failed():
-            futures = {}
+            to_run = []
             for number, job in concurrent:
                 started(number, job)
                 kept, fingerprint = reuse.kept(job)
                 if kept:
                     finished(number, job, kept)
                     continue
-                futures[pool.submit(_run_mart_job, job)] = (number, job, fingerprint)
+                to_run.append((number, job, fingerprint))
+            pool.expect(len(to_run))  # before any is submitted: the workers start no kernel they will not use
+            futures = {pool.submit(_run_mart_job, job): (number, job, fingerprint) for number, job, fingerprint in to_run}
             for future in as_completed(futures):
                 if future.cancelled():
                     continue
@@ -476,12 +478,17 @@ class _MartPool:
     """The processes the mart notebooks run on (``workers`` 0: none). Started by :meth:`start`
     when the first pipeline step runs, so that they import papermill and start their first kernel
     while the pipeline steps run, or by the first mart job submitted: a run whose every step is
-    reused starts none. They die with the runner, and their kernels with them."""
+    reused starts none. They die with the runner, and their kernels with them.
+
+    A worker starts its next kernel ahead only while the jobs not yet begun are at least as many
+    as the workers (each of them will need another): no kernel boots for nothing at the end of a
+    run, on the cores the last notebooks need."""
 
     def __init__(self, workers: int, notebooks_dir: Path, env: dict[str, str]):
         self.workers, self.notebooks_dir, self.env = workers, notebooks_dir, env
         self._pool: ProcessPoolExecutor | None = None
         self.started = False  # asked to start (with no workers too)
+        self.waiting = get_context("spawn").Value("i", 0)  # mart jobs expected and not yet begun
 
     def start(self) -> None:
         self.started = True
@@ -490,10 +497,14 @@ class _MartPool:
                 max_workers=self.workers,
                 mp_context=get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self.notebooks_dir, os.getpid(), self.env),
+                initargs=(self.notebooks_dir, os.getpid(), self.env, self.waiting, self.workers),
             )
             for _ in range(self.workers):  # a worker process starts with the first task it is given
                 self._pool.submit(_ready)
+
+    def expect(self, jobs: int) -> None:
+        with self.waiting.get_lock():
+            self.waiting.value += jobs
 
     def submit(self, function, *args) -> Future:
         self.start()
@@ -509,14 +520,17 @@ class _MartPool:
 
 
 _worker_kernels: WarmKernels | None = None  # a mart worker's kernels (in its own process)
+_waiting = None  # the runner's count of mart jobs not yet begun (_MartPool.waiting)
+_workers = 1
 
 
-def _start_worker(notebooks_dir: Path, runner_pid: int, env: dict[str, str]) -> None:
-    global _worker_kernels
+def _start_worker(notebooks_dir: Path, runner_pid: int, env: dict[str, str], waiting, workers: int) -> None:
+    global _worker_kernels, _waiting, _workers
     die_with_parent(runner_pid)
     os.environ.update(env)  # its kernels inherit it
     logs.forward_to_runner()
-    _worker_kernels = WarmKernels(notebooks_dir, preload=MART_MODULES, ahead=True)
+    _waiting, _workers = waiting, workers
+    _worker_kernels = WarmKernels(notebooks_dir, preload=MART_MODULES)
     _worker_kernels.prepare()
     warm_up_renderer()
     atexit.register(_worker_kernels.close)
@@ -527,8 +541,14 @@ def _ready() -> None:
 
 
 def _run_mart_job(job: StepJob) -> StepRecord:
-    """:func:`run_job` in a mart worker, with the kernel it started ahead."""
-    return run_job(job, _worker_kernels or WarmKernels(job.source.parent))
+    """:func:`run_job` in a mart worker, with the kernel it started ahead (and the next one
+    started as this one is taken, if every worker will need another)."""
+    kernels = _worker_kernels or WarmKernels(job.source.parent)
+    if _waiting is not None:
+        with _waiting.get_lock():
+            _waiting.value -= 1
+            kernels.ahead = _waiting.value >= _workers
+    return run_job(job, kernels)
 
 
 def _loads_of_run(conn, run_id: int) -> list[dict]:
