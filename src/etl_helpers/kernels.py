@@ -136,7 +136,7 @@ class WarmKernels:
         self, cwd: Path, env: dict[str, str] | None = None, preload: tuple[str, ...] = (), ahead: bool = False
     ):
         self.cwd, self.env, self.preload = cwd, env, preload
-        self.ahead = ahead  # start the next spare as soon as one is taken (a mart worker sets it per job)
+        self.ahead = ahead  # start the next spare as soon as one is taken (a mart thread sets it per job)
         self._spare: StartedKernel | None = None
 
     def prepare(self) -> None:

@@ -211,11 +211,11 @@ def _warehouse_digest(settings: Settings) -> str:
 
 
 def _no_kernel(monkeypatch) -> None:
-    """Fail the test if the run starts a notebook kernel or a mart worker."""
+    """Fail the test if the run starts a notebook kernel or the marts' threads."""
     def refuse(*args, **kwargs):
-        raise AssertionError("a kernel or a mart worker was started")
+        raise AssertionError("a kernel or the marts' threads were started")
     monkeypatch.setattr(kernels, "new_kernel", refuse)
-    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", refuse)
+    monkeypatch.setattr(pipeline, "ThreadPoolExecutor", refuse)
 
 
 @pytest.mark.notebooks

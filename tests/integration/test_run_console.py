@@ -1,5 +1,5 @@
-"""The console of a run (issue 11, point 8): the log records of its notebook kernels and of its
-mart workers reach the runner's console and run.log, never a report's stderr."""
+"""The console of a run (issue 11, point 8): the log records of its notebook kernels (the
+pipeline steps' and the marts') reach the runner's console and run.log, never a report's stderr."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Run records (issue: every run kept): each run in its own folder, the dated mart folders and
 the published manifest swapped in atomically, a run refused by the lock writes nothing, a
 partial run keeps the other steps' entries, several invocations with one --run-id are one run,
---history lists them; and what a kill leaves (cases 32, 33): no kernel or mart worker outlives
+--history lists them; and what a kill leaves (cases 32, 33): no kernel outlives
 the runner, the published manifest always matches the files beside it, the killed run is
 closed as abandoned by the next one; a kernel that dies or hangs at start-up (case 34)."""
 
@@ -229,7 +229,7 @@ def test_cases_32_33_a_runner_killed_during_the_marts_leaves_no_writer_and_a_con
         os.kill(runner_process.pid, signal.SIGKILL)
         runner_process.wait()
         assert markers  # (the markers sit in the run's staging folder)
-        _wait_for(lambda: all(_gone(pid) for pid in pids), "the kernels and mart workers to die with the runner")
+        _wait_for(lambda: all(_gone(pid) for pid in pids), "the kernels to die with the runner")
     finally:
         if runner_process.poll() is None:
             runner_process.kill()

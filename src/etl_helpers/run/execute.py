@@ -64,7 +64,7 @@ def _not_alt_text_notice(record: logging.LogRecord) -> bool:
 def warm_up_renderer() -> None:
     """Render an empty notebook, once per process: nbconvert loads its templates and filters (about
     a second), which the first report would otherwise wait for. A runner calls it aside while its
-    first step runs, a mart worker as it starts."""
+    first step runs."""
     from nbconvert import HTMLExporter
 
     HTMLExporter(exclude_input=True).from_notebook_node(nbformat.v4.new_notebook())

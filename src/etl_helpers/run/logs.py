@@ -1,8 +1,8 @@
-"""The log records of the processes a run starts (its notebook kernels, its mart workers),
+"""The log records of the processes a run starts (its notebook kernels),
 forwarded to the runner: they reach its console and ``run.log``, never a report's stderr.
 
 The runner opens :func:`receiving` around its steps: a Unix datagram socket in a private
-folder, named in the environment (:data:`SOCKET_VARIABLE`) that kernels and workers inherit.
+folder, named in the environment (:data:`SOCKET_VARIABLE`) that kernels inherit.
 Each of them calls :func:`forward_to_runner` as it starts (a kernel through its start-up
 lines): its records (the package's from INFO, any other from WARNING) go to the socket as
 JSON, and a thread of the runner hands each to the runner's own handlers. Outside a run (a

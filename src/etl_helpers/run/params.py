@@ -74,7 +74,7 @@ def step_parameters(notebook: Path, available: dict[str, object]) -> dict[str, o
 
 @dataclass(frozen=True)
 class StepJob:
-    """Everything one step needs, picklable for the mart workers."""
+    """Everything one step needs."""
 
     step: Step
     source: Path

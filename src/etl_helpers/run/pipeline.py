@@ -1,5 +1,5 @@
 """A run: the lock, the run's log, its record, the steps in order and the mart notebooks on
-a pool of processes, then the publication of what it built.
+a pool of threads (each with its own kernels), then the publication of what it built.
 
 Under the run lock (one run writes to a database at a time) a run closes what killed runs
 left open (``abandoned``), ends any database session a killed run's kernels left on the
@@ -10,27 +10,24 @@ memory until the lock is held.
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import date, timedelta
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TextIO
 
 import psycopg
 
 from etl_helpers import db, schema
-from etl_helpers.kernels import WRITER_APP_NAME, WarmKernels, die_with_parent, quiet_jupyter_paths
+from etl_helpers.kernels import KERNEL_START_TIMEOUT, WRITER_APP_NAME, WarmKernels, quiet_jupyter_paths
 from etl_helpers.loading import ledger
 from etl_helpers.run import logs
 from etl_helpers.run import manifest as records
@@ -272,7 +269,7 @@ def _run_locked(
     records.write_manifest(path, manifest)
 
     out_dirs = _output_folders(run_date, folder, request, settings, notebooks_dir)
-    with logs.receiving():  # the kernels' and mart workers' log records reach the console and run.log
+    with logs.receiving():  # the kernels' log records reach the console and run.log
         step_records = _execute_steps(run_date, manifest, out_dirs, folder, request, settings, notebooks_dir)
     failed = next((r for r in step_records if r.status == "failed"), None)
     with db.connection(settings) as conn:
@@ -364,7 +361,7 @@ def _execute_steps(
     notebooks_dir: Path,
 ) -> list[StepRecord]:
     """Pipeline steps one after the other, then the mart notebooks (independent of each
-    other) on ``request.jobs`` processes. After a failure, nothing new starts."""
+    other) on ``request.jobs`` threads. After a failure, nothing new starts."""
     jobs = step_jobs(run_date, manifest, out_dirs, request, settings, notebooks_dir)
     reuse = Reuse(
         settings,
@@ -411,7 +408,7 @@ def _execute_steps(
                 if kept:
                     finished(number, job, kept)
                     continue
-                if not pool.started:  # a first step runs: the mart workers boot meanwhile (none if all are reused)
+                if not pool.started:  # a first step runs: the marts' first kernels boot meanwhile
                     pool.start()
                     threading.Thread(target=warm_up_renderer, daemon=True).start()
                 if index + 1 < len(in_order):
@@ -430,7 +427,7 @@ def _execute_steps(
                     continue
                 to_run.append((number, job, fingerprint))
             pool.expect(len(to_run))  # before any is submitted: the workers start no kernel they will not use
-            futures = {pool.submit(_run_mart_job, job): (number, job, fingerprint) for number, job, fingerprint in to_run}
+            futures = {pool.submit(job): (number, job, fingerprint) for number, job, fingerprint in to_run}
             for future in as_completed(futures):
                 if future.cancelled():
                     continue
@@ -475,41 +472,64 @@ def _reuse_context(manifest: dict) -> dict:
 
 
 class _MartPool:
-    """The processes the mart notebooks run on (``workers`` 0: none). Started by :meth:`start`
-    when the first pipeline step runs, so that they import papermill and start their first kernel
-    while the pipeline steps run, or by the first mart job submitted: a run whose every step is
-    reused starts none. They die with the runner, and their kernels with them.
+    """The threads the mart notebooks run on (``workers`` 0: none), each with notebook kernels of
+    its own: a thread only waits on its kernel and renders its report, so notebooks side by side
+    cost no Python process beside their kernels. Started by :meth:`start` when the first
+    pipeline step runs, so that each thread's first kernel boots while the pipeline steps run,
+    or by the first mart job submitted: a run whose every step is reused starts none. The
+    kernels die with the runner.
 
-    A worker starts its next kernel ahead only while the jobs not yet begun are at least as many
-    as the workers (each of them will need another): no kernel boots for nothing at the end of a
+    A thread starts its next kernel ahead only while the jobs not yet begun are at least as many
+    as the threads (each of them will need another): no kernel boots for nothing at the end of a
     run, on the cores the last notebooks need."""
 
     def __init__(self, workers: int, notebooks_dir: Path, env: dict[str, str]):
         self.workers, self.notebooks_dir, self.env = workers, notebooks_dir, env
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self.started = False  # asked to start (with no workers too)
-        self.waiting = get_context("spawn").Value("i", 0)  # mart jobs expected and not yet begun
+        self._lock = threading.Lock()
+        self._waiting = 0  # mart jobs expected and not yet begun
+        self._local = threading.local()  # each thread's WarmKernels
+        self._kernels: list[WarmKernels] = []
 
     def start(self) -> None:
         self.started = True
         if self.workers and self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(self.notebooks_dir, os.getpid(), self.env, self.waiting, self.workers),
-            )
-            for _ in range(self.workers):  # a worker process starts with the first task it is given
-                self._pool.submit(_ready)
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mart")
+            all_started = threading.Barrier(self.workers)  # one task on each thread: none ends before all began
+            for _ in range(self.workers):
+                self._pool.submit(self._first_kernel, all_started)
+
+    def _thread_kernels(self) -> WarmKernels:
+        kernels = getattr(self._local, "kernels", None)
+        if kernels is None:
+            kernels = self._local.kernels = WarmKernels(self.notebooks_dir, self.env, MART_MODULES)
+            with self._lock:
+                self._kernels.append(kernels)
+        return kernels
+
+    def _first_kernel(self, all_started: threading.Barrier) -> None:
+        self._thread_kernels().prepare()
+        with suppress(threading.BrokenBarrierError):
+            all_started.wait(timeout=KERNEL_START_TIMEOUT)
 
     def expect(self, jobs: int) -> None:
-        with self.waiting.get_lock():
-            self.waiting.value += jobs
+        with self._lock:
+            self._waiting += jobs
 
-    def submit(self, function, *args) -> Future:
+    def submit(self, job: StepJob) -> Future:
         self.start()
         assert self._pool is not None
-        return self._pool.submit(function, *args)
+        return self._pool.submit(self._run, job)
+
+    def _run(self, job: StepJob) -> StepRecord:
+        """:func:`run_job` with the thread's kernel started ahead (and its next one started as
+        this one is taken, if every thread will need another)."""
+        kernels = self._thread_kernels()
+        with self._lock:
+            self._waiting -= 1
+            kernels.ahead = self._waiting >= self.workers
+        return run_job(job, kernels)
 
     def __enter__(self) -> _MartPool:
         return self
@@ -517,38 +537,8 @@ class _MartPool:
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=False)
-
-
-_worker_kernels: WarmKernels | None = None  # a mart worker's kernels (in its own process)
-_waiting = None  # the runner's count of mart jobs not yet begun (_MartPool.waiting)
-_workers = 1
-
-
-def _start_worker(notebooks_dir: Path, runner_pid: int, env: dict[str, str], waiting, workers: int) -> None:
-    global _worker_kernels, _waiting, _workers
-    die_with_parent(runner_pid)
-    os.environ.update(env)  # its kernels inherit it
-    logs.forward_to_runner()
-    _waiting, _workers = waiting, workers
-    _worker_kernels = WarmKernels(notebooks_dir, preload=MART_MODULES)
-    _worker_kernels.prepare()
-    warm_up_renderer()
-    atexit.register(_worker_kernels.close)
-
-
-def _ready() -> None:
-    """A no-op: submitting it makes the pool start a worker."""
-
-
-def _run_mart_job(job: StepJob) -> StepRecord:
-    """:func:`run_job` in a mart worker, with the kernel it started ahead (and the next one
-    started as this one is taken, if every worker will need another)."""
-    kernels = _worker_kernels or WarmKernels(job.source.parent)
-    if _waiting is not None:
-        with _waiting.get_lock():
-            _waiting.value -= 1
-            kernels.ahead = _waiting.value >= _workers
-    return run_job(job, kernels)
+        for kernels in self._kernels:
+            kernels.close()
 
 
 def _loads_of_run(conn, run_id: int) -> list[dict]:
