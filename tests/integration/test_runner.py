@@ -113,6 +113,21 @@ def test_mart_notebooks_run_in_parallel_into_their_mart_folders(warehouse, steps
     assert (_only_run_folder(warehouse) / "20_later.ipynb").exists()  # the run keeps its own copy
 
 
+SIBLING_KERNELS = """import os, psutil
+me = psutil.Process()
+print(sorted(p.pid for p in me.parent().children() if p.pid != me.pid and "ipykernel_launcher" in p.cmdline()))"""
+
+
+def test_the_next_pipeline_steps_kernel_boots_while_the_step_before_it_runs(warehouse, steps_dir):
+    _notebook(steps_dir / "05_siblings.ipynb", SIBLING_KERNELS)
+    _notebook(steps_dir / "06_pid.ipynb", "import os\nprint(os.getpid())")
+    manifest = runner.run_one_date(RUN_DATE, _request("05_siblings", "06_pid"), warehouse, notebooks_dir=steps_dir)
+    assert [s["status"] for s in manifest["steps"]] == ["succeeded"] * 2
+    printed = {name: nbformat.read(_only_run_folder(warehouse) / f"{name}.ipynb", as_version=4).cells[-1].outputs[0]["text"]
+               for name in ("05_siblings", "06_pid")}
+    assert json.loads(printed["05_siblings"]) == [int(printed["06_pid"])]  # started ahead, then used
+
+
 KERNEL_COUNTER = """import os, sys
 if any(arg.startswith("--IPKernelApp.exec_lines") for arg in sys.argv):  # a notebook kernel starting
     with open(os.environ["KERNEL_STARTS"], "a") as starts:

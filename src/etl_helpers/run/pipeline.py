@@ -411,8 +411,7 @@ def _execute_steps(
                 if not pool.started:  # a first step runs: the marts' first kernels boot meanwhile
                     pool.start()
                     threading.Thread(target=warm_up_renderer, daemon=True).start()
-                if index + 1 < len(in_order):
-                    kernels.prepare()  # the next step's kernel boots while this one runs
+                kernels.ahead = index + 1 < len(in_order)  # the next step's kernel boots while this one runs
                 reuse.starting(job)
                 finished(number, job, run_job(job, kernels), fingerprint)
         finally:
