@@ -119,10 +119,15 @@ print(sorted(p.pid for p in me.parent().children() if p.pid != me.pid and "ipyke
 
 
 def test_the_next_pipeline_steps_kernel_boots_while_the_step_before_it_runs(warehouse, steps_dir):
+    """Beside the first pipeline step, the second one's kernel boots, and nothing else: the marts'
+    kernels boot with the last pipeline step (before, they would slow the steps down)."""
     _notebook(steps_dir / "05_siblings.ipynb", SIBLING_KERNELS)
     _notebook(steps_dir / "06_pid.ipynb", "import os\nprint(os.getpid())")
-    manifest = runner.run_one_date(RUN_DATE, _request("05_siblings", "06_pid"), warehouse, notebooks_dir=steps_dir)
-    assert [s["status"] for s in manifest["steps"]] == ["succeeded"] * 2
+    _notebook(steps_dir / "40_mart.ipynb", "print('mart')")
+    request = RunRequest(run_dates=[RUN_DATE], jobs=2, steps=[
+        Step("05_siblings", "pipeline"), Step("06_pid", "pipeline"), Step("40_mart", "fact_vente_mart")])
+    manifest = runner.run_one_date(RUN_DATE, request, warehouse, notebooks_dir=steps_dir)
+    assert [s["status"] for s in manifest["steps"]] == ["succeeded"] * 3
     printed = {name: nbformat.read(_only_run_folder(warehouse) / f"{name}.ipynb", as_version=4).cells[-1].outputs[0]["text"]
                for name in ("05_siblings", "06_pid")}
     assert json.loads(printed["05_siblings"]) == [int(printed["06_pid"])]  # started ahead, then used

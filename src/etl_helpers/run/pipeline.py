@@ -398,6 +398,7 @@ def _execute_steps(
 
     children = db.children_environment(settings)  # the kernels and workers reach the runner's server directly
     kernels = WarmKernels(notebooks_dir, children, _preload(j.step for _, j in in_order))
+    renderer = threading.Thread(target=warm_up_renderer, daemon=True)
     with _MartPool(min(request.jobs, len(concurrent)), notebooks_dir, children) as pool:
         try:
             for index, (number, job) in enumerate(in_order):
@@ -408,9 +409,10 @@ def _execute_steps(
                 if kept:
                     finished(number, job, kept)
                     continue
-                if not pool.started:  # a first step runs: the marts' first kernels boot meanwhile
-                    pool.start()
-                    threading.Thread(target=warm_up_renderer, daemon=True).start()
+                if renderer.ident is None:  # a first step runs: the report renderer loads meanwhile
+                    renderer.start()
+                if index + 1 == len(in_order):  # the last pipeline step runs: the marts' first kernels boot
+                    pool.start()  # meanwhile (not before: they would slow the steps before it down)
                 kernels.ahead = index + 1 < len(in_order)  # the next step's kernel boots while this one runs
                 reuse.starting(job)
                 finished(number, job, run_job(job, kernels), fingerprint)
@@ -473,9 +475,9 @@ def _reuse_context(manifest: dict) -> dict:
 class _MartPool:
     """The threads the mart notebooks run on (``workers`` 0: none), each with notebook kernels of
     its own: a thread only waits on its kernel and renders its report, so notebooks side by side
-    cost no Python process beside their kernels. Started by :meth:`start` when the first
-    pipeline step runs, so that each thread's first kernel boots while the pipeline steps run,
-    or by the first mart job submitted: a run whose every step is reused starts none. The
+    cost no Python process beside their kernels. Started by :meth:`start` when the last
+    pipeline step runs, so that each thread's first kernel boots meanwhile, or by the first mart
+    job submitted: a run whose every step is reused starts none. The
     kernels die with the runner.
 
     A thread starts its next kernel ahead only while the jobs not yet begun are at least as many
