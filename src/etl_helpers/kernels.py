@@ -1,6 +1,7 @@
 """The notebooks' kernels, managed by the runner rather than by papermill: each is started a
-step ahead, so that it boots (Python and ipykernel, about half a second) while the step before
-it runs, and is killed as soon as its notebook is saved.
+step ahead, so that it boots while the step before it runs, and is killed as soon as its
+notebook is saved. A run's kernels are forked by its kernel server (etl_helpers.kernel_server),
+which imported their modules once; without one, each is a new Python importing them.
 
 A kernel never outlives the process that started it (it gets SIGKILL when its parent dies,
 even by SIGKILL), its database sessions carry the application name :data:`WRITER_APP_NAME`
@@ -17,11 +18,14 @@ import shutil
 import signal
 import sys
 import tempfile
+import uuid
 from functools import partial
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
+
+from etl_helpers.kernel_server import ForkedProvisioner, KernelServer
 
 log = logging.getLogger(__name__)
 
@@ -77,23 +81,37 @@ def kernel_environment() -> dict[str, str]:
     return {**os.environ, "PGAPPNAME": WRITER_APP_NAME, "TQDM_DISABLE": "1", "PYTHONWARNINGS": warnings}
 
 
-def new_kernel(cwd: Path, env: dict[str, str] | None = None, preload: tuple[str, ...] = ()) -> StartedKernel:
+def new_kernel(
+    cwd: Path, env: dict[str, str] | None = None, preload: tuple[str, ...] = (), server: KernelServer | None = None
+) -> StartedKernel:
     """A notebook kernel, started in ``cwd`` (the notebooks' folder), ``env`` added to its
-    environment, the ``preload`` modules imported (:func:`start_lines`). It talks over Unix
+    environment, the ``preload`` modules imported (:func:`start_lines`), forked by ``server``
+    if one is given (etl_helpers.kernel_server), else a new Python. It talks over Unix
     sockets of its own (``ipc``), not TCP ports: a port picked free can be taken by another
     process before the kernel binds it (``ZMQError: Address already in use``), a socket path
     cannot."""
     quiet_jupyter_paths()
     sockets = Path(tempfile.mkdtemp(prefix="k-", dir=os.environ["XDG_RUNTIME_DIR"]))
-    return StartedKernel(kernel_name=KERNEL_NAME, transport="ipc", ip=str(sockets / "kernel")).start(cwd, env, preload)
+    kernel = StartedKernel(kernel_name=KERNEL_NAME, transport="ipc", ip=str(sockets / "kernel"))
+    return kernel.start(cwd, env, preload, server)
 
 
 class StartedKernel(AsyncKernelManager):
     """A kernel started before papermill gets it; it remembers the clients papermill opens on
     it, so that :meth:`stop` closes them with the kernel."""
 
-    def start(self, cwd: Path, env: dict[str, str] | None = None, preload: tuple[str, ...] = ()) -> StartedKernel:
+    def start(
+        self,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        preload: tuple[str, ...] = (),
+        server: KernelServer | None = None,
+    ) -> StartedKernel:
         self.opened_clients: list = []
+        if server is not None:
+            self.kernel_id = str(uuid.uuid4())
+            self.provisioner = ForkedProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+            self.provisioner.server = server
         # errors only on the kernel's own stderr: its start-up warnings (a kernel on local TCP
         # is not encrypted) would repeat in every run's output; the notebook's output is apart
         # its log records go to the runner's console and run.log, not to the report (run.logs)
@@ -133,23 +151,28 @@ class WarmKernels:
     started ahead is started (and its error reported) by the step that needs it."""
 
     def __init__(
-        self, cwd: Path, env: dict[str, str] | None = None, preload: tuple[str, ...] = (), ahead: bool = False
+        self,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        preload: tuple[str, ...] = (),
+        ahead: bool = False,
+        server: KernelServer | None = None,
     ):
-        self.cwd, self.env, self.preload = cwd, env, preload
+        self.cwd, self.env, self.preload, self.server = cwd, env, preload, server
         self.ahead = ahead  # start the next spare as soon as one is taken (a mart thread sets it per job)
         self._spare: StartedKernel | None = None
 
     def prepare(self) -> None:
         if self._spare is None:
             try:
-                self._spare = new_kernel(self.cwd, self.env, self.preload)
+                self._spare = new_kernel(self.cwd, self.env, self.preload, self.server)
             except Exception as error:
                 log.debug("could not start a kernel ahead: %s", error)
 
     def take(self) -> StartedKernel:
         """The spare kernel, or a new one (whose start may raise)."""
         kernel, self._spare = self._spare, None
-        kernel = kernel or new_kernel(self.cwd, self.env, self.preload)
+        kernel = kernel or new_kernel(self.cwd, self.env, self.preload, self.server)
         if self.ahead:
             self.prepare()
         return kernel

@@ -2,15 +2,14 @@
 (case 26 for whole runs), an unreachable database (case 27)."""
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from etl_helpers import cli, db, runner
-from etl_helpers.kernels import KERNEL_NAME
+from etl_helpers import cli, db, kernels, runner
+from etl_helpers.kernels import KERNEL_NAME, new_kernel
 from etl_helpers.runner import RunRequest, Step
 
 PG = "postgresql"  # the scheme apart: a made-up test password is not read as a committed credential
@@ -113,9 +112,9 @@ def test_mart_notebooks_run_in_parallel_into_their_mart_folders(warehouse, steps
     assert (_only_run_folder(warehouse) / "20_later.ipynb").exists()  # the run keeps its own copy
 
 
-SIBLING_KERNELS = """import os, psutil
-me = psutil.Process()
-print(sorted(p.pid for p in me.parent().children() if p.pid != me.pid and "ipykernel_launcher" in p.cmdline()))"""
+SIBLING_KERNELS = """import psutil
+me = psutil.Process()  # the kernels' parent starts nothing else (the runner's kernel server)
+print(sorted(p.pid for p in me.parent().children() if p.pid != me.pid))"""
 
 
 def test_the_next_pipeline_steps_kernel_boots_while_the_step_before_it_runs(warehouse, steps_dir):
@@ -133,22 +132,16 @@ def test_the_next_pipeline_steps_kernel_boots_while_the_step_before_it_runs(ware
     assert json.loads(printed["05_siblings"]) == [int(printed["06_pid"])]  # started ahead, then used
 
 
-KERNEL_COUNTER = """import os, sys
-if any(arg.startswith("--IPKernelApp.exec_lines") for arg in sys.argv):  # a notebook kernel starting
-    with open(os.environ["KERNEL_STARTS"], "a") as starts:
-        starts.write(f"{os.getpid()}\\n")
-"""
+def test_the_mart_threads_start_no_kernel_that_no_notebook_uses(warehouse, steps_dir, monkeypatch):
+    """Four mart notebooks on two threads: four kernels in all (each thread starts its next one
+    ahead only while every thread will need another)."""
+    started = []
 
+    def counted(*args, **kwargs):
+        started.append(args)
+        return new_kernel(*args, **kwargs)
 
-def test_the_mart_workers_boot_no_kernel_that_no_notebook_uses(warehouse, steps_dir, tmp_path, monkeypatch):
-    """Four mart notebooks on two workers: four kernels in all (each worker starts its next one
-    ahead only while every worker will need another)."""
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(KERNEL_COUNTER)
-    starts = tmp_path / "kernel_starts.txt"
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])))
-    monkeypatch.setenv("KERNEL_STARTS", str(starts))
+    monkeypatch.setattr(kernels, "new_kernel", counted)
     marts = []
     for number, mart in enumerate(("fact_vente_mart", "fact_fidelite_mart") * 2):
         _notebook(steps_dir / f"4{number}_mart.ipynb", "print('mart')")
@@ -156,7 +149,7 @@ def test_the_mart_workers_boot_no_kernel_that_no_notebook_uses(warehouse, steps_
     manifest = runner.run_one_date(RUN_DATE, RunRequest(run_dates=[RUN_DATE], jobs=2, steps=marts), warehouse,
                                    notebooks_dir=steps_dir)
     assert [s["status"] for s in manifest["steps"]] == ["succeeded"] * 4
-    assert len(starts.read_text().split()) == 4
+    assert len(started) == 4
 
 
 @pytest.mark.parametrize("url", [f"{PG}://loader:S3cretPw@[bad/db", "host=127.0.0.1 port=1 password=S3cretPw dbname"])

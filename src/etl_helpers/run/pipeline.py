@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,7 +27,14 @@ from typing import TextIO
 import psycopg
 
 from etl_helpers import db, schema
-from etl_helpers.kernels import KERNEL_START_TIMEOUT, WRITER_APP_NAME, WarmKernels, quiet_jupyter_paths
+from etl_helpers.kernel_server import KernelServer
+from etl_helpers.kernels import (
+    KERNEL_START_TIMEOUT,
+    WRITER_APP_NAME,
+    WarmKernels,
+    kernel_environment,
+    quiet_jupyter_paths,
+)
 from etl_helpers.loading import ledger
 from etl_helpers.run import logs
 from etl_helpers.run import manifest as records
@@ -396,10 +403,11 @@ def _execute_steps(
     def failed() -> bool:
         return any(r.status == "failed" for r in done.values())
 
-    children = db.children_environment(settings)  # the kernels and workers reach the runner's server directly
-    kernels = WarmKernels(notebooks_dir, children, _preload(j.step for _, j in in_order))
+    children = db.children_environment(settings)  # the kernels reach the runner's server directly
+    server = KernelServer({**kernel_environment(), **children}, _preload(j.step for _, j in numbered))
+    kernels = WarmKernels(notebooks_dir, children, _preload(j.step for _, j in in_order), server=server)
     renderer = threading.Thread(target=warm_up_renderer, daemon=True)
-    with _MartPool(min(request.jobs, len(concurrent)), notebooks_dir, children) as pool:
+    with closing(server), _MartPool(min(request.jobs, len(concurrent)), notebooks_dir, children, server) as pool:
         try:
             for index, (number, job) in enumerate(in_order):
                 if failed():
@@ -484,8 +492,8 @@ class _MartPool:
     as the threads (each of them will need another): no kernel boots for nothing at the end of a
     run, on the cores the last notebooks need."""
 
-    def __init__(self, workers: int, notebooks_dir: Path, env: dict[str, str]):
-        self.workers, self.notebooks_dir, self.env = workers, notebooks_dir, env
+    def __init__(self, workers: int, notebooks_dir: Path, env: dict[str, str], server: KernelServer):
+        self.workers, self.notebooks_dir, self.env, self.server = workers, notebooks_dir, env, server
         self._pool: ThreadPoolExecutor | None = None
         self.started = False  # asked to start (with no workers too)
         self._lock = threading.Lock()
@@ -504,7 +512,7 @@ class _MartPool:
     def _thread_kernels(self) -> WarmKernels:
         kernels = getattr(self._local, "kernels", None)
         if kernels is None:
-            kernels = self._local.kernels = WarmKernels(self.notebooks_dir, self.env, MART_MODULES)
+            kernels = self._local.kernels = WarmKernels(self.notebooks_dir, self.env, MART_MODULES, server=self.server)
             with self._lock:
                 self._kernels.append(kernels)
         return kernels
