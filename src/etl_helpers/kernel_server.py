@@ -45,13 +45,15 @@ class KernelServer:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._replies: BinaryIO | None = None
+        self._interpreter: list[str] = []
 
-    def _start(self) -> subprocess.Popen:
+    def _start(self, interpreter: list[str]) -> subprocess.Popen:
         from etl_helpers.kernels import die_with_parent
 
         replies, reply_end = os.pipe()
+        self._interpreter = interpreter
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "etl_helpers.kernel_server", str(reply_end), *self.preload],
+            [*interpreter, "-m", "etl_helpers.kernel_server", str(reply_end), *self.preload],
             stdin=subprocess.PIPE,
             env=self.env,
             pass_fds=(reply_end,),
@@ -61,10 +63,14 @@ class KernelServer:
         self._replies = os.fdopen(replies, "rb")
         return self._process
 
-    def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> int:
-        """A new kernel running ipykernel with ``argv``: its pid."""
+    def fork(self, interpreter: list[str], argv: list[str], env: dict[str, str], cwd: str) -> int:
+        """A new kernel running ipykernel with ``argv``: its pid. ``interpreter`` is the kernel's
+        Python and its options (the kernelspec's, as the first kernel gave them to the server:
+        the runner's own Python may be another, a scheduler's environment say)."""
         with self._lock:
-            process = self._process or self._start()
+            if self._process is not None and interpreter != self._interpreter:
+                raise RuntimeError(f"the kernel server runs {' '.join(self._interpreter)}")
+            process = self._process or self._start(interpreter)
             assert process.stdin is not None and self._replies is not None
             try:
                 process.stdin.write(json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode() + b"\n")
@@ -140,11 +146,14 @@ class ForkedProvisioner(LocalProvisioner):
     server: KernelServer | None = None
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
-        if self.server is None or not FORKS or LAUNCHER not in cmd:
+        if self.server is None or not FORKS or LAUNCHER not in cmd or cmd[cmd.index(LAUNCHER) - 1] != "-m":
             return await super().launch_kernel(cmd, **kwargs)
         cwd = kwargs.get("cwd") or os.getcwd()
+        launcher = cmd.index(LAUNCHER)  # cmd: the kernel's Python and options, -m, the launcher, its arguments
         try:
-            pid = self.server.fork(cmd[cmd.index(LAUNCHER) + 1 :], dict(kwargs.get("env") or os.environ), str(cwd))
+            pid = self.server.fork(
+                cmd[: launcher - 1], cmd[launcher + 1 :], dict(kwargs.get("env") or os.environ), str(cwd)
+            )
         except (OSError, RuntimeError) as error:  # the kernel gets a Python of its own, as without a server
             log.warning("kernel server unavailable (%s): starting the kernel on its own", error)
             return await super().launch_kernel(cmd, **kwargs)

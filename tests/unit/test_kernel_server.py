@@ -13,6 +13,7 @@ import papermill
 import psutil
 import pytest
 from jupyter_client import BlockingKernelClient
+from jupyter_client.kernelspec import KernelSpecManager
 
 from etl_helpers.kernel_server import KernelServer
 from etl_helpers.kernels import KERNEL_NAME, WarmKernels, kernel_environment
@@ -62,6 +63,8 @@ def test_a_forked_kernel_runs_a_notebook_as_a_new_one_would(tmp_path, server):
         kernel.stop()
     assert done.cells[0].outputs[0]["text"] == f"postgresql:///x {tmp_path} True False {server._process.pid}\n"
     assert _wait_until_gone(pid)
+    spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv  # the kernel's Python, not the runner's
+    assert server._process.args[: spec.index("-m")] == spec[: spec.index("-m")]
 
 
 def test_a_busy_forked_kernel_is_killed_at_once(tmp_path, server):
