@@ -9,6 +9,7 @@ import seaborn as sns
 
 from etl_helpers import charts, palette
 from etl_helpers.marts import fidelite
+from etl_helpers.settings import PROJECT_ROOT
 
 
 def test_the_palette_is_seaborns_default_the_reports_draw_with():
@@ -25,7 +26,8 @@ def test_every_segment_has_a_colour_and_the_reports_use_the_same_ones():
 def test_the_dashboard_starts_without_a_plotting_library():
     """The dashboard's first page in a new app does not pay for matplotlib and seaborn (about a second)."""
     code = "import sys, dashboard.ui; print(sorted({'matplotlib', 'seaborn'} & set(sys.modules)))"
-    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert shown.returncode == 0, shown.stderr[-2000:]
     assert shown.stdout.strip() == "[]"
 
 
