@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -158,8 +159,9 @@ def psql_binary() -> str:
 # --- memory -------------------------------------------------------------------------------
 
 class PeakMemory:
-    """Samples the resident memory of a process tree: the process itself (this one by default),
-    its other descendants (the mart workers) and, apart, its notebook kernels."""
+    """Samples the resident memory of a process tree: the process itself (this one by default)
+    and, apart, its notebook kernels (the run's kernel server and the kernels it forked, or
+    kernels started on their own)."""
 
     def __init__(self, pid: int | None = None, interval: float = 0.2):
         self.pid, self.interval, self.me, self.kernels = pid, interval, 0, 0
@@ -172,7 +174,7 @@ class PeakMemory:
             try:
                 self.me = max(self.me, process.memory_info().rss)
                 for child in process.children(recursive=True):
-                    if "ipykernel" in " ".join(child.cmdline()):
+                    if re.search(r"ipykernel|etl_helpers\.kernel_server", " ".join(child.cmdline())):
                         self.kernels = max(self.kernels, child.memory_info().rss)
                     else:
                         self.me = max(self.me, child.memory_info().rss)
@@ -204,12 +206,12 @@ class ServerCpu:
 
             self.postmasters = {node.name: node.pid() for node in cluster.nodes()}
         else:
-            with psycopg.connect(url) as conn:
+            with psycopg.connect(url) as conn:  # the backend's parent, while the backend lives
                 backend = db.scalar(conn, "select pg_backend_pid()")
-            try:
-                self.postmasters = {"server": psutil.Process(backend).ppid()}
-            except psutil.Error:  # a server on another machine: not measured
-                self.postmasters = {}
+                try:
+                    self.postmasters = {"server": psutil.Process(backend).ppid()}
+                except psutil.Error:  # a server on another machine: not measured
+                    self.postmasters = {}
         self.seconds: dict = {}
 
     @staticmethod

@@ -1,6 +1,6 @@
 """Kernels forked from the run's kernel server (etl_helpers.kernel_server): a forked kernel runs
-a notebook as a new one would (its environment, its folder, the modules it imports ahead), is
-killed at once when busy, and dies with the server; the server starts with the first kernel
+a notebook as a new one would (its environment, its folder, the modules it imports ahead) and
+dies with the server (killed at once when busy: tests/unit/test_kernels.py); the server starts with the first kernel
 asked of it, never before."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import nbformat
 import papermill
 import psutil
 import pytest
-from jupyter_client import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 
 from etl_helpers.kernel_server import KernelServer
@@ -65,24 +64,6 @@ def test_a_forked_kernel_runs_a_notebook_as_a_new_one_would(tmp_path, server):
     assert _wait_until_gone(pid)
     spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv  # the kernel's Python, not the runner's
     assert server._process.args[: spec.index("-m")] == spec[: spec.index("-m")]
-
-
-def test_a_busy_forked_kernel_is_killed_at_once(tmp_path, server):
-    kernel = WarmKernels(tmp_path, server=server).take()
-    client = BlockingKernelClient(connection_file=kernel.connection_file, parent=kernel)
-    client.load_connection_file()
-    client.start_channels()
-    try:
-        client.wait_for_ready(timeout=60)
-        client.execute("import time; time.sleep(600)")
-        pid = kernel.provisioner.pid
-        started = time.perf_counter()
-        kernel.stop()
-        # not a speed bound: a stop that waited for the cell would take its ten minutes
-        assert time.perf_counter() - started < 60
-        assert _wait_until_gone(pid)
-    finally:
-        client.stop_channels()
 
 
 def test_the_forked_kernels_die_with_their_server(tmp_path, server):

@@ -8,9 +8,11 @@ import time
 import nbformat
 import papermill
 import psutil
+import pytest
 from jupyter_client import BlockingKernelClient
 
-from etl_helpers.kernels import KERNEL_NAME, WarmKernels, new_kernel
+from etl_helpers.kernel_server import KernelServer
+from etl_helpers.kernels import KERNEL_NAME, WarmKernels, kernel_environment, new_kernel
 
 
 def _is_gone(pid: int) -> bool:
@@ -48,9 +50,12 @@ def test_an_unused_spare_is_stopped_on_close(tmp_path):
     assert _is_gone(pid)
 
 
-def test_a_busy_kernel_is_killed_at_once(tmp_path):
-    """A failed notebook (a cell timeout, say) leaves its cell running: stop does not wait for it."""
-    kernel = new_kernel(tmp_path)
+@pytest.mark.parametrize("forked", [False, True], ids=["own-python", "forked-by-a-server"])
+def test_a_busy_kernel_is_killed_at_once(tmp_path, forked):
+    """A failed notebook (a cell timeout, say) leaves its cell running: stop does not wait for it,
+    whether the kernel is a Python of its own or forked by a run's kernel server."""
+    server = KernelServer(kernel_environment(), ()) if forked else None
+    kernel = new_kernel(tmp_path, server=server)
     client = BlockingKernelClient(connection_file=kernel.connection_file, parent=kernel)  # alive = its process, not a heartbeat late on a busy machine
     client.load_connection_file()
     client.start_channels()
@@ -69,9 +74,14 @@ def test_a_busy_kernel_is_killed_at_once(tmp_path):
         # not a speed bound: a stop that waited for the cell (or interrupted it and waited for
         # the kernel to wind down) would take the cell's ten minutes, not a tenth of them
         assert time.perf_counter() - started < 60
+        deadline = time.monotonic() + 30  # a forked kernel is reaped by its server, a moment later
+        while not _is_gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert _is_gone(pid)
     finally:
         client.stop_channels()
+        if server is not None:
+            server.close()
 
 
 def test_a_kernel_gets_the_runners_environment_and_imports_its_modules_ahead(tmp_path):
