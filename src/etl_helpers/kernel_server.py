@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import pathlib
+import select
 import signal
 import subprocess
 import sys
@@ -87,7 +88,8 @@ class KernelServer:
             self._process.kill()
             self._process.wait()
             if self._process.stdin is not None:
-                self._process.stdin.close()
+                with suppress(BrokenPipeError):  # a request it never read
+                    self._process.stdin.close()
             if self._replies is not None:
                 self._replies.close()
             self._process = None
@@ -185,24 +187,40 @@ def _become_kernel(request: dict, server_pid: int, reply_end: int) -> None:
 
 
 def serve(reply_end: int, preload: list[str]) -> None:
-    """The server: import, then fork one kernel per request line until standard input closes."""
+    """The server: import, then fork one kernel per request line until standard input closes.
+    A request that comes while the ``preload`` modules are being imported is served between two
+    of them (the first pipeline step's kernel does not wait for the marts' modules)."""
     # what ipykernel sets before a kernel's first import of matplotlib, set before the server's
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     import ipykernel.kernelapp  # noqa: F401  (what every kernel runs)
 
-    for name in preload:
-        import_module(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernels are reaped as they end
+    requests = os.fdopen(0, "rb", buffering=0)  # unbuffered: select() sees every line not yet read
     server_pid = os.getpid()
-    for line in sys.stdin.buffer:
-        request = json.loads(line)
+
+    def serve_one() -> bool:
+        line = requests.readline()
+        if not line:
+            return False
         pid = os.fork()
         if pid == 0:
             try:
-                _become_kernel(request, server_pid, reply_end)
+                _become_kernel(json.loads(line), server_pid, reply_end)
             finally:
                 os._exit(0)
         os.write(reply_end, f"{pid}\n".encode())
+        return True
+
+    for name in preload:
+        while select.select([requests], [], [], 0)[0]:
+            if not serve_one():
+                return
+        try:
+            import_module(name)
+        except Exception as error:  # a kernel importing it shows the error in its notebook, as without a server
+            print(f"kernel server: {name} not imported ahead: {error!r}", file=sys.stderr)
+    while serve_one():
+        pass
 
 
 if __name__ == "__main__":

@@ -76,14 +76,56 @@ def test_the_forked_kernels_die_with_their_server(tmp_path, server):
     kernels.close()
 
 
-def test_a_kernel_starts_on_its_own_when_the_server_cannot(tmp_path, caplog):
-    broken = KernelServer(kernel_environment(), ("etl_helpers.no_such_module",))  # the server dies importing it
+def test_a_kernel_starts_on_its_own_when_the_server_is_gone(tmp_path, server, caplog):
+    kernels = WarmKernels(tmp_path, server=server)
+    kernels.take().stop()  # the server started, forked a kernel
+    server._process.kill()
+    server._process.wait()
+    kernel = kernels.take()
+    pid = kernel.provisioner.pid
     try:
-        kernel = WarmKernels(tmp_path, server=broken).take()
-        pid = kernel.provisioner.pid
         assert psutil.Process(pid).ppid() == os.getpid()  # a Python of its own, as without a server
-        kernel.stop()
-        assert _wait_until_gone(pid)
     finally:
-        broken.close()
+        kernel.stop()
+    assert _wait_until_gone(pid)
     assert "kernel server unavailable" in caplog.text
+
+
+def test_a_module_the_server_cannot_import_is_the_notebooks_error_not_the_servers(tmp_path):
+    server = KernelServer(kernel_environment(), ("etl_helpers.no_such_module", "etl_helpers.calendar"))
+    source = _notebook(tmp_path, "import sys\nprint('etl_helpers.calendar' in sys.modules)")
+    try:
+        kernels = WarmKernels(tmp_path, server=server)
+        kernels.take().stop()  # served before the imports: the next one comes after them
+        kernel = kernels.take()
+        try:
+            done = papermill.execute_notebook(source, str(tmp_path / "out.ipynb"), kernel_name=KERNEL_NAME,
+                                              progress_bar=False, km=kernel)
+        finally:
+            kernel.stop()
+        assert done.cells[0].outputs[0]["text"] == "True\n"  # forked by the server, which went on
+        assert server._process.poll() is None
+    finally:
+        server.close()
+
+
+def test_a_kernel_asked_for_while_the_server_imports_does_not_wait_for_every_module(tmp_path):
+    """The first kernel is forked as soon as ipykernel is imported (it imports what its own step
+    needs); the server imports the rest meanwhile, and the kernels forked after it have it."""
+    cell = "import sys\nprint('etl_helpers.marts' in sys.modules)"
+    source = _notebook(tmp_path, cell)
+    server = KernelServer(kernel_environment(), ("etl_helpers.marts",))
+    kernels = WarmKernels(tmp_path, server=server)  # no module imported by the kernel itself
+    printed = []
+    try:
+        for _ in range(2):
+            kernel = kernels.take()
+            try:
+                done = papermill.execute_notebook(source, str(tmp_path / "out.ipynb"), kernel_name=KERNEL_NAME,
+                                                  progress_bar=False, km=kernel)
+            finally:
+                kernel.stop()
+            printed.append(done.cells[0].outputs[0]["text"].strip())
+    finally:
+        server.close()
+    assert printed == ["False", "True"]
