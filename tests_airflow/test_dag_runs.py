@@ -91,11 +91,13 @@ def test_dags_test_gives_the_command_lines_exports_one_run_one_manifest_and_show
     assert folder.name == manifest["run_id"] == re.sub(r"[^A-Za-z0-9._:+-]", "-", airflow_run["run_id"])
     assert manifest["status"] == "succeeded" and manifest["run_date"] == RUN_DATE
     assert sorted(step["notebook"] for step in manifest["steps"]) == sorted(ALL_STEPS)
-    # a step whose inputs are those of the day before's run (00_schema: its SQL alone) is reused
-    # from that run, as on the command line; every other step ran in this one
+    # a step whose inputs are those of the day before's run is reused from that run, as on the
+    # command line: 00_schema (its SQL alone) and 10_dimensions (no new reference snapshot);
+    # every other step ran in this one
     assert all(step["status"] in ("succeeded", "reused") for step in manifest["steps"])
     assert all(step["made_in_run"] != manifest["run_id"] for step in manifest["steps"] if step["status"] == "reused")
-    assert sorted(s["notebook"] for s in manifest["steps"] if s["status"] == "succeeded") == sorted(ALL_STEPS[1:])
+    assert sorted(s["notebook"] for s in manifest["steps"] if s["status"] == "reused") == ["00_schema", "10_dimensions"]
+    assert sorted(s["notebook"] for s in manifest["steps"] if s["status"] == "succeeded") == sorted(ALL_STEPS[2:])
     published = json.loads((workdir / "exports" / "pipeline" / RUN_DATE / "manifest.json").read_text())
     assert published["run_id"] == manifest["run_id"]
 
