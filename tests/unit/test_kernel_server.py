@@ -46,6 +46,17 @@ def _notebook(folder, source: str) -> str:
     return str(folder / "in.ipynb")
 
 
+def _printed(kernels: WarmKernels, source: str) -> str:
+    """What the notebook ``source`` printed in the next kernel of ``kernels`` (stopped after)."""
+    kernel = kernels.take()
+    try:
+        done = papermill.execute_notebook(source, source.replace("in.ipynb", "out.ipynb"), kernel_name=KERNEL_NAME,
+                                          progress_bar=False, km=kernel)
+    finally:
+        kernel.stop()
+    return done.cells[0].outputs[0]["text"]
+
+
 def test_a_forked_kernel_runs_a_notebook_as_a_new_one_would(tmp_path, server):
     cell = ("import os, sys, psutil\n"
             "print(os.environ.get('ETL_EMBEDDED_URI'), os.getcwd(), 'etl_helpers.calendar' in sys.modules,\n"
@@ -97,13 +108,7 @@ def test_a_module_the_server_cannot_import_is_the_notebooks_error_not_the_server
     try:
         kernels = WarmKernels(tmp_path, server=server)
         kernels.take().stop()  # served before the imports: the next one comes after them
-        kernel = kernels.take()
-        try:
-            done = papermill.execute_notebook(source, str(tmp_path / "out.ipynb"), kernel_name=KERNEL_NAME,
-                                              progress_bar=False, km=kernel)
-        finally:
-            kernel.stop()
-        assert done.cells[0].outputs[0]["text"] == "True\n"  # forked by the server, which went on
+        assert _printed(kernels, source) == "True\n"  # forked by the server, which went on
         assert server._process.poll() is None
     finally:
         server.close()
@@ -116,16 +121,8 @@ def test_a_kernel_asked_for_while_the_server_imports_does_not_wait_for_every_mod
     source = _notebook(tmp_path, cell)
     server = KernelServer(kernel_environment(), ("etl_helpers.marts",))
     kernels = WarmKernels(tmp_path, server=server)  # no module imported by the kernel itself
-    printed = []
     try:
-        for _ in range(2):
-            kernel = kernels.take()
-            try:
-                done = papermill.execute_notebook(source, str(tmp_path / "out.ipynb"), kernel_name=KERNEL_NAME,
-                                                  progress_bar=False, km=kernel)
-            finally:
-                kernel.stop()
-            printed.append(done.cells[0].outputs[0]["text"].strip())
+        printed = [_printed(kernels, source) for _ in range(2)]
     finally:
         server.close()
-    assert printed == ["False", "True"]
+    assert printed == ["False\n", "True\n"]
