@@ -15,6 +15,7 @@ it asks the server instead of starting a process, and signals and polls the kern
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -38,6 +39,21 @@ LAUNCHER = "ipykernel_launcher"  # the module a kernelspec's argv runs: what a f
 FORKS = sys.platform.startswith("linux")  # elsewhere (no parent-death signal, macOS's fork), new processes
 
 
+_PR_SET_PDEATHSIG = 1
+# looked up once, in the parent: a child calls it between fork and exec
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the system send this process SIGKILL when its parent dies (Linux; elsewhere a
+    no-op). Called in a child; if the parent (``parent_pid``) is already gone, exit at once."""
+    if _prctl is None:
+        return
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
 class KernelServer:
     """The forking server of one run's kernels (started on the first kernel asked for)."""
 
@@ -49,8 +65,6 @@ class KernelServer:
         self._interpreter: list[str] = []
 
     def _start(self, interpreter: list[str]) -> subprocess.Popen:
-        from etl_helpers.kernels import die_with_parent
-
         replies, reply_end = os.pipe()
         self._interpreter = interpreter
         self._process = subprocess.Popen(
@@ -166,8 +180,6 @@ class ForkedProvisioner(LocalProvisioner):
 
 def _become_kernel(request: dict, server_pid: int, reply_end: int) -> None:
     """In the forked child: the kernel's own session, environment and folder, then ipykernel."""
-    from etl_helpers.kernels import die_with_parent
-
     os.close(reply_end)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # the server's requests are not the kernel's input

@@ -11,12 +11,10 @@ warnings out of the reports.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import uuid
 from functools import partial
@@ -25,7 +23,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
-from etl_helpers.kernel_server import ForkedProvisioner, KernelServer
+from etl_helpers.kernel_server import ForkedProvisioner, KernelServer, die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +41,6 @@ def start_lines(preload: tuple[str, ...] = ()) -> str:
     if imports:
         imports = "; from importlib import import_module as _import_module" + imports + "; del _import_module"
     return FORWARD_LOGS + imports
-
-
-_PR_SET_PDEATHSIG = 1
-# looked up once, in the parent: a child calls it between fork and exec
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Have the system send this process SIGKILL when its parent dies (Linux; elsewhere a
-    no-op). Called in a child; if the parent (``parent_pid``) is already gone, exit at once."""
-    if _prctl is None:
-        return
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:
-        os._exit(1)
 
 
 def quiet_jupyter_paths() -> None:
