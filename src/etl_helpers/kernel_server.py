@@ -36,12 +36,11 @@ from jupyter_client.provisioning import LocalProvisioner
 log = logging.getLogger(__name__)
 
 LAUNCHER = "ipykernel_launcher"  # the module a kernelspec's argv runs: what a forked child runs instead
-FORKS = sys.platform.startswith("linux")  # elsewhere (no parent-death signal, macOS's fork), new processes
-
 
 _PR_SET_PDEATHSIG = 1
 # looked up once, in the parent: a child calls it between fork and exec
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+FORKS = _prctl is not None  # kernels are forked only where they can die with their server (Linux)
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -162,10 +161,11 @@ class ForkedProvisioner(LocalProvisioner):
     server: KernelServer | None = None
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
-        if self.server is None or not FORKS or LAUNCHER not in cmd or cmd[cmd.index(LAUNCHER) - 1] != "-m":
+        # cmd: the kernel's Python and its options, -m, the launcher, the launcher's arguments
+        launcher = cmd.index(LAUNCHER) if LAUNCHER in cmd else 0
+        if self.server is None or not FORKS or launcher < 2 or cmd[launcher - 1] != "-m":
             return await super().launch_kernel(cmd, **kwargs)
         cwd = kwargs.get("cwd") or os.getcwd()
-        launcher = cmd.index(LAUNCHER)  # cmd: the kernel's Python and options, -m, the launcher, its arguments
         try:
             pid = self.server.fork(
                 cmd[: launcher - 1], cmd[launcher + 1 :], dict(kwargs.get("env") or os.environ), str(cwd)

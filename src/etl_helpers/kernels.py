@@ -53,15 +53,21 @@ def quiet_jupyter_paths() -> None:
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
 
 
-def kernel_environment() -> dict[str, str]:
+def kernel_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The runner's environment, plus: the writer's application name for libpq, and no
     library warnings in a report (Jupyter's paths, tqdm's widget warning: its progress bars
-    are off in a kernel, the console shows the steps' progress)."""
+    are off in a kernel, the console shows the steps' progress); then ``extra``."""
     quiet_jupyter_paths()
     warnings = ",".join(
         filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore::DeprecationWarning", "ignore:IProgress not found"])
     )
-    return {**os.environ, "PGAPPNAME": WRITER_APP_NAME, "TQDM_DISABLE": "1", "PYTHONWARNINGS": warnings}
+    return {
+        **os.environ,
+        "PGAPPNAME": WRITER_APP_NAME,
+        "TQDM_DISABLE": "1",
+        "PYTHONWARNINGS": warnings,
+        **(extra or {}),
+    }
 
 
 def new_kernel(
@@ -100,7 +106,7 @@ class StartedKernel(AsyncKernelManager):
         # its log records go to the runner's console and run.log, not to the report (run.logs)
         run_sync(self.start_kernel)(
             cwd=str(cwd),
-            env={**kernel_environment(), **(env or {})},
+            env=kernel_environment(env),
             preexec_fn=partial(die_with_parent, os.getpid()),
             extra_arguments=["--IPKernelApp.log_level=ERROR", f"--IPKernelApp.exec_lines={start_lines(preload)}"],
         )

@@ -73,7 +73,7 @@ def load_facts(
         analyze_loaded(conn, results)
         # a late line may precede every file's date (up to format.json's max_event_age_days)
         first_fact = db.scalar(conn, "select min(first_date) from etl.loaded_files where is_current")
-        added = calendar.build_dim_temps(conn, min(first_fact or run_date, first_file, run_date), run_date)
+        added = calendar.build_dim_temps(conn, min(first_file, first_fact) if first_fact else first_file, run_date)
     log.info("dim_temps: %d days added", added)
     return summarize(results)
 

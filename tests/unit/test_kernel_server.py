@@ -6,30 +6,16 @@ asked of it, never before."""
 from __future__ import annotations
 
 import os
-import time
 
 import nbformat
 import papermill
 import psutil
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
+from processes import wait_until_gone
 
 from etl_helpers.kernel_server import KernelServer
 from etl_helpers.kernels import KERNEL_NAME, WarmKernels, kernel_environment
-
-
-def _is_gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def _wait_until_gone(pid: int, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while not _is_gone(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return _is_gone(pid)
 
 
 @pytest.fixture
@@ -72,7 +58,7 @@ def test_a_forked_kernel_runs_a_notebook_as_a_new_one_would(tmp_path, server):
     finally:
         kernel.stop()
     assert done.cells[0].outputs[0]["text"] == f"postgresql:///x {tmp_path} True False {server._process.pid}\n"
-    assert _wait_until_gone(pid)
+    assert wait_until_gone(pid)
     spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv  # the kernel's Python, not the runner's
     assert server._process.args[: spec.index("-m")] == spec[: spec.index("-m")]
 
@@ -83,7 +69,7 @@ def test_the_forked_kernels_die_with_their_server(tmp_path, server):
     pid = kernels._spare.provisioner.pid
     assert psutil.Process(pid).ppid() == server._process.pid
     server.close()
-    assert _wait_until_gone(pid)
+    assert wait_until_gone(pid)
     kernels.close()
 
 
@@ -98,7 +84,7 @@ def test_a_kernel_starts_on_its_own_when_the_server_is_gone(tmp_path, server, ca
         assert psutil.Process(pid).ppid() == os.getpid()  # a Python of its own, as without a server
     finally:
         kernel.stop()
-    assert _wait_until_gone(pid)
+    assert wait_until_gone(pid)
     assert "kernel server unavailable" in caplog.text
 
 

@@ -7,19 +7,12 @@ import time
 
 import nbformat
 import papermill
-import psutil
 import pytest
 from jupyter_client import BlockingKernelClient
+from processes import is_gone, wait_until_gone
 
 from etl_helpers.kernel_server import KernelServer
 from etl_helpers.kernels import KERNEL_NAME, WarmKernels, kernel_environment, new_kernel
-
-
-def _is_gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def test_a_kernel_started_ahead_runs_a_notebook_and_is_gone_after(tmp_path, capfd):
@@ -38,7 +31,7 @@ def test_a_kernel_started_ahead_runs_a_notebook_and_is_gone_after(tmp_path, capf
     assert done.cells[0].outputs[0]["text"] == "42\n"
     assert "WARNING" not in capfd.readouterr().err  # a kernel's start-up warnings stay out of a run's output
     assert kernel.opened_clients and not any(c.channels_running for c in kernel.opened_clients)
-    assert _is_gone(pid)
+    assert is_gone(pid)
     kernels.close()  # nothing spare: a no-op
 
 
@@ -47,7 +40,7 @@ def test_an_unused_spare_is_stopped_on_close(tmp_path):
     kernels.prepare()
     pid = kernels._spare.provisioner.pid
     kernels.close()
-    assert _is_gone(pid)
+    assert is_gone(pid)
 
 
 @pytest.mark.parametrize("forked", [False, True], ids=["own-python", "forked-by-a-server"])
@@ -74,10 +67,7 @@ def test_a_busy_kernel_is_killed_at_once(tmp_path, forked):
         # not a speed bound: a stop that waited for the cell (or interrupted it and waited for
         # the kernel to wind down) would take the cell's ten minutes, not a tenth of them
         assert time.perf_counter() - started < 60
-        deadline = time.monotonic() + 30  # a forked kernel is reaped by its server, a moment later
-        while not _is_gone(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _is_gone(pid)
+        assert wait_until_gone(pid)
     finally:
         client.stop_channels()
         if server is not None:
@@ -113,4 +103,4 @@ def test_kernels_kept_ahead_start_the_next_one_as_one_is_taken(tmp_path):
     pids = (kernel.provisioner.pid, spare.provisioner.pid)
     kernel.stop()
     kernels.close()
-    assert all(_is_gone(pid) for pid in pids)
+    assert all(is_gone(pid) for pid in pids)

@@ -404,7 +404,7 @@ def _execute_steps(
         return any(r.status == "failed" for r in done.values())
 
     children = db.children_environment(settings)  # the kernels reach the runner's server directly
-    server = KernelServer({**kernel_environment(), **children}, _preload(j.step for _, j in numbered))
+    server = KernelServer(kernel_environment(children), _preload(j.step for _, j in numbered))
     kernels = WarmKernels(notebooks_dir, children, _preload(j.step for _, j in in_order), server=server)
     renderer = threading.Thread(target=warm_up_renderer, daemon=True)
     with closing(server), _MartPool(min(request.jobs, len(concurrent)), notebooks_dir, children, server) as pool:
@@ -485,8 +485,7 @@ class _MartPool:
     its own: a thread only waits on its kernel and renders its report, so notebooks side by side
     cost no Python process beside their kernels. Started by :meth:`start` when the last
     pipeline step runs, so that each thread's first kernel boots meanwhile, or by the first mart
-    job submitted: a run whose every step is reused starts none. The
-    kernels die with the runner.
+    job submitted: a run whose every step is reused starts none. The kernels die with the runner.
 
     A thread starts its next kernel ahead only while the jobs not yet begun are at least as many
     as the threads (each of them will need another): no kernel boots for nothing at the end of a
