@@ -1,7 +1,8 @@
 -- agg_customer_store_day: per sale date, customer (null: anonymous tickets) and store, the net
--- amount and the purchases: distinct tickets holding at least one sale line (returns alone
--- are not purchases). Additive across days and stores, because a purchase is counted per
--- (customer, date, ticket, store), as fidelite_rfm_customers counts it. Read by the RFM table.
+-- amount, the tickets and the purchases: distinct tickets holding at least one sale line
+-- (returns alone are not purchases). Additive across days and stores, because a ticket is
+-- counted per (customer, date, ticket, store), as fidelite_rfm_customers counts purchases.
+-- Read by the RFM table, marts.customer_store_cells and the top loyal clients' sales.
 -- Keys that cannot change under it: customer_id (card and enrolment are joined at query time)
 -- and store_code (a new store version re-points facts to another store_id of the same code).
 -- Refreshed by etl_helpers.aggregates, by sale date.
@@ -18,7 +19,8 @@ final as (
         customer_id,
         store_code,
         sum(amount) as amount,
-        (count(distinct ticket_id) filter (where not is_return))::int as purchases
+        (count(distinct ticket_id) filter (where not is_return))::int as purchases,
+        count(distinct ticket_id)::int as tickets
     from lines
     group by sale_date, customer_id, store_code
 )

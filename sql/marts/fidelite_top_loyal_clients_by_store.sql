@@ -6,7 +6,8 @@
 --   a store's earlier versions count for it, shown with its version valid on the run date;
 -- - rank: 1 = most points earned; ties broken by customer code; customers who earned
 --   nothing there are not ranked;
--- - net_sales / tickets: the customer's net sales and tickets in that store in the window.
+-- - net_sales / tickets: the customer's net sales and tickets in that store in the window
+--   (from marts.agg_customer_store_day: a ticket is one day, one store).
 with events as (
     -- marts.v_loyalty_events: each event with the code of its store version
     select event_date, customer_id, store_code, points_earned, points_redeemed
@@ -14,10 +15,10 @@ with events as (
     where event_date > %(run_date)s::date - %(window_days)s::int
       and event_date <= %(run_date)s::date
 ),
-lines as (
-    -- marts.v_sales_line_stores: each ticket line with the code of its store version
-    select sale_date, ticket_id, store_code, customer_id, amount
-    from marts.v_sales_line_stores
+cells as (
+    -- marts.agg_customer_store_day: per sale date, customer and store, net amount and tickets
+    select sale_date, store_code, customer_id, amount, tickets
+    from marts.agg_customer_store_day
     where customer_id is not null
       and sale_date > %(run_date)s::date - %(window_days)s::int
       and sale_date <= %(run_date)s::date
@@ -61,8 +62,8 @@ store_sales as (
         store_code,
         customer_id,
         sum(amount) as net_sales,
-        count(distinct (sale_date, ticket_id)) as tickets
-    from lines
+        sum(tickets) as tickets
+    from cells
     where customer_id in (select customer_id from top)
     group by store_code, customer_id
 ),

@@ -47,6 +47,7 @@ def _marts(conn: psycopg.Connection, run_date: date) -> dict[str, pd.DataFrame]:
         "penetration_by_region_short_window": marts.compute(conn, "penetration_by_region", run_date,
                                                                              window_days=WINDOW_DAYS),
         "top_stores_by_loyal_customers": marts.compute(conn, "top_stores_by_loyal_customers", run_date),
+        "top_loyal_clients_by_store": marts.compute(conn, "top_loyal_clients_by_store", run_date),
         "rfm_customers": marts.compute(conn, "rfm_customers", run_date),
         "rfm_customers_short_window": marts.compute(conn, "rfm_customers", run_date, window_days=WINDOW_DAYS),
         "category_rules": marts.compute(conn, "category_rules", run_date),

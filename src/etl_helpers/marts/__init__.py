@@ -172,6 +172,7 @@ TABLES: dict[str, MartTable] = {
             FIDELITE,
             ("store_code", "rank"),
             sql="fidelite_top_loyal_clients_by_store",
+            reads=_CUSTOMER_DAY,
             params=("window_days", "top_n"),
         ),
         MartTable(
