@@ -11,33 +11,27 @@
 --   much again); null when the category has no spend at all;
 -- - target_rank: 1 = the category the segment over-indexes most on (ties: higher spend, then
 --   category); is_target: among the target_top_n and over-indexed (index > 100).
--- Segments with no spend in the window have no rows.
+-- Segments with no spend in the window have no rows. The spend reads marts.customer_category_cells
+-- (whole months from marts.agg_customer_category_month, edge days from the facts).
 with segments as (
     select customer_code, segment
     from unnest(%(customer_codes)s::text[], %(segments)s::text[]) as given (customer_code, segment)
 ),
-lines as (
-    select product_id, customer_id, amount
-    from warehouse.fact_ventes
-    where customer_id is not null
-      and sale_date > %(run_date)s::date - %(window_days)s::int
-      and sale_date <= %(run_date)s::date
+cells as (
+    -- marts.customer_category_cells: per month, customer and category, the net amount
+    select customer_id, category, amount
+    from marts.customer_category_cells(%(run_date)s::date - %(window_days)s::int + 1, %(run_date)s::date)
 ),
 customers as (
     select customer_id, customer_code
     from warehouse.dim_client
 ),
-products as (
-    select product_id, category
-    from warehouse.dim_produit
-),
 spend as (
-    select segments.segment, products.category, sum(lines.amount) as sales
-    from lines
-    join customers on customers.customer_id = lines.customer_id
+    select segments.segment, cells.category, sum(cells.amount) as sales
+    from cells
+    join customers on customers.customer_id = cells.customer_id
     join segments on segments.customer_code = customers.customer_code
-    join products on products.product_id = lines.product_id
-    group by segments.segment, products.category
+    group by segments.segment, cells.category
 ),
 segment_totals as (
     select segment, sum(sales) as segment_sales

@@ -122,6 +122,14 @@ _DECLARED = (
         merges=(("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum")),
     ),
     Aggregate("agg_category_day", "sales", "sale_date", bakes=("product_category",)),
+    Aggregate(
+        "agg_customer_category_month",
+        "sales",
+        "month",
+        monthly=True,
+        bakes=("product_category",),
+        merges=(("amount", "sum"), ("purchase_days", "sum")),
+    ),
     Aggregate("agg_category_sets_day", "sales", "sale_date", bakes=("product_category",)),
 )
 

@@ -98,6 +98,7 @@ class MartTable:
 
 _CUSTOMER_DAY = ("agg_customer_store_day",)
 _PRODUCT_MONTH = ("agg_product_region_month",)
+_CUSTOMER_CATEGORY_MONTH = ("agg_customer_category_month",)
 
 
 def _top_products(
@@ -205,6 +206,7 @@ TABLES: dict[str, MartTable] = {
             FIDELITE,
             ("segment", "target_rank"),
             inputs=("rfm_customers",),
+            reads=_CUSTOMER_CATEGORY_MONTH,
             derive=fidelite.segment_category_affinity,
             params=("window_days", "target_top_n"),
         ),
@@ -212,6 +214,7 @@ TABLES: dict[str, MartTable] = {
             "category_correlation",
             FIDELITE,
             ("category", "other_category"),
+            reads=_CUSTOMER_CATEGORY_MONTH,
             derive=fidelite.category_correlation,
             params=("window_days",),
         ),
