@@ -58,7 +58,9 @@ class Aggregate:
     entity: str  # the ledger entity whose daily files feed it
     date_column: str  # the column rows are deleted and recomputed by
     monthly: bool = False  # the date column holds the first day of a whole calendar month
-    lookup: tuple[str, ...] = ()  # columns indexed after the date column, for marts that look rows up by them
+    # columns indexed after the date column: a merged aggregate's other key columns, so that a
+    # merge finds the rows of a day's keys by index instead of reading the whole table
+    lookup: tuple[str, ...] = ()
     bakes: tuple[str, ...] = ()  # dimension attributes it groups by (BAKED_ATTRIBUTES)
     # a month grain whose columns add up across days: each measure column with how a day's
     # value merges into its month's ("sum" or "max"); the other columns are the key (never null)
@@ -106,6 +108,7 @@ _DECLARED = (
         "sales",
         "month",
         monthly=True,
+        lookup=("store_code",),
         merges=(("last_sale_date", "max"), ("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum")),
     ),
     Aggregate("agg_customer_store_day", "sales", "sale_date"),
@@ -118,6 +121,7 @@ _DECLARED = (
         "sales",
         "month",
         monthly=True,
+        lookup=("region_id", "product_id"),
         bakes=("store_region",),
         merges=(("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum")),
     ),
@@ -127,6 +131,7 @@ _DECLARED = (
         "sales",
         "month",
         monthly=True,
+        lookup=("customer_id", "category"),
         bakes=("product_category",),
         merges=(("amount", "sum"), ("purchase_days", "sum")),
     ),

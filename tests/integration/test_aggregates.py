@@ -166,6 +166,24 @@ def test_first_refresh_builds_every_aggregate(pipeline):
     _assert_current_and_exact(settings, _views_step(settings), "rebuilt")
 
 
+
+def test_a_merged_aggregate_is_indexed_on_its_whole_key(pipeline):
+    """A merge looks up the month rows of each new day's keys: without an index on the whole key
+    it would read the whole table (seconds at large for a one-day refresh)."""
+    settings, _, _ = pipeline
+    with db.connect(settings) as conn:
+        for aggregate in (a for a in aggregates.AGGREGATES if a.merges):
+            columns = [name for (name,) in conn.execute(
+                "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 "
+                "and not attisdropped order by attnum", (f"marts.{aggregate.name}",)).fetchall()]
+            key = [c for c in columns if c not in dict(aggregate.merges)]
+            indexes = [row[0] for row in conn.execute(
+                "select array(select a.attname from unnest(i.indkey) with ordinality as k(attnum, n) "
+                "join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = k.attnum order by k.n) "
+                "from pg_index as i where i.indrelid = %s::regclass", (f"marts.{aggregate.name}",)).fetchall()]
+            assert [aggregate.date_column, *sorted(set(key) - {aggregate.date_column})] in [
+                [index[0], *sorted(index[1:])] for index in indexes], (aggregate.name, key, indexes)
+
 def test_a_late_store_version_needs_no_recomputation(pipeline):
     settings, raw, held_back = pipeline
     shutil.copy(held_back, raw / "stores" / held_back.name)
