@@ -1,7 +1,7 @@
 -- agg_sales_store_day: per sale date and store, net quantity, net revenue and tickets (distinct
 -- tickets holding a sale line that day). Additive across stores (a ticket is one store) and,
--- for the marts that count a ticket once per sale date, across days. Read by sales_daily and
--- sales_period_comparison.
+-- for the marts that count a ticket once per sale date, across days. Read by sales_daily,
+-- sales_period_comparison and agg_sales_store_month.
 -- A store is its store_code: its version on the sale date (name, banner, region) is joined at
 -- query time, so a new store version re-pointing facts needs no refresh.
 -- Refreshed by etl_helpers.aggregates, by sale date.

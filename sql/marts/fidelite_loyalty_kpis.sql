@@ -11,7 +11,7 @@
 -- - points earned / redeemed: loyalty events of the store that month;
 -- - redemption_rate: points redeemed / points earned (null when nothing was earned).
 -- Sales read marts.customer_store_cells (a purchase: a ticket with a sale line), points
--- marts.v_loyalty_events.
+-- marts.agg_loyalty_store_day.
 with bounds as (
     select
         (date_trunc('month', %(run_date)s::date)
@@ -19,9 +19,9 @@ with bounds as (
         %(run_date)s::date as last_day
 ),
 events as (
-    -- marts.v_loyalty_events: each event with the code of its store version
+    -- marts.agg_loyalty_store_day: per event date and store code, the points earned and redeemed
     select event_date, store_code, points_earned, points_redeemed
-    from marts.v_loyalty_events
+    from marts.agg_loyalty_store_day
     where event_date >= (select first_day from bounds)
       and event_date <= (select last_day from bounds)
 ),
@@ -43,14 +43,26 @@ carded_cells as (
         cells.is_carded
     from bounds, marts.customer_store_cells(bounds.first_day, bounds.last_day) as cells
 ),
+customer_months as (
+    -- one row per store, month and customer (null: the anonymous tickets)
+    select
+        store_code,
+        month_start,
+        customer_id,
+        bool_or(is_carded and purchases > 0) as is_active_member,
+        sum(amount) as net_sales,
+        sum(amount) filter (where is_carded) as carded_sales
+    from carded_cells
+    group by store_code, month_start, customer_id
+),
 sales as (
     select
         store_code,
         month_start,
-        count(distinct customer_id) filter (where is_carded and purchases > 0) as active_members,
-        sum(amount) as net_sales,
-        coalesce(sum(amount) filter (where is_carded), 0) as carded_sales
-    from carded_cells
+        count(*) filter (where is_active_member) as active_members,
+        sum(net_sales) as net_sales,
+        coalesce(sum(carded_sales), 0) as carded_sales
+    from customer_months
     group by store_code, month_start
 ),
 points as (

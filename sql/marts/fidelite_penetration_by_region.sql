@@ -33,12 +33,22 @@ member_cells as (
     from carded_cells
     join stores_as_of on stores_as_of.store_code = carded_cells.store_code
 ),
+customer_regions as (
+    -- one row per region and member
+    select
+        region_code,
+        customer_id,
+        bool_or(purchases > 0) as is_active,
+        sum(amount) as carded_sales
+    from member_cells
+    group by region_code, customer_id
+),
 members as (
     select
         region_code,
-        count(distinct customer_id) filter (where purchases > 0) as active_members,
-        sum(amount) as carded_sales
-    from member_cells
+        count(*) filter (where is_active) as active_members,
+        sum(carded_sales) as carded_sales
+    from customer_regions
     group by region_code
 ),
 store_counts as (

@@ -8,16 +8,16 @@
 -- - points: loyalty events of the store in the window;
 -- - rank: 1 = most active members; ties by carded sales (higher first), then store code.
 -- Sales read marts.customer_store_cells (a purchase: a ticket with a sale line), points
--- marts.v_loyalty_events.
+-- marts.agg_loyalty_store_day.
 with flagged as (
     -- per sale date, customer and store: net amount, purchases and whether the customer was carded
     select store_code, customer_id, amount, purchases, is_carded
     from marts.customer_store_cells(%(run_date)s::date - %(window_days)s::int + 1, %(run_date)s::date)
 ),
 events as (
-    -- marts.v_loyalty_events: each event with the code of its store version
+    -- marts.agg_loyalty_store_day: per event date and store code, the points earned and redeemed
     select store_code, points_earned, points_redeemed
-    from marts.v_loyalty_events
+    from marts.agg_loyalty_store_day
     where event_date > %(run_date)s::date - %(window_days)s::int
       and event_date <= %(run_date)s::date
 ),
@@ -25,13 +25,24 @@ stores_as_of as (
     select store_code, store_name, banner, region_code, region_name
     from marts.stores_as_of(%(run_date)s::date)
 ),
+customer_stores as (
+    -- one row per store and customer (null: the anonymous tickets)
+    select
+        store_code,
+        customer_id,
+        bool_or(is_carded and purchases > 0) as is_active_member,
+        sum(amount) as net_sales,
+        sum(amount) filter (where is_carded) as carded_sales
+    from flagged
+    group by store_code, customer_id
+),
 sales as (
     select
         store_code,
-        count(distinct customer_id) filter (where is_carded and purchases > 0) as active_members,
-        sum(amount) as net_sales,
-        coalesce(sum(amount) filter (where is_carded), 0) as carded_sales
-    from flagged
+        count(*) filter (where is_active_member) as active_members,
+        sum(net_sales) as net_sales,
+        coalesce(sum(carded_sales), 0) as carded_sales
+    from customer_stores
     group by store_code
 ),
 points as (

@@ -2,7 +2,7 @@
 -- by net quantity over the trailing year [run_date - 364, run_date], with net revenue, tickets
 -- and the product's share of its category's net quantity. Categories are the products'
 -- current ones (dim_produit is type 1). Ties broken by product code.
--- Reads marts.ranked_products (whole months from the aggregate, edge days from the lines).
+-- Reads marts.ranked_products (whole months from the month aggregate, edge days from the day one).
 -- Parameters: first_day, last_day (the window), group_top_n (int).
 with ranked as (
     select category, rank, product_code, product_name, subcategory, brand, quantity, round(revenue, 2) as revenue,

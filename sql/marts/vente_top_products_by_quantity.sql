@@ -2,7 +2,7 @@
 -- trailing year [run_date - 364, run_date] (365 days ending on the run date), with their net
 -- revenue and tickets beside. Net of returns: return lines carry negative quantities and
 -- amounts. Ties on quantity are broken by product code (ascending), so the ranking is stable.
--- Reads marts.ranked_products (whole months from the aggregate, edge days from the lines).
+-- Reads marts.ranked_products (whole months from the month aggregate, edge days from the day one).
 -- Parameters: first_day, last_day (the window), top_n (int).
 with ranked as (
     select rank, product_code, product_name, category, subcategory, brand, quantity, round(revenue, 2) as revenue,

@@ -2,7 +2,7 @@
 -- quantity over the trailing year [run_date - 364, run_date], with net revenue and tickets.
 -- A sale belongs to the region of its store as it was on the sale date (v_sales_lines).
 -- Ties broken by product code.
--- Reads marts.ranked_products (whole months from the aggregate, edge days from the lines).
+-- Reads marts.ranked_products (whole months from the month aggregate, edge days from the day one).
 -- Parameters: first_day, last_day (the window), group_top_n (int).
 with ranked as (
     select region_id, rank, product_code, product_name, category, quantity, round(revenue, 2) as revenue, tickets

@@ -1,7 +1,7 @@
 -- fact_vente_mart.top_products_by_year: for each calendar year with sales up to the run date,
 -- the group_top_n products by net quantity, with net revenue and tickets. The run date's year is
 -- counted up to the run date only (is_partial_year). Ties broken by product code.
--- Reads marts.ranked_products (whole months from the aggregate, edge days from the lines).
+-- Reads marts.ranked_products (whole months from the month aggregate, edge days from the day one).
 -- Parameters: first_day (the first day of the history), last_day (the run date), group_top_n (int).
 with ranked as (
     select year, rank, product_code, product_name, category, quantity, round(revenue, 2) as revenue, tickets

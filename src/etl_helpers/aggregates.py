@@ -116,6 +116,7 @@ _DECLARED = (
     Aggregate("agg_baskets", "sales", "sale_date"),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
     Aggregate("agg_sales_hour_day", "sales", "sale_date"),
+    Aggregate("agg_product_region_day", "sales", "sale_date", bakes=("store_region",)),
     Aggregate(
         "agg_product_region_month",
         "sales",
@@ -136,6 +137,7 @@ _DECLARED = (
         merges=(("amount", "sum"), ("purchase_days", "sum")),
     ),
     Aggregate("agg_category_sets_day", "sales", "sale_date", bakes=("product_category",)),
+    Aggregate("agg_loyalty_store_day", "loyalty", "event_date"),
 )
 
 

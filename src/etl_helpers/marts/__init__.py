@@ -97,7 +97,8 @@ class MartTable:
 
 
 _CUSTOMER_DAY = ("agg_customer_store_day",)
-_PRODUCT_MONTH = ("agg_product_region_month",)
+_CUSTOMER_DAY_AND_POINTS = ("agg_customer_store_day", "agg_loyalty_store_day")
+_PRODUCT_REGION = ("agg_product_region_day", "agg_product_region_month")
 _CUSTOMER_CATEGORY_MONTH = ("agg_customer_category_month",)
 
 
@@ -110,7 +111,7 @@ def _top_products(
     """A ``top_products_by_<by>`` table: the products ranked by net quantity, from the monthly
     product aggregate (``sql/marts/vente_top_products_by_<by>.sql``)."""
     name = f"top_products_by_{by}"
-    return MartTable(name, VENTE, sort_by, sql=f"vente_{name}", reads=_PRODUCT_MONTH, params=(top_n,), bounds=bounds)
+    return MartTable(name, VENTE, sort_by, sql=f"vente_{name}", reads=_PRODUCT_REGION, params=(top_n,), bounds=bounds)
 
 
 TABLES: dict[str, MartTable] = {
@@ -155,7 +156,7 @@ TABLES: dict[str, MartTable] = {
             FIDELITE,
             ("store_code", "month"),
             sql="fidelite_loyalty_kpis",
-            reads=_CUSTOMER_DAY,
+            reads=_CUSTOMER_DAY_AND_POINTS,
             params=("kpi_months",),
             measure="net_sales",
         ),
@@ -181,7 +182,7 @@ TABLES: dict[str, MartTable] = {
             FIDELITE,
             ("rank",),
             sql="fidelite_top_stores_by_loyal_customers",
-            reads=_CUSTOMER_DAY,
+            reads=_CUSTOMER_DAY_AND_POINTS,
             params=("window_days",),
             measure="active_members",
         ),
