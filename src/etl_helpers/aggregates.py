@@ -63,7 +63,7 @@ class Aggregate:
     lookup: tuple[str, ...] = ()
     bakes: tuple[str, ...] = ()  # dimension attributes it groups by (BAKED_ATTRIBUTES)
     # a month grain whose columns add up across days: each measure column with how a day's
-    # value merges into its month's ("sum" or "max"); the other columns are the key (never null)
+    # value merges into its month's ("sum", "min" or "max"); the other columns are the key (never null)
     merges: tuple[tuple[str, str], ...] = ()
 
     def query(self) -> str:
@@ -112,7 +112,14 @@ _DECLARED = (
         merges=(("last_sale_date", "max"), ("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum")),
     ),
     Aggregate("agg_customer_store_day", "sales", "sale_date"),
-    Aggregate("agg_customer_store_month", "sales", "month", monthly=True),
+    Aggregate(
+        "agg_customer_store_month",
+        "sales",
+        "month",
+        monthly=True,
+        lookup=("customer_id", "store_code"),
+        merges=(("first_purchase_date", "min"), ("last_purchase_date", "max"), ("amount", "sum"), ("purchases", "sum")),
+    ),
     Aggregate("agg_baskets", "sales", "sale_date"),
     Aggregate("agg_sales_store_day", "sales", "sale_date"),
     Aggregate("agg_sales_hour_day", "sales", "sale_date"),
@@ -337,7 +344,11 @@ def _merge_days(conn: psycopg.Connection, aggregate: Aggregate, query: str, date
         ).fetchall()
     ]
     keys = [c for c in columns if c not in measures]
-    merged = {"sum": sql.SQL("{0}.{1} + {2}.{1}"), "max": sql.SQL("greatest({0}.{1}, {2}.{1})")}
+    merged = {
+        "sum": sql.SQL("{0}.{1} + {2}.{1}"),
+        "min": sql.SQL("least({0}.{1}, {2}.{1})"),  # least and greatest skip a null
+        "max": sql.SQL("greatest({0}.{1}, {2}.{1})"),
+    }
     target, days = sql.Identifier("target"), sql.Identifier("days")
     statement = sql.SQL(
         "merge into {table} as target using ({query}) as days on {match} "
