@@ -5,11 +5,12 @@
 -- Read by the RFM table, marts.customer_store_cells and the top loyal clients' sales.
 -- Keys that cannot change under it: customer_id (card and enrolment are joined at query time)
 -- and store_code (a new store version re-points facts to another store_id of the same code).
--- Refreshed by etl_helpers.aggregates, by sale date.
+-- Rolls up agg_tickets_day; refreshed by etl_helpers.aggregates after it, by sale date.
+-- depends on: agg_tickets_day (built first: this aggregate reads it)
 -- params: dates (date[]: the sale dates to aggregate; null = all)
-with lines as (
-    select sale_date, store_code, customer_id, ticket_id, amount, is_return
-    from marts.v_sales_line_stores
+with tickets as (
+    select sale_date, store_code, customer_id, ticket_id, amount, has_sale_line
+    from marts.agg_tickets_day
     where %(dates)s::date[] is null
        or sale_date = any(%(dates)s::date[])
 ),
@@ -19,9 +20,9 @@ final as (
         customer_id,
         store_code,
         sum(amount) as amount,
-        (count(distinct ticket_id) filter (where not is_return))::int as purchases,
+        (count(distinct ticket_id) filter (where has_sale_line))::int as purchases,
         count(distinct ticket_id)::int as tickets
-    from lines
+    from tickets
     group by sale_date, customer_id, store_code
 )
 select * from final

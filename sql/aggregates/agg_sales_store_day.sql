@@ -4,11 +4,12 @@
 -- sales_period_comparison and agg_sales_store_month.
 -- A store is its store_code: its version on the sale date (name, banner, region) is joined at
 -- query time, so a new store version re-pointing facts needs no refresh.
--- Refreshed by etl_helpers.aggregates, by sale date.
+-- Rolls up agg_tickets_day; refreshed by etl_helpers.aggregates after it, by sale date.
+-- depends on: agg_tickets_day (built first: this aggregate reads it)
 -- params: dates (date[]: the sale dates to aggregate; null = all)
-with lines as (
-    select sale_date, store_code, ticket_id, quantity, amount, is_return
-    from marts.v_sales_line_stores
+with tickets as (
+    select sale_date, store_code, ticket_id, quantity, amount, has_sale_line
+    from marts.agg_tickets_day
     where %(dates)s::date[] is null
        or sale_date = any(%(dates)s::date[])
 ),
@@ -16,10 +17,10 @@ final as (
     select
         sale_date,
         store_code,
-        sum(quantity) as quantity,
+        sum(quantity)::bigint as quantity,
         sum(amount) as revenue,
-        count(distinct ticket_id) filter (where not is_return) as tickets
-    from lines
+        count(distinct ticket_id) filter (where has_sale_line) as tickets
+    from tickets
     group by sale_date, store_code
 )
 select * from final

@@ -111,6 +111,7 @@ _DECLARED = (
         lookup=("store_code",),
         merges=(("last_sale_date", "max"), ("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum")),
     ),
+    Aggregate("agg_tickets_day", "sales", "sale_date"),
     Aggregate("agg_customer_store_day", "sales", "sale_date"),
     Aggregate(
         "agg_customer_store_month",
