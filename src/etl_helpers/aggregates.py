@@ -58,12 +58,10 @@ class Aggregate:
     entity: str  # the ledger entity whose daily files feed it
     date_column: str  # the column rows are deleted and recomputed by
     monthly: bool = False  # the date column holds the first day of a whole calendar month
-    # columns indexed after the date column: a merged aggregate's other key columns, so that a
-    # merge finds the rows of a day's keys by index instead of reading the whole table
-    lookup: tuple[str, ...] = ()
     bakes: tuple[str, ...] = ()  # dimension attributes it groups by (BAKED_ATTRIBUTES)
     # a month grain whose columns add up across days: each measure column with how a day's
-    # value merges into its month's ("sum", "min" or "max"); the other columns are the key (never null)
+    # value merges into its month's ("sum", "min" or "max"); the other columns are the key (never
+    # null), which the table is indexed on, so that a merge finds a day's keys by index
     merges: tuple[tuple[str, str], ...] = ()
 
     def query(self) -> str:
@@ -83,10 +81,10 @@ class Aggregate:
         return declared
 
     def definition(self, fingerprints: dict[str, str]) -> str:
-        """The query, its lookup columns and the fingerprints of the attributes it bakes in:
-        a change to any of them rebuilds the table."""
-        index = f"\n-- index: {', '.join((self.date_column, *self.lookup))}\n" if self.lookup else ""
-        return self.query() + index + "".join(f"\n-- {name}: {fingerprints[name]}" for name in self.bakes)
+        """The query, how its measures merge (its index follows) and the fingerprints of the
+        attributes it bakes in: a change to any of them rebuilds the table."""
+        merges = f"\n-- merges: {', '.join(f'{m} {op}' for m, op in self.merges)}\n" if self.merges else ""
+        return self.query() + merges + "".join(f"\n-- {name}: {fingerprints[name]}" for name in self.bakes)
 
 
 # What a baked attribute is, as rows whose md5 is its fingerprint. A store's region is the spans
@@ -108,7 +106,6 @@ _DECLARED = (
         "sales",
         "month",
         monthly=True,
-        lookup=("store_code",),
         merges=(("last_sale_date", "max"), ("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum")),
     ),
     Aggregate("agg_tickets_day", "sales", "sale_date"),
@@ -118,7 +115,6 @@ _DECLARED = (
         "sales",
         "month",
         monthly=True,
-        lookup=("customer_id", "store_code"),
         merges=(("first_purchase_date", "min"), ("last_purchase_date", "max"), ("amount", "sum"), ("purchases", "sum")),
     ),
     Aggregate("agg_baskets", "sales", "sale_date"),
@@ -130,7 +126,6 @@ _DECLARED = (
         "sales",
         "month",
         monthly=True,
-        lookup=("region_id", "product_id"),
         bakes=("store_region",),
         merges=(("quantity", "sum"), ("revenue", "sum"), ("tickets", "sum")),
     ),
@@ -140,7 +135,6 @@ _DECLARED = (
         "sales",
         "month",
         monthly=True,
-        lookup=("customer_id", "category"),
         bakes=("product_category",),
         merges=(("amount", "sum"), ("purchase_days", "sum")),
     ),
@@ -276,10 +270,9 @@ def _refresh_one(conn: psycopg.Connection, aggregate: Aggregate, watermark: int,
     elif dates is None or dates:
         conn.execute(sql.SQL("insert into {} ").format(table) + sql.SQL(query), {"dates": dates})
         if dates is None:  # a rebuild: indexed once filled, faster than row by row
+            indexed = _key(aggregate, _columns(conn, aggregate)) if aggregate.merges else [aggregate.date_column]
             conn.execute(
-                sql.SQL("create index on {} ({})").format(
-                    table, sql.SQL(", ").join(map(sql.Identifier, (aggregate.date_column, *aggregate.lookup)))
-                )
+                sql.SQL("create index on {} ({})").format(table, sql.SQL(", ").join(map(sql.Identifier, indexed)))
             )
     if dates is None or dates:
         conn.execute(sql.SQL("analyze {}").format(table))
@@ -331,12 +324,9 @@ def _only_new_days(conn: psycopg.Connection, aggregate: Aggregate, since: int) -
     )
 
 
-def _merge_days(conn: psycopg.Connection, aggregate: Aggregate, query: str, dates: list[date]) -> None:
-    """Add the days' rows into their months: a key already there gets the days' measures added
-    (or their maximum), a new key its row. Exact because every measure adds up across days."""
-    table = sql.Identifier("marts", aggregate.name)
-    measures = dict(aggregate.merges)
-    columns = [
+def _columns(conn: psycopg.Connection, aggregate: Aggregate) -> list[str]:
+    """The table's columns, in order."""
+    return [
         name
         for (name,) in conn.execute(
             "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
@@ -344,7 +334,21 @@ def _merge_days(conn: psycopg.Connection, aggregate: Aggregate, query: str, date
             (f"marts.{aggregate.name}",),
         ).fetchall()
     ]
-    keys = [c for c in columns if c not in measures]
+
+
+def _key(aggregate: Aggregate, columns: list[str]) -> list[str]:
+    """A merged aggregate's key: its date column first, then its other columns that are not measures."""
+    measures = dict(aggregate.merges)
+    return [aggregate.date_column] + [c for c in columns if c not in measures and c != aggregate.date_column]
+
+
+def _merge_days(conn: psycopg.Connection, aggregate: Aggregate, query: str, dates: list[date]) -> None:
+    """Add the days' rows into their months: a key already there gets the days' measures added
+    (or their minimum or maximum), a new key its row. Exact because every measure adds up across days."""
+    table = sql.Identifier("marts", aggregate.name)
+    measures = dict(aggregate.merges)
+    columns = _columns(conn, aggregate)
+    keys = _key(aggregate, columns)
     merged = {
         "sum": sql.SQL("{0}.{1} + {2}.{1}"),
         "min": sql.SQL("least({0}.{1}, {2}.{1})"),  # least and greatest skip a null
