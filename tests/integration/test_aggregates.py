@@ -166,7 +166,6 @@ def test_first_refresh_builds_every_aggregate(pipeline):
     _assert_current_and_exact(settings, _views_step(settings), "rebuilt")
 
 
-
 def test_a_merged_aggregate_is_indexed_on_its_whole_key(pipeline):
     """A merge looks up the month rows of each new day's keys: without an index on the whole key
     it would read the whole table (seconds at large for a one-day refresh)."""
@@ -183,6 +182,7 @@ def test_a_merged_aggregate_is_indexed_on_its_whole_key(pipeline):
                 "from pg_index as i where i.indrelid = %s::regclass", (f"marts.{aggregate.name}",)).fetchall()]
             assert [aggregate.date_column, *sorted(set(key) - {aggregate.date_column})] in [
                 [index[0], *sorted(index[1:])] for index in indexes], (aggregate.name, key, indexes)
+
 
 def test_a_late_store_version_needs_no_recomputation(pipeline):
     settings, raw, held_back = pipeline
