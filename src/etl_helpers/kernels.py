@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import uuid
 from functools import partial
 from pathlib import Path
@@ -135,38 +136,58 @@ class StartedKernel(AsyncKernelManager):
 
 
 class WarmKernels:
-    """Notebook kernels started a step ahead: the next step's kernel boots (Python and
-    ipykernel, about half a second) while the current step runs. A kernel that cannot be
-    started ahead is started (and its error reported) by the step that needs it."""
+    """Notebook kernels started ahead: the next step's kernel boots (Python and ipykernel, about
+    half a second) while the current step runs. Threads may share them: a kernel started on one
+    thread serves a notebook on another, as long as the thread that started it lives (a kernel
+    dies with the thread that forked it). A kernel that cannot be started ahead is started (and
+    its error reported) by the step that needs it."""
 
     def __init__(
         self,
         cwd: Path,
         env: dict[str, str] | None = None,
         preload: tuple[str, ...] = (),
-        ahead: bool = False,
         server: KernelServer | None = None,
     ):
         self.cwd, self.env, self.preload, self.server = cwd, env, preload, server
-        self.ahead = ahead  # start the next spare as soon as one is taken (a mart thread sets it per job)
-        self._spare: StartedKernel | None = None
+        self._spares: list[StartedKernel] = []
+        self._starting = 0  # kernels being started ahead, not yet spare
+        self._changed = threading.Condition()
 
     def prepare(self) -> None:
-        if self._spare is None:
-            try:
-                self._spare = new_kernel(self.cwd, self.env, self.preload, self.server)
-            except Exception as error:
-                log.debug("could not start a kernel ahead: %s", error)
+        """Start a spare kernel."""
+        with self._changed:
+            self._starting += 1
+        self._start_spare()
 
-    def take(self) -> StartedKernel:
-        """The spare kernel, or a new one (whose start may raise)."""
-        kernel, self._spare = self._spare, None
+    def _start_spare(self) -> None:
+        try:
+            kernel = new_kernel(self.cwd, self.env, self.preload, self.server)
+        except Exception as error:
+            kernel = None
+            log.debug("could not start a kernel ahead: %s", error)
+        with self._changed:
+            self._starting -= 1
+            if kernel is not None:
+                self._spares.append(kernel)
+            self._changed.notify_all()
+
+    def take(self, wanted: int = 0) -> StartedKernel:
+        """A spare kernel (one being started ahead is waited for), else a new one (whose start
+        may raise). ``wanted``: how many more kernels will be needed after this one; the next is
+        started ahead if fewer than that are spare or starting."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._spares or not self._starting)
+            kernel = self._spares.pop(0) if self._spares else None
+            ahead = wanted > len(self._spares) + self._starting
+            self._starting += ahead
         kernel = kernel or new_kernel(self.cwd, self.env, self.preload, self.server)
-        if self.ahead:
-            self.prepare()
+        if ahead:
+            self._start_spare()
         return kernel
 
     def close(self) -> None:
-        if self._spare is not None:
-            self._spare.stop()
-            self._spare = None
+        with self._changed:
+            spares, self._spares = self._spares, []
+        for kernel in spares:
+            kernel.stop()

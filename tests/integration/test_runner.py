@@ -2,6 +2,7 @@
 (case 26 for whole runs), an unreachable database (case 27)."""
 
 import json
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import nbformat
 import pytest
 
 from etl_helpers import cli, db, kernels, runner
-from etl_helpers.kernels import KERNEL_NAME, new_kernel
+from etl_helpers.kernel_server import KernelServer
+from etl_helpers.kernels import KERNEL_NAME, kernel_environment, new_kernel
+from etl_helpers.run.pipeline import _MartPool
 from etl_helpers.runner import RunRequest, Step
 
 PG = "postgresql"  # the scheme apart: a made-up test password is not read as a committed credential
@@ -133,8 +136,8 @@ def test_the_next_pipeline_steps_kernel_boots_while_the_step_before_it_runs(ware
 
 
 def test_the_mart_threads_start_no_kernel_that_no_notebook_uses(warehouse, steps_dir, monkeypatch):
-    """Four mart notebooks on two threads: four kernels in all (each thread starts its next one
-    ahead only while every thread will need another)."""
+    """Four mart notebooks on two threads: four kernels in all (a kernel is started ahead only
+    while the jobs not yet begun outnumber the kernels spare or starting)."""
     started = []
 
     def counted(*args, **kwargs):
@@ -150,6 +153,26 @@ def test_the_mart_threads_start_no_kernel_that_no_notebook_uses(warehouse, steps
                                    notebooks_dir=steps_dir)
     assert [s["status"] for s in manifest["steps"]] == ["succeeded"] * 4
     assert len(started) == 4
+
+
+def test_a_mart_thread_that_gets_every_job_uses_the_kernels_started_on_the_others(tmp_path, monkeypatch):
+    """On a loaded machine one thread may get every job while the other waits to be scheduled:
+    the kernel the idle thread started serves the busy one, and still no kernel is started for
+    nothing (four jobs, four kernels)."""
+    started = []
+
+    def counted(*args, **kwargs):
+        started.append(new_kernel(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(kernels, "new_kernel", counted)
+    with closing(KernelServer(kernel_environment(), ())) as server, _MartPool(2, tmp_path, {}, server) as pool:
+        pool.start()
+        pool.expect(4)
+        taken = [pool._take_kernel() for _ in range(4)]  # this thread takes all four jobs
+        for kernel in taken:
+            kernel.stop()
+    assert len(started) == 4 and sorted(map(id, taken)) == sorted(map(id, started))
 
 
 @pytest.mark.parametrize("url", [f"{PG}://loader:S3cretPw@[bad/db", "host=127.0.0.1 port=1 password=S3cretPw dbname"])

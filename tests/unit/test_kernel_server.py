@@ -66,7 +66,8 @@ def test_a_forked_kernel_runs_a_notebook_as_a_new_one_would(tmp_path, server):
 def test_the_forked_kernels_die_with_their_server(tmp_path, server):
     kernels = WarmKernels(tmp_path, server=server)
     kernels.prepare()
-    pid = kernels._spare.provisioner.pid
+    (spare,) = kernels._spares
+    pid = spare.provisioner.pid
     assert psutil.Process(pid).ppid() == server._process.pid
     server.close()
     assert wait_until_gone(pid)

@@ -38,7 +38,8 @@ def test_a_kernel_started_ahead_runs_a_notebook_and_is_gone_after(tmp_path, capf
 def test_an_unused_spare_is_stopped_on_close(tmp_path):
     kernels = WarmKernels(tmp_path)
     kernels.prepare()
-    pid = kernels._spare.provisioner.pid
+    (spare,) = kernels._spares
+    pid = spare.provisioner.pid
     kernels.close()
     assert is_gone(pid)
 
@@ -95,11 +96,11 @@ def test_a_kernel_gets_the_runners_environment_and_imports_its_modules_ahead(tmp
 
 
 def test_kernels_kept_ahead_start_the_next_one_as_one_is_taken(tmp_path):
-    """A mart worker's kernels: its next notebook's kernel boots while the current one runs."""
-    kernels = WarmKernels(tmp_path, ahead=True)
-    kernel = kernels.take()
-    spare = kernels._spare
-    assert spare is not None and spare is not kernel
+    """The next notebook's kernel boots while the current one runs."""
+    kernels = WarmKernels(tmp_path)
+    kernel = kernels.take(wanted=1)
+    (spare,) = kernels._spares
+    assert spare is not kernel
     pids = (kernel.provisioner.pid, spare.provisioner.pid)
     kernel.stop()
     kernels.close()

@@ -16,11 +16,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -29,8 +30,8 @@ import psycopg
 from etl_helpers import db, schema
 from etl_helpers.kernel_server import KernelServer
 from etl_helpers.kernels import (
-    KERNEL_START_TIMEOUT,
     WRITER_APP_NAME,
+    StartedKernel,
     WarmKernels,
     kernel_environment,
     quiet_jupyter_paths,
@@ -326,14 +327,14 @@ def _output_folders(
     return out
 
 
-def run_job(job: StepJob, kernels: WarmKernels) -> StepRecord:
+def run_job(job: StepJob, take_kernel: Callable[[], StartedKernel]) -> StepRecord:
     record = execute_notebook(
         job.source,
         job.executed,
         parameters=job.parameters,
         header=job.header,
         title=job.title,
-        take_kernel=kernels.take,
+        take_kernel=take_kernel,
         cell_timeout=job.cell_timeout,
         progress=job.progress,
     )
@@ -421,9 +422,9 @@ def _execute_steps(
                     renderer.start()
                 if index + 1 == len(in_order):  # the last pipeline step runs: the marts' first kernels boot
                     pool.start()  # meanwhile (not before: they would slow the steps before it down)
-                kernels.ahead = index + 1 < len(in_order)  # the next step's kernel boots while this one runs
+                wanted = min(len(in_order) - index - 1, 1)  # the next step's kernel boots while this one runs
                 reuse.starting(job)
-                finished(number, job, run_job(job, kernels), fingerprint)
+                finished(number, job, run_job(job, partial(kernels.take, wanted)), fingerprint)
         finally:
             kernels.close()
         if pool.workers and not failed():
@@ -481,45 +482,31 @@ def _reuse_context(manifest: dict) -> dict:
 
 
 class _MartPool:
-    """The threads the mart notebooks run on (``workers`` 0: none), each with notebook kernels of
-    its own: a thread only waits on its kernel and renders its report, so notebooks side by side
-    cost no Python process beside their kernels. Started by :meth:`start` when the last
-    pipeline step runs, so that each thread's first kernel boots meanwhile, or by the first mart
-    job submitted: a run whose every step is reused starts none. The kernels die with the runner.
+    """The threads the mart notebooks run on (``workers`` 0: none), sharing notebook kernels
+    started ahead: a thread only waits on its kernel and renders its report, so notebooks side by
+    side cost no Python process beside their kernels. Started by :meth:`start` when the last
+    pipeline step runs, so that the first kernels (one per thread) boot meanwhile, or by the first
+    mart job submitted: a run whose every step is reused starts none. The kernels die with the
+    runner.
 
-    A thread starts its next kernel ahead only while the jobs not yet begun are at least as many
-    as the threads (each of them will need another): no kernel boots for nothing at the end of a
-    run, on the cores the last notebooks need."""
+    As a job takes a kernel, another is started ahead only while the jobs not yet begun outnumber
+    the kernels spare or starting: no kernel boots for nothing at the end of a run, on the cores
+    the last notebooks need, however the jobs fall to the threads."""
 
     def __init__(self, workers: int, notebooks_dir: Path, env: dict[str, str], server: KernelServer):
-        self.workers, self.notebooks_dir, self.env, self.server = workers, notebooks_dir, env, server
+        self.workers = workers
         self._pool: ThreadPoolExecutor | None = None
         self.started = False  # asked to start (with no workers too)
+        self._kernels = WarmKernels(notebooks_dir, env, MART_MODULES, server=server)
         self._lock = threading.Lock()
         self._waiting = 0  # mart jobs expected and not yet begun
-        self._local = threading.local()  # each thread's WarmKernels
-        self._kernels: list[WarmKernels] = []
 
     def start(self) -> None:
         self.started = True
         if self.workers and self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mart")
-            all_started = threading.Barrier(self.workers)  # one task on each thread: none ends before all began
             for _ in range(self.workers):
-                self._pool.submit(self._first_kernel, all_started)
-
-    def _thread_kernels(self) -> WarmKernels:
-        kernels = getattr(self._local, "kernels", None)
-        if kernels is None:
-            kernels = self._local.kernels = WarmKernels(self.notebooks_dir, self.env, MART_MODULES, server=self.server)
-            with self._lock:
-                self._kernels.append(kernels)
-        return kernels
-
-    def _first_kernel(self, all_started: threading.Barrier) -> None:
-        self._thread_kernels().prepare()
-        with suppress(threading.BrokenBarrierError):
-            all_started.wait(timeout=KERNEL_START_TIMEOUT)
+                self._kernels.prepare()  # forked by the kernel server: some 30 ms each
 
     def expect(self, jobs: int) -> None:
         with self._lock:
@@ -528,16 +515,13 @@ class _MartPool:
     def submit(self, job: StepJob) -> Future:
         self.start()
         assert self._pool is not None
-        return self._pool.submit(self._run, job)
+        return self._pool.submit(run_job, job, self._take_kernel)
 
-    def _run(self, job: StepJob) -> StepRecord:
-        """:func:`run_job` with the thread's kernel started ahead (and its next one started as
-        this one is taken, if every thread will need another)."""
-        kernels = self._thread_kernels()
+    def _take_kernel(self) -> StartedKernel:
         with self._lock:
             self._waiting -= 1
-            kernels.ahead = self._waiting >= self.workers
-        return run_job(job, kernels)
+            wanted = self._waiting
+        return self._kernels.take(wanted)
 
     def __enter__(self) -> _MartPool:
         return self
@@ -545,8 +529,7 @@ class _MartPool:
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=False)
-        for kernels in self._kernels:
-            kernels.close()
+        self._kernels.close()
 
 
 def _loads_of_run(conn, run_id: int) -> list[dict]:
