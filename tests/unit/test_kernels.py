@@ -4,6 +4,7 @@ killed once done, busy or not, leaving no process behind."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import nbformat
 import papermill
@@ -13,6 +14,7 @@ from processes import is_gone, wait_until_gone
 
 from etl_helpers.kernel_server import KernelServer
 from etl_helpers.kernels import KERNEL_NAME, WarmKernels, kernel_environment, new_kernel
+from etl_helpers.run import execute
 
 
 def test_a_kernel_started_ahead_runs_a_notebook_and_is_gone_after(tmp_path, capfd):
@@ -105,3 +107,35 @@ def test_kernels_kept_ahead_start_the_next_one_as_one_is_taken(tmp_path):
     kernel.stop()
     kernels.close()
     assert all(is_gone(pid) for pid in pids)
+
+
+def _five_cells(folder: Path, last: str) -> Path:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"print({n})") for n in range(4)])
+    notebook.cells.append(nbformat.v4.new_code_cell(last))
+    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, folder / "in.ipynb")
+    return folder / "in.ipynb"
+
+
+def _execute(source: Path, cell_timeout: float = 60):
+    return execute.execute_notebook(source, source.with_name("out.ipynb"), parameters={}, header="# run",
+                                    title="t", take_kernel=WarmKernels(source.parent).take, cell_timeout=cell_timeout)
+
+
+def test_a_notebook_is_saved_once_when_it_ends_not_after_every_cell(tmp_path, monkeypatch):
+    saves = []
+    monkeypatch.setattr(papermill.engines, "write_ipynb", lambda nb, path: saves.append(path))
+    record = _execute(_five_cells(tmp_path, "print(4)"))
+    assert record.status == "succeeded" and len(saves) == 1
+    done = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert [c.outputs[0]["text"] for c in done.cells if c.cell_type == "code"] == [f"{n}\n" for n in range(5)]
+    assert (tmp_path / "out.html").exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_notebook_cut_short_by_a_timeout_keeps_what_its_cells_printed(tmp_path):
+    record = _execute(_five_cells(tmp_path, "import time; time.sleep(30)"), cell_timeout=2)
+    assert record.status == "failed" and "out.ipynb" not in (record.error or "")
+    done = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    code = [c for c in done.cells if c.cell_type == "code"]
+    assert [c.outputs[0]["text"] for c in code[:4]] == [f"{n}\n" for n in range(4)] and code[4].outputs == []
+    assert "in.ipynb failed" in record.error and (tmp_path / "out.html").exists()

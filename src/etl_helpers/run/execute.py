@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import papermill
+from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
 from etl_helpers import db, kernels
 from etl_helpers.kernels import StartedKernel
@@ -54,6 +55,51 @@ def with_header(source: Path, header: str) -> nbformat.NotebookNode:
     return notebook
 
 
+class _SavedWhenDone(NotebookExecutionManager):
+    """papermill's record of a notebook's execution, saved once it ends (a cell failed, timed
+    out or the kernel died included) rather than as each cell starts and ends: every save
+    validates and rewrites the whole notebook, charts and all, some forty times a notebook
+    and about a CPU-second of a daily run on the cores its notebooks share."""
+
+    done = False
+
+    def save(self, **kwargs) -> None:
+        if self.done:
+            super().save(**kwargs)
+
+    def notebook_complete(self, **kwargs) -> None:
+        self.done = True
+        super().notebook_complete(**kwargs)
+
+
+class SavedWhenDoneEngine(NBClientEngine):
+    """papermill's own engine (nbclient) with :class:`_SavedWhenDone` as its manager: the
+    wrapping of papermill's ``Engine.execute_notebook``, with only the manager replaced."""
+
+    @classmethod
+    def execute_notebook(
+        cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False, autosave_cell_every=30, **kwargs
+    ):
+        manager = _SavedWhenDone(
+            nb,
+            output_path=output_path,
+            progress_bar=progress_bar,
+            log_output=log_output,
+            autosave_cell_every=autosave_cell_every,
+        )
+        manager.notebook_start()
+        try:
+            cls.execute_managed_notebook(manager, kernel_name, log_output=log_output, **kwargs)
+        finally:
+            manager.cleanup_pbar()
+            manager.notebook_complete()
+        return manager.nb
+
+
+ENGINE = "etl-helpers"
+papermill_engines.register(ENGINE, SavedWhenDoneEngine)
+
+
 def _not_alt_text_notice(record: logging.LogRecord) -> bool:
     """nbconvert's lab template cannot carry an image's alternative text, so it gives every chart
     a generic one and says so once per report: a notice about the template, not about the run."""
@@ -70,15 +116,15 @@ def warm_up_renderer() -> None:
     HTMLExporter(exclude_input=True).from_notebook_node(nbformat.v4.new_notebook())
 
 
-def render_html(executed: Path, title: str) -> Path:
-    """HTML report beside the executed notebook: inputs hidden, outputs (charts) shown,
-    titled ``title``."""
+def render_html(executed: Path, title: str, notebook: nbformat.NotebookNode | None = None) -> Path:
+    """HTML report beside the executed notebook (``notebook``, read from it if not given): inputs
+    hidden, outputs (charts) shown, titled ``title``."""
     from nbconvert import HTMLExporter  # imported when a report is made: a run whose steps are all reused makes none
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.log.addFilter(_not_alt_text_notice)
     body, _ = exporter.from_notebook_node(
-        nbformat.read(executed, as_version=4), resources={"metadata": {"name": title}}
+        notebook or nbformat.read(executed, as_version=4), resources={"metadata": {"name": title}}
     )
     target = executed.with_suffix(".html")
     write_text_atomic(target, body)
@@ -128,6 +174,7 @@ def execute_notebook(
             start_timeout=kernels.KERNEL_START_TIMEOUT,
             log_output=False,
             km=kernel,
+            engine_name=ENGINE,
         )
         record.status = "succeeded"
     except Exception as error:  # papermill errors, cell timeouts, kernels dead or never started
@@ -138,8 +185,9 @@ def execute_notebook(
     record.seconds = round(time.perf_counter() - started, 3)
     try:
         if partial.exists():
-            write_text_atomic(executed, nbformat.writes(nbformat.read(partial, as_version=4)))
-            render_html(executed, title)
+            done = nbformat.read(partial, as_version=4)
+            write_text_atomic(executed, nbformat.writes(done))
+            render_html(executed, title, done)
     except Exception as error:  # a full or read-only disk, a notebook cut short
         record.status = "failed"
         record.error = record.error or failure_message(notebook, error)
