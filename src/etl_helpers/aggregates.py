@@ -35,6 +35,9 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 
@@ -164,23 +167,85 @@ def build_order(declared: tuple[Aggregate, ...]) -> tuple[Aggregate, ...]:
 AGGREGATES = build_order(_DECLARED)
 
 
+REFRESH_JOBS = 2  # aggregates refreshed side by side (a run's two cores)
+REFRESH_WORK_MEM = "256MB"  # a rebuild hashes and sorts the whole history
+Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
+
+
 class StaleAggregates(RuntimeError):
     """Facts were loaded after the last refresh: the aggregates would miss them."""
 
 
-def refresh(conn: psycopg.Connection) -> pd.DataFrame:
-    """Bring every aggregate up to date, in one transaction (a savepoint of the caller's); returns, per aggregate,
-    how it was refreshed ('rebuilt', 'incremental' or 'current'), the dates recomputed
-    (null: all), its row count and the seconds it took."""
+def refresh(conn: psycopg.Connection, connect: Connect | None = None, jobs: int = REFRESH_JOBS) -> pd.DataFrame:
+    """Bring every aggregate up to date; returns, per aggregate, how it was refreshed ('rebuilt',
+    'incremental', 'merged' or 'current'), the dates recomputed (null: all), its row count and
+    the seconds it took.
+
+    ``conn``'s transaction (a savepoint of the caller's) holds the load lock throughout, and must
+    hold no lock the refreshing sessions wait for (views it replaced: commit them first). Without
+    ``connect``, or on Citus, the aggregates are refreshed in it, one after the other. With
+    ``connect`` (a new connection to the same database, as a context manager), they are refreshed
+    ``jobs`` at a time, each on a connection and in a transaction of its own, committed before any
+    aggregate that reads it starts: a rebuild's ``INSERT ... SELECT`` runs on one core, and most
+    aggregates do not read each other. An aggregate whose refresh fails is left as it was, and
+    stale (:func:`check_current`); those committed before the failure stay current."""
     with conn.transaction():
         advisory_xact_lock(conn, LOAD_LOCK_KEY)
-        conn.execute("set local work_mem to '256MB'")  # a rebuild hashes and sorts the whole history
-        citus.analyze_dimensions(conn)  # the marts join them: give the planner their statistics
+        side_by_side = connect is not None and jobs > 1 and not citus.is_citus(conn)
+        if side_by_side:
+            assert connect is not None
+            with connect() as other:  # committed: statistics the refreshing sessions plan with
+                citus.analyze_dimensions(other)
+        else:
+            _set_work_mem(conn)
+            citus.analyze_dimensions(conn)  # the marts join them: give the planner their statistics
         watermark = db.scalar(conn, "select coalesce(max(file_id), 0) from etl.loaded_files")
         fingerprints = _fingerprints(conn, AGGREGATES)
         _drop_retired(conn)
-        rows = [_refresh_one(conn, aggregate, watermark, fingerprints) for aggregate in AGGREGATES]
+        if side_by_side:
+            assert connect is not None
+            rows = _refresh_side_by_side(connect, jobs, watermark, fingerprints)
+        else:
+            rows = [_refresh_one(conn, aggregate, watermark, fingerprints) for aggregate in AGGREGATES]
     return pd.DataFrame(rows, columns=["aggregate", "refresh", "dates", "estimated_rows", "seconds"])
+
+
+def _set_work_mem(conn: psycopg.Connection) -> None:
+    conn.execute("select set_config('work_mem', %s, true)", (REFRESH_WORK_MEM,))
+
+
+def _refresh_side_by_side(connect: Connect, jobs: int, watermark: int, fingerprints: dict[str, str]) -> list[tuple]:
+    """Each aggregate on a connection of its own, ``jobs`` at a time, once those it reads are
+    committed; on a failure, no other starts and the first error is raised once the running
+    ones end. The rows in :data:`AGGREGATES`' order."""
+
+    def refresh_alone(aggregate: Aggregate) -> tuple:
+        with connect() as own, own.transaction():
+            _set_work_mem(own)
+            return _refresh_one(own, aggregate, watermark, fingerprints)
+
+    needs = {a.name: set(a.depends_on()) for a in AGGREGATES}
+    waiting = list(AGGREGATES)
+    rows: dict[str, tuple] = {}
+    errors: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="refresh") as pool:
+        running: dict[Future, Aggregate] = {}
+        while waiting or running:
+            for aggregate in [a for a in waiting if needs[a.name] <= rows.keys()][: jobs - len(running)]:
+                waiting.remove(aggregate)
+                running[pool.submit(refresh_alone, aggregate)] = aggregate
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                aggregate = running.pop(future)
+                error = future.exception()
+                if error is None:
+                    rows[aggregate.name] = future.result()
+                else:
+                    errors.append(error)
+                    waiting.clear()  # none starts after a failure; the running ones end
+    if errors:
+        raise errors[0]
+    return [rows[a.name] for a in AGGREGATES]
 
 
 def _drop_retired(conn: psycopg.Connection) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from functools import partial
 
 import pandas as pd
 from psycopg import sql
@@ -106,7 +107,8 @@ def create_views(settings: Settings | None = None) -> pd.DataFrame:
     was refreshed and the dates it recomputed (none: all)."""
     with db.connection(settings) as conn:
         names = views.create_views(conn)
-        refreshed = aggregates.refresh(conn)
+        conn.commit()  # the aggregates' sessions read the views
+        refreshed = aggregates.refresh(conn, connect=partial(db.connection, settings))
         rows = [(n, "view", _estimated_rows(conn, "marts", n), None, None) for n in names]
     rows += [(r.aggregate, "aggregate", r.estimated_rows, r.refresh, r.dates) for r in refreshed.itertuples()]
     return pd.DataFrame(rows, columns=["relation", "kind", "estimated_rows", "refresh", "dates"])

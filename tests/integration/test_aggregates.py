@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import shutil
+import threading
 from datetime import date, timedelta
+from functools import partial
 
 import pandas as pd
 import psycopg
@@ -244,6 +246,71 @@ def test_a_changed_query_rebuilds_its_aggregate(pipeline):
         refreshes = aggregates.refresh(conn).set_index("aggregate")["refresh"]
     assert refreshes.to_dict() == {a.name: "rebuilt" if a.name == "agg_baskets" else "current"
                                    for a in aggregates.AGGREGATES}
+
+
+def _stale_since_the_last_file(settings) -> None:
+    with db.connect(settings) as conn:
+        conn.execute("update etl.aggregate_refreshes set last_file_id = last_file_id - 1")
+        conn.commit()
+
+
+def test_aggregates_refresh_two_at_a_time_each_after_those_it_reads(pipeline, monkeypatch):
+    """On connections of their own, two at a time (the first two wait for each other), and an
+    aggregate starts only once those it reads are committed."""
+    settings, _, _ = pipeline
+    _stale_since_the_last_file(settings)
+    refresh_one, side_by_side = aggregates._refresh_one, threading.Barrier(2)
+    started, ended, lock = [], set(), threading.Lock()
+
+    def watched(conn, aggregate, *args):
+        with lock:
+            assert set(aggregate.depends_on()) <= ended, aggregate.name
+            started.append(aggregate.name)
+        if len(started) <= 2:
+            side_by_side.wait(timeout=30)
+        row = refresh_one(conn, aggregate, *args)
+        with lock:
+            ended.add(aggregate.name)
+        return row
+
+    monkeypatch.setattr(aggregates, "_refresh_one", watched)
+    with db.connect(settings) as conn:
+        refreshes = aggregates.refresh(conn, connect=partial(db.connection, settings), jobs=2)
+        conn.commit()
+    assert sorted(started) == sorted(a.name for a in aggregates.AGGREGATES)
+    assert refreshes["aggregate"].tolist() == [a.name for a in aggregates.AGGREGATES]
+    with db.connect(settings) as conn:
+        aggregates.check_current(conn)
+        assert all(_differences(conn, aggregate) == 0 for aggregate in aggregates.AGGREGATES)
+
+
+def test_a_failed_aggregate_stops_the_refresh_and_stays_stale(pipeline, monkeypatch):
+    """The aggregate refreshed beside the failed one is kept; the failed one and those not begun
+    are stale, so the marts refuse them, until a refresh that succeeds."""
+    settings, _, _ = pipeline
+    _stale_since_the_last_file(settings)
+    refresh_one, started = aggregates._refresh_one, []
+
+    def failing(conn, aggregate, *args):
+        started.append(aggregate.name)
+        if aggregate.name == "agg_baskets":
+            raise RuntimeError("deliberate failure")
+        return refresh_one(conn, aggregate, *args)
+
+    monkeypatch.setattr(aggregates, "_refresh_one", failing)
+    with db.connect(settings) as conn, pytest.raises(RuntimeError, match="deliberate failure"):
+        aggregates.refresh(conn, connect=partial(db.connection, settings), jobs=2)
+    assert sorted(started) == ["agg_baskets", "agg_tickets_day"]  # the first two ready; none after
+    with db.connect(settings) as conn:
+        aggregates.check_current(conn, ("agg_tickets_day",))
+        for name in ("agg_baskets", "agg_category_sets_day", "agg_customer_store_day"):
+            with pytest.raises(aggregates.StaleAggregates, match=name):
+                aggregates.check_current(conn, (name,))
+    monkeypatch.undo()
+    _views_step(settings)
+    with db.connect(settings) as conn:
+        aggregates.check_current(conn)
+        assert all(_differences(conn, aggregate) == 0 for aggregate in aggregates.AGGREGATES)
 
 
 def test_an_aggregate_no_longer_declared_is_dropped(pipeline):
