@@ -168,8 +168,22 @@ class ConsoleFormatter(runner.RedactingFormatter):
             record.exc_info, record.exc_text = saved
 
 
+class CurrentStderrHandler(logging.StreamHandler):
+    """A console handler writing to ``sys.stderr`` as it is when a record comes, not as it was
+    when the handler was made: a caller that swaps it (a test capturing output, say) gets the
+    records, and one that closed it leaves no handler writing to a closed stream."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # StreamHandler sets it; always the current stderr
+        pass
+
+
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
+    handler = CurrentStderrHandler()
     handler.setFormatter(ConsoleFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     handler.setLevel(level)
     logging.basicConfig(level=min(logging.INFO, logging.getLevelName(level)), handlers=[handler], force=True)

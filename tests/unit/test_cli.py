@@ -1,5 +1,9 @@
 """Case 24 and usage errors: bad input exits 2 with one line, before anything runs or is written."""
 
+import io
+import logging
+import sys
+
 import pytest
 
 from etl_helpers import cli, runner
@@ -174,3 +178,25 @@ def test_an_unknown_profile_exits_2(untouched, capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["--date", "2026-11-30", "--profile", "giant"])
     assert stop.value.code == 2
+
+
+@pytest.fixture
+def root_logging():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_the_console_log_goes_to_the_stderr_of_the_moment(root_logging, monkeypatch):
+    """A command run in-process (a test, a scheduler's task) leaves no handler bound to a stream
+    that is gone: the next records go to whatever stderr is then, and none fails to print."""
+    cli.configure_logging("INFO")
+    before, after = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", before)
+    logging.getLogger("etl_helpers.test").info("first")
+    before.close()
+    monkeypatch.setattr(sys, "stderr", after)
+    logging.getLogger("etl_helpers.test").info("second")
+    assert "second" in after.getvalue() and "Logging error" not in after.getvalue()
