@@ -191,10 +191,9 @@ def refresh(conn: psycopg.Connection, connect: Connect | None = None, jobs: int 
     stale (:func:`check_current`); those committed before the failure stay current."""
     with conn.transaction():
         advisory_xact_lock(conn, LOAD_LOCK_KEY)
-        side_by_side = connect is not None and jobs > 1 and not citus.is_citus(conn)
-        if side_by_side:
-            assert connect is not None
-            with connect() as other:  # committed: statistics the refreshing sessions plan with
+        side_by_side = connect if jobs > 1 and not citus.is_citus(conn) else None
+        if side_by_side is not None:
+            with side_by_side() as other:  # committed: statistics the refreshing sessions plan with
                 citus.analyze_dimensions(other)
         else:
             _set_work_mem(conn)
@@ -202,9 +201,8 @@ def refresh(conn: psycopg.Connection, connect: Connect | None = None, jobs: int 
         watermark = db.scalar(conn, "select coalesce(max(file_id), 0) from etl.loaded_files")
         fingerprints = _fingerprints(conn, AGGREGATES)
         _drop_retired(conn)
-        if side_by_side:
-            assert connect is not None
-            rows = _refresh_side_by_side(connect, jobs, watermark, fingerprints)
+        if side_by_side is not None:
+            rows = _refresh_side_by_side(side_by_side, jobs, watermark, fingerprints)
         else:
             rows = [_refresh_one(conn, aggregate, watermark, fingerprints) for aggregate in AGGREGATES]
     return pd.DataFrame(rows, columns=["aggregate", "refresh", "dates", "estimated_rows", "seconds"])

@@ -248,6 +248,12 @@ def test_a_changed_query_rebuilds_its_aggregate(pipeline):
                                    for a in aggregates.AGGREGATES}
 
 
+def _assert_every_aggregate_current_and_equal_to_its_query(settings) -> None:
+    with db.connect(settings) as conn:
+        aggregates.check_current(conn)
+        assert all(_differences(conn, aggregate) == 0 for aggregate in aggregates.AGGREGATES)
+
+
 def _stale_since_the_last_file(settings) -> None:
     with db.connect(settings) as conn:
         conn.execute("update etl.aggregate_refreshes set last_file_id = last_file_id - 1")
@@ -279,9 +285,7 @@ def test_aggregates_refresh_two_at_a_time_each_after_those_it_reads(pipeline, mo
         conn.commit()
     assert sorted(started) == sorted(a.name for a in aggregates.AGGREGATES)
     assert refreshes["aggregate"].tolist() == [a.name for a in aggregates.AGGREGATES]
-    with db.connect(settings) as conn:
-        aggregates.check_current(conn)
-        assert all(_differences(conn, aggregate) == 0 for aggregate in aggregates.AGGREGATES)
+    _assert_every_aggregate_current_and_equal_to_its_query(settings)
 
 
 def test_a_failed_aggregate_stops_the_refresh_and_stays_stale(pipeline, monkeypatch):
@@ -308,9 +312,7 @@ def test_a_failed_aggregate_stops_the_refresh_and_stays_stale(pipeline, monkeypa
                 aggregates.check_current(conn, (name,))
     monkeypatch.undo()
     _views_step(settings)
-    with db.connect(settings) as conn:
-        aggregates.check_current(conn)
-        assert all(_differences(conn, aggregate) == 0 for aggregate in aggregates.AGGREGATES)
+    _assert_every_aggregate_current_and_equal_to_its_query(settings)
 
 
 def test_an_aggregate_no_longer_declared_is_dropped(pipeline):
