@@ -289,8 +289,9 @@ def test_aggregates_refresh_two_at_a_time_each_after_those_it_reads(pipeline, mo
 
 
 def test_a_failed_aggregate_stops_the_refresh_and_stays_stale(pipeline, monkeypatch):
-    """The aggregate refreshed beside the failed one is kept; the failed one and those not begun
-    are stale, so the marts refuse them, until a refresh that succeeds."""
+    """What was refreshed beside the failed aggregate is kept; the failed one, those reading it
+    and those not begun are stale, so the marts refuse them, until a refresh that succeeds.
+    (Which others began depends on timing: those that finished first may free a place.)"""
     settings, _, _ = pipeline
     _stale_since_the_last_file(settings)
     refresh_one, started = aggregates._refresh_one, []
@@ -302,16 +303,21 @@ def test_a_failed_aggregate_stops_the_refresh_and_stays_stale(pipeline, monkeypa
         return refresh_one(conn, aggregate, *args)
 
     monkeypatch.setattr(aggregates, "_refresh_one", failing)
-    with db.connect(settings) as conn, pytest.raises(RuntimeError, match="deliberate failure"):
-        aggregates.refresh(conn, connect=partial(db.connection, settings), jobs=2)
-    assert sorted(started) == ["agg_baskets", "agg_tickets_day"]  # the first two ready; none after
-    with db.connect(settings) as conn:
-        aggregates.check_current(conn, ("agg_tickets_day",))
-        for name in ("agg_baskets", "agg_category_sets_day", "agg_customer_store_day"):
-            with pytest.raises(aggregates.StaleAggregates, match=name):
-                aggregates.check_current(conn, (name,))
-    monkeypatch.undo()
-    _views_step(settings)
+    try:
+        with db.connect(settings) as conn, pytest.raises(RuntimeError, match="deliberate failure"):
+            aggregates.refresh(conn, connect=partial(db.connection, settings), jobs=2)
+        assert {"agg_baskets", "agg_tickets_day"} <= set(started)  # the first two ready
+        assert "agg_category_sets_day" not in started  # it reads the failed one
+        with db.connect(settings) as conn:
+            for aggregate in aggregates.AGGREGATES:
+                if aggregate.name in started and aggregate.name != "agg_baskets":
+                    aggregates.check_current(conn, (aggregate.name,))
+                else:
+                    with pytest.raises(aggregates.StaleAggregates, match=aggregate.name):
+                        aggregates.check_current(conn, (aggregate.name,))
+    finally:
+        monkeypatch.undo()
+        _views_step(settings)
     _assert_every_aggregate_current_and_equal_to_its_query(settings)
 
 
