@@ -498,7 +498,9 @@ def test_12_zero_or_absurd_values_are_quarantined_above_the_contract_bounds(ware
               sale("T0200", 8, unit_price=f"{MAX_UNIT_PRICE}.01"),
               sale("T0200", 9, unit_price="1000000000.00"),
               sale("T0200", 10, discount="1"),
-              sale("T0200", 11, amount="1000000000.00")]
+              sale("T0200", 11, amount="1000000000.00"),
+              # both as large as they may be written, amount left to compute: 10^21, refused, not a crash
+              sale("T0200", 12, quantity="999999999", unit_price="999999999999.999999")]
     sales = folder.write_rows("sales", DAY1, at_bounds + beyond)
     loyalty = folder.write_rows("loyalty", DAY1, [event("E0001", points_earned=str(MAX_POINTS)),
                                                   event("E0002", points_earned=str(MAX_POINTS + 1)),
@@ -512,13 +514,31 @@ def test_12_zero_or_absurd_values_are_quarantined_above_the_contract_bounds(ware
     price = f"unit_price out of bounds (0, {MAX_UNIT_PRICE}]"
     rf.assert_quarantined(warehouse, sales, {
         4: quantity, 5: quantity, 6: quantity, 7: "invalid quantity", 8: "invalid quantity",
-        9: price, 10: price, 11: price, 12: price, 13: "discount is not a rate in [0, 1)", 14: "amount out of bounds"})
+        9: price, 10: price, 11: price, 12: price, 13: "discount is not a rate in [0, 1)", 14: "amount out of bounds",
+        15: quantity})
     rf.assert_quarantined(warehouse, loyalty, {3: f"points out of bounds [0, {MAX_POINTS}]",
                                                4: f"points out of bounds [0, {MAX_POINTS}]"})
     rf.assert_quarantined(warehouse, products, {5: f"list_price out of bounds (0, {MAX_UNIT_PRICE}]"})
     assert rf.query(warehouse, "select max(abs(quantity)), max(unit_price) from warehouse.fact_ventes") == [
         (MAX_QUANTITY, Decimal(MAX_UNIT_PRICE))]
     rf.assert_reconciled(warehouse)
+
+
+def test_decimals_beyond_the_columns_scale_are_rounded_half_away_from_zero_as_postgresql_does(warehouse, folder):
+    folder.write_rows("sales", DAY1, [
+        sale("T0300", 1, quantity="1", unit_price="1.005", discount="0.12345", amount="2.00005"),
+        sale("T0300", 2, quantity="-1", unit_price="1.20", amount="-1.20005"),
+        sale("T0300", 3, quantity="3", unit_price="0.335", discount="0"),  # amount computed from the price as written
+    ])
+
+    rf.load(warehouse, folder)
+
+    assert rf.query(warehouse, "select line_number, unit_price, discount, amount from warehouse.fact_ventes "
+                               "where ticket_id = 'T0300' order by line_number") == [
+        (1, Decimal("1.01"), Decimal("0.1235"), Decimal("2.0001")),
+        (2, Decimal("1.20"), Decimal("0"), Decimal("-1.2001")),
+        (3, Decimal("0.34"), Decimal("0"), Decimal("1.01")),
+    ]
 
 
 def test_13_event_dated_after_its_file_or_the_run_date_is_quarantined(warehouse, folder):

@@ -7,6 +7,7 @@ whitespace); these tests hold the values that must still be trimmed, emptied or 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,7 +46,7 @@ def test_values_are_trimmed_of_ascii_and_unicode_whitespace_and_blank_ones_are_m
         ]
     )
     assert rows == [
-        {"product_code": "P1", "product_name": "Lait", "list_price": "1.20", "problem": None},
+        {"product_code": "P1", "product_name": "Lait", "list_price": Decimal("1.20"), "problem": None},
         {"product_code": "P2", "product_name": "Pain", "list_price": None, "problem": None},
         {"product_code": "P3", "product_name": "Beurre", "list_price": None, "problem": None},
     ]
@@ -66,6 +67,6 @@ def test_a_number_written_with_an_exponent_is_refused_in_either_case():
 def test_a_slice_is_typed_by_its_own_values_not_by_what_its_parent_holds():
     padding = [(" PAD ", "pad\u00a0", "pad", "1e0"), ("", "pad", "pad", " ")]
     rows = typed_products([("P1", "Lait", "Crèmerie", "1.5")], padding)
-    assert rows == [{"product_code": "P1", "product_name": "Lait", "list_price": "1.5", "problem": None}]
+    assert rows == [{"product_code": "P1", "product_name": "Lait", "list_price": Decimal("1.5"), "problem": None}]
     rows = typed_products([(" P1", "Lait", "Crèmerie", "2e0")], padding)
     assert rows == [{"product_code": "P1", "product_name": "Lait", "list_price": None, "problem": "invalid list_price"}]

@@ -156,11 +156,12 @@ def paris_date(instant: pa.Array) -> pa.Array:
 
 
 def default_amount(quantity: pa.Array, unit_price: pa.Array, discount: pa.Array) -> pa.Array:
-    """round(quantity * unit_price * (1 - discount), 2), ties away from zero, in decimals."""
+    """round(quantity * unit_price * (1 - discount), 2), ties away from zero, in decimals
+    wide enough for any row's (a refused row's too)."""
     price = pc.cast(unit_price, pa.decimal256(18, 6))
     rate = pc.subtract(pa.scalar(1, pa.decimal256(18, 6)), pc.cast(discount, pa.decimal256(18, 6)))
     exact = pc.multiply(pc.multiply(pc.cast(quantity, pa.decimal256(19, 0)), price), rate)
-    return pc.cast(pc.round(exact, 2, round_mode="half_towards_infinity"), pa.string())
+    return pc.round(exact, 2, round_mode="half_towards_infinity")
 
 
 def check_events(
@@ -216,7 +217,8 @@ def check_events(
         quantity = column["quantity"]
         amount = column["amount"]
         if amount.null_count:
-            amount = pc.coalesce(amount, default_amount(quantity, column["unit_price"], column["discount"]))
+            computed = default_amount(quantity, column["unit_price"], column["discount"])
+            amount = pc.coalesce(pc.cast(amount, computed.type), computed)
         values |= {"product_id": product_id, "is_return": pc.less(quantity, 0), "amount": amount}
     else:
         reasons.flag(unknown_customer, "unknown customer_code")

@@ -81,13 +81,13 @@ def binary_bytes(typed: pa.Table) -> list[bytes]:
     return [encoder.write_header(), *(encoder.write_batch(b) for b in typed.to_batches()), encoder.finish()]
 
 
-def _decimal(text: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
-    """Decimal text as ``target``, rounded half away from zero (as PostgreSQL rounds numeric
+def _decimal(number: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    """A decimal as ``target``, rounded half away from zero (as PostgreSQL rounds numeric
     input) when a value has more decimals than the column keeps."""
     try:
-        return pc.cast(text, target)  # the usual case, exact: a third of the cost of rounding
+        return pc.cast(number, target)  # the usual case, exact: a third of the cost of rounding
     except pa.ArrowInvalid:
-        return pc.cast(pc.round(pc.cast(text, pa.decimal128(38, 12)), target.scale, "half_towards_infinity"), target)
+        return pc.cast(pc.round(pc.cast(number, pa.decimal128(38, 12)), target.scale, "half_towards_infinity"), target)
 
 
 PG_TO_ARROW = {

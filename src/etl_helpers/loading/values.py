@@ -31,6 +31,7 @@ INT = r"^[+-]?\d{1,9}$"
 DECIMAL = r"^[+-]?(\d{1,12}(\.\d{0,6})?|\.\d{1,6})$"
 INT_LIMIT = 999_999_999  # what INT accepts: nine digits
 DECIMAL_LIMIT = 10**12  # what DECIMAL accepts: twelve digits before the point
+DECIMAL_TYPE = pa.decimal128(18, 6)  # holds every value DECIMAL accepts, exactly
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 ISO_TIMESTAMP = (
     r"^\d{4}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-](0\d|1[0-4])(:?[0-5]\d)?)?$"
@@ -181,13 +182,13 @@ def _type_column(column: Column, values: pa.Array, fmt: RawFormat, problems: Pro
             normal = pc.if_else(
                 _matches(values, r"\."), pa.scalar("not a number"), pc.replace_substring(values, ",", ".")
             )
-        number = _strict_cast(normal, pa.decimal128(18, 6))
+        number = _strict_cast(normal, DECIMAL_TYPE)
         if number is not None and (pc.max(pc.abs(number)).as_py() or 0) < DECIMAL_LIMIT and not _has_exponent(normal):
-            return _Typed({name: normal}, pc.cast(number, pa.float64()))
+            return _Typed({name: number}, pc.cast(number, pa.float64()))
         valid = _matches(normal, DECIMAL)
         problems.flag(pc.and_(present, pc.invert(valid)), f"invalid {name}")
-        kept = _only(normal, valid)
-        return _Typed({name: kept}, pc.cast(kept, pa.float64()))
+        number = pc.cast(_only(normal, valid), DECIMAL_TYPE)
+        return _Typed({name: number}, pc.cast(number, pa.float64()))
     if column.type == "bool":
         lowered = pc.utf8_lower(values)
         valid = pc.is_in(lowered, pa.array(BOOL_WORDS))
