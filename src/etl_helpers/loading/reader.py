@@ -242,6 +242,7 @@ def parse_blocks(blocks: list[Block], header: Header, fmt: RawFormat) -> tuple[p
             include_columns=header.loaded,
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
+            check_utf8=False,  # the block is valid UTF-8 (_decode_to_utf8), so is every field of it
         ),
     )
     if refused_rows:
