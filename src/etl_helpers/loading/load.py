@@ -294,12 +294,7 @@ def load_raw_folder(
     results: list[FileResult] = []
     conn = db.connect(settings)
     try:
-        conn.execute("set timezone to 'UTC'")
-        conn.execute("set work_mem to '256MB'")  # duplicate checks hash a whole batch's keys in memory
-        conn.execute("set synchronous_commit to off")  # a crash may lose the last load, ledger with it: rerun
-        conn.execute("set jit = off")  # compiling the checks costs more than it saves, even on 1 M rows
-        citus.prepare_load_session(conn)
-        conn.commit()
+        prepare_session(conn)
         for batch in _batches(files):
             label = f"{batch[0].entity.name} ({len(batch)} file{'s' if len(batch) > 1 else ''})"
             log.info("loading %s", label)
@@ -313,6 +308,16 @@ def load_raw_folder(
     finally:
         conn.close()
     return results
+
+
+def prepare_session(conn: psycopg.Connection) -> None:
+    """The loader's session settings, committed."""
+    conn.execute("set timezone to 'UTC'")
+    conn.execute("set work_mem to '256MB'")  # duplicate checks hash a whole batch's keys in memory
+    conn.execute("set synchronous_commit to off")  # a crash may lose the last load, ledger with it: rerun
+    conn.execute("set jit = off")  # compiling the checks costs more than it saves, even on 1 M rows
+    citus.prepare_load_session(conn)
+    conn.commit()
 
 
 def _batches(files: list[RawFile]) -> list[list[RawFile]]:
