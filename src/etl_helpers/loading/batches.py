@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from etl_helpers.contract import RawFile, RawFormat
@@ -89,7 +90,7 @@ def typed_batches(
     def typed() -> tuple[pa.Table, pa.Table]:
         nonlocal parsed, rows
         combined = pa.concat_tables(parsed, promote_options="default")
-        paths = {file_id: Path(results[file_id].path) for file_id in set(combined["file_id"].to_pylist())}
+        paths = {file_id: Path(results[file_id].path) for file_id in pc.unique(combined["file_id"]).to_pylist()}
         first_file = results[combined["file_id"][0].as_py()]
         parsed, rows = [], 0
         return combined, type_chunk(combined, entity, fmt, date.fromisoformat(first_file.business_date), paths)

@@ -146,12 +146,12 @@ def _decode_to_utf8(block: bytes, path: Path, fmt: RawFormat, first_line: int) -
 PLAIN_BYTES = bytes(b for b in range(256) if (32 <= b < 127 or b >= 128 or b in (9, 10)) and b != 34)
 
 
-def _screen(block: bytes, first_line: int, encoding: str) -> tuple[np.ndarray, list[Reject], bytes]:
+def _screen(block: bytes, first_line: int, encoding: str) -> tuple[np.ndarray, list[Reject], bytes, int]:
     """Find malformed lines in a block of whole lines.
 
-    Returns the line numbers of the kept lines, their count per blank-skipping,
-    the rejects, and the bytes of the kept lines only. A block of plain bytes only (the usual
-    one: one C pass over it tells) has no quote, control character nor CR to look for.
+    Returns the line numbers of the kept lines, the rejects, the bytes of the kept lines
+    only, and the number of lines in the block (blank ones too). A block of plain bytes only
+    (the usual one: one C pass over it tells) has no quote, control character nor CR to look for.
     """
     data = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(data == 10)
@@ -195,9 +195,9 @@ def _screen(block: bytes, first_line: int, encoding: str) -> tuple[np.ndarray, l
 
     keep = ~(bad | blank)
     if keep.all():
-        return numbers, rejects, block
+        return numbers, rejects, block, len(ends)
     kept = b"".join(block[s:e] + b"\n" for s, e in zip(starts[keep], ends[keep]))
-    return numbers[keep], rejects, kept
+    return numbers[keep], rejects, kept, len(ends)
 
 
 def parse_blocks(blocks: list[Block], header: Header, fmt: RawFormat) -> tuple[pa.Table, list[tuple[int, Reject]]]:
@@ -290,8 +290,8 @@ def iter_blocks(
             block, carry = buffer[: cut + 1], buffer[cut + 1 :]
         if block:
             utf8 = _decode_to_utf8(block, path, fmt, next_line)
-            numbers, rejects, kept = _screen(utf8, next_line, "utf-8")
-            next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            numbers, rejects, kept, lines = _screen(utf8, next_line, "utf-8")
+            next_line += lines
             yield Block(file_id, kept if len(numbers) else b"", numbers, rejects, len(numbers) + len(rejects))
         if eof:
             return
