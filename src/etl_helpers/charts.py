@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import matplotlib.dates as mdates
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
@@ -55,6 +56,19 @@ def money_axis(ax: Axes, currency: str, axis: str = "y") -> None:
     """Ticks of ``axis`` labelled as whole amounts of ``currency``."""
     formatter = FuncFormatter(lambda value, _position=None: money(value, currency))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+
+
+MONTH_TICKS = 8  # at most this many months labelled on a time axis
+
+
+def month_ticks(ax: Axes, months: pd.Series) -> None:
+    """Label a time axis at the first of every few months of ``months`` (month starts, as
+    datetimes), ``Jan 2026``: ticks placed once, where matplotlib's date locator would search
+    for them on every draw of every panel (most of the time a chart of monthly panels took)."""
+    firsts = sorted(months.unique())
+    step = math.ceil(len(firsts) / MONTH_TICKS) or 1
+    shown = firsts[::step]
+    ax.set_xticks([mdates.date2num(month) for month in shown], [f"{month:%b %Y}" for month in shown])
 
 
 def figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, Any]:

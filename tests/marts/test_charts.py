@@ -3,9 +3,11 @@ each test renders the figure and measures where its texts land."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from itertools import combinations
 
+import matplotlib.dates as mdates
 import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -78,6 +80,26 @@ def test_monthly_sales_by_region_is_one_readable_panel_per_region_at_twelve_regi
     assert all(len(ax.get_lines()) == 1 for ax in panels)     # one line a panel: no tangle of colours
     titles = [(ax.get_title(), ax.title.get_window_extent(renderer)) for ax in panels]
     assert _overlapping(titles) == []
+
+
+def test_monthly_panels_label_a_few_months_by_name_without_overlap_over_two_years():
+    months = pd.date_range("2024-12-01", "2026-11-01", freq="MS").date
+    frame = pd.DataFrame([{"month": m, "region_name": r, "revenue": 1000.0 + j, "period_end": date(2026, 11, 30),
+                           "is_partial_month": m == months[-1]} for r in REGIONS[:5] for j, m in enumerate(months)])
+    figure = marts.draw("monthly_sales_by_region", frame)
+    _render(figure)
+    bottom = [ax for ax in figure.axes if ax.get_visible() and any(t.get_text() for t in ax.get_xticklabels())]
+    assert bottom, "no panel labels its months"
+    for ax in bottom:
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        assert [t.get_text() for t in labels] == ["Dec 2024", "Mar 2025", "Jun 2025", "Sep 2025", "Dec 2025",
+                                                  "Mar 2026", "Jun 2026", "Sep 2026"]
+        # labels slanted 45 degrees are parallel strips: apart when their ticks are more than a line apart across
+        across = [step * math.sin(math.radians(labels[0].get_rotation())) for step in
+                  pd.Series([ax.transData.transform((tick, 0))[0] for tick in ax.get_xticks()]).diff().dropna()]
+        assert min(across) > labels[0].get_fontsize() * figure.dpi / 72
+        low, high = ax.get_xlim()  # every month plotted lies within the axis
+        assert low <= mdates.date2num(pd.Timestamp(months[0])) and mdates.date2num(pd.Timestamp(months[-1])) <= high
 
 
 def test_amounts_are_labelled_in_the_currency_of_the_source():

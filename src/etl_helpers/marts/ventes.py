@@ -96,6 +96,7 @@ def plot_monthly_sales_by_region(frame: pd.DataFrame, currency: str = charts.DEF
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
         ax.tick_params(axis="y", labelsize=8)
         charts.money_axis(ax, currency)
+    charts.month_ticks(axes[0][0], data["month"])  # the panels share their x axis
     last = frame.sort_values("month").iloc[-1]
     note = f" (last month up to {last['period_end']})" if bool(last["is_partial_month"]) else ""
     figure.suptitle(f"Net revenue by region and month{note}")
