@@ -156,6 +156,23 @@ def test_rules_from_hand_written_counts_without_baskets():
     assert rules.association_rules({}, 8).empty
 
 
+def test_rules_stay_exact_at_counts_beyond_a_floats_precision():
+    """Thresholds compared in integers, and support, confidence and lift the correctly rounded
+    quotients of their exact fractions, where counts pass 2**53 (no float product is exact there)."""
+    n = 10**17 + 3
+    antecedent = 25 * 10**16 + 1
+    at_threshold = -(-56 * antecedent // 100)  # ceil(0.56 * antecedent): confidence exactly reaches 0.56
+    for count, passes in ((at_threshold, True), (at_threshold - 1, False)):
+        counts = {("a",): antecedent, ("b",): antecedent + 7, ("a", "b"): count}
+        result = rules.association_rules(counts, n, min_support=0.001, min_confidence=0.56, max_len=2)
+        row = result[result.antecedent == "a"]
+        assert len(row) == passes
+        if passes:
+            assert row.iloc[0]["support"] == float(Fraction(count, n))
+            assert row.iloc[0]["confidence"] == float(Fraction(count, antecedent))
+            assert row.iloc[0]["lift"] == float(Fraction(count * n, antecedent * (antecedent + 7)))
+
+
 def test_max_len_four_counts_quadruples():
     baskets = [frozenset("abcd")] * 3 + [frozenset("abc")] * 2 + [frozenset("d")] * 5
     counts = rules.count_itemsets(baskets, 0.3, max_len=4)

@@ -96,7 +96,7 @@ def exact(value: float | int | str | Decimal | Fraction) -> Fraction:
         if not math.isfinite(value):
             raise ValueError(f"threshold must be finite, got {value!r}")
         value = repr(value)  # shortest decimal that round-trips: what the user typed
-    result = Fraction(value)
+    result = value if isinstance(value, Fraction) else Fraction(value)
     if not 0 <= result <= 1:
         raise ValueError(f"threshold must lie in [0, 1], got {value}")
     return result
@@ -107,13 +107,11 @@ def min_count(min_support: float | str | Decimal | Fraction, n_baskets: int) -> 
     return max(1, math.ceil(exact(min_support) * n_baskets))
 
 
-def is_frequent(count: int, n_baskets: int, min_support) -> bool:
-    return count >= 1 and count >= exact(min_support) * n_baskets
-
-
 def passes_confidence(count: int, antecedent_count: int, min_confidence) -> bool:
-    """``count(X + y) >= min_confidence * count(X)``, exactly."""
-    return count >= exact(min_confidence) * antecedent_count
+    """``count(X + y) >= min_confidence * count(X)``, exactly: in integers, as
+    ``count * q >= p * count(X)`` for ``min_confidence = p / q``."""
+    confidence = exact(min_confidence)
+    return count * confidence.denominator >= confidence.numerator * antecedent_count
 
 
 # --------------------------------------------------------------------------- Apriori, pure Python
@@ -205,18 +203,20 @@ def association_rules(
     if n_baskets is None or n_baskets <= 0:
         return _empty_rules()
     table = {tuple(sorted(k)): int(v) for k, v in counts.items()}
+    threshold = min_count(min_support, n_baskets)  # frequent: count >= min_support * N, an integer
+    confidence = exact(min_confidence)  # read once, not for every rule
     rows: list[dict[str, Any]] = []
     for itemset, count in table.items():
-        if not 2 <= len(itemset) <= max_len or not is_frequent(count, n_baskets, min_support):
+        if not 2 <= len(itemset) <= max_len or count < threshold:
             continue
         for consequent in itemset:
             antecedent = tuple(i for i in itemset if i != consequent)
             if antecedent not in table or (consequent,) not in table:
                 raise ValueError(f"counts lack a subset of {itemset}: {antecedent} or {(consequent,)}")
             antecedent_count, consequent_count = table[antecedent], table[(consequent,)]
-            if not passes_confidence(count, antecedent_count, min_confidence):
+            if not passes_confidence(count, antecedent_count, confidence):
                 continue
-            lift = Fraction(count * n_baskets, antecedent_count * consequent_count)
+            # int / int is the correctly rounded quotient, as float(Fraction(...)) is
             rows.append(
                 {
                     "antecedent_items": antecedent,
@@ -226,10 +226,10 @@ def association_rules(
                     "antecedent_count": antecedent_count,
                     "consequent_count": consequent_count,
                     "n_baskets": n_baskets,
-                    "support": float(Fraction(count, n_baskets)),
-                    "confidence": float(Fraction(count, antecedent_count)),
-                    "lift": float(lift),
-                    "_lift": lift,
+                    "support": count / n_baskets,
+                    "confidence": count / antecedent_count,
+                    "lift": count * n_baskets / (antecedent_count * consequent_count),
+                    "_lift": Fraction(count * n_baskets, antecedent_count * consequent_count),
                     "_confidence": Fraction(count, antecedent_count),
                 }
             )
