@@ -43,7 +43,7 @@ from etl_helpers import db, warehouse
 from etl_helpers.contract import ENTITIES, RawFormat, list_raw_files
 from etl_helpers.loading import facts
 from etl_helpers.loading.load import load_raw_folder, prepare_session
-from etl_helpers.loading.shared import FileResult, arrow_schema
+from etl_helpers.loading.shared import FileResult
 from etl_helpers.settings import PROJECT_ROOT, Settings, load_settings
 from etl_helpers.sources import SourceOptions, demo, demo_folder_name
 
@@ -277,11 +277,17 @@ def peak_rss_mb() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def our_load(url: str, raw: Path, workdir: Path) -> tuple[float, int]:
-    """Our load of every ticket-line file: its seconds and the rows loaded."""
+def _with_dimensions(url: str, raw: Path, workdir: Path) -> Settings:
+    """The pipeline's schema in the database of ``url``, its dimensions loaded from ``raw``."""
     settings = Settings(database_url=url, workdir=workdir)
     warehouse.create_schema(settings)
     warehouse.load_dimensions(RUN_DATE, "canonical", SourceOptions(raw=raw), settings)
+    return settings
+
+
+def our_load(url: str, raw: Path, workdir: Path) -> tuple[float, int]:
+    """Our load of every ticket-line file: its seconds and the rows loaded."""
+    settings = _with_dimensions(url, raw, workdir)
     started = time.perf_counter()
     results = load_raw_folder(settings, raw, RUN_DATE, entities=["sales"], progress=False)
     return time.perf_counter() - started, sum(r.rows_loaded for r in results)
@@ -293,24 +299,17 @@ def database_share(url: str, raw: Path, workdir: Path) -> tuple[float, int]:
     own functions, and held in memory), replayed in one transaction with nothing else to wait
     for. Our load cannot take less than this, however fast the rest of it: its seconds and
     the rows replayed."""
-    settings = Settings(database_url=url, workdir=workdir)
-    warehouse.create_schema(settings)
-    warehouse.load_dimensions(RUN_DATE, "canonical", SourceOptions(raw=raw), settings)
+    settings = _with_dimensions(url, raw, workdir)
     sales = [f for f in list_raw_files(raw, RUN_DATE) if f.entity.name == "sales"]
     todo = [(f, FileResult(str(f.path), "sales", f.business_date.isoformat(), "loaded", file_id=number))
             for number, f in enumerate(sales, 1)]  # no file is registered: fact rows name theirs by number only
     with db.connection(settings) as conn:
         prepare_session(conn)
-        schema = arrow_schema(conn, "fact_ventes", facts.FACT_COLUMNS["sales"])
         with tempfile.TemporaryFile("w+") as reject_spool:
             files = facts.EventFiles(ENTITIES["sales"], todo, RawFormat.read(raw), RUN_DATE, reject_spool, False)
-            encoded = list(facts._checked_batches(facts.Dimensions.read(conn), files,
-                                                  lambda checked: facts._by_month(checked, files.entity, schema)))
+            encoded = list(facts.fact_blocks(conn, facts.Dimensions.read(conn), files))
         started = time.perf_counter()
-        writer = facts._FactWriter(conn, "sales")
-        for months in encoded:
-            writer.write(months)
-        writer.finish()
+        facts.write_facts(conn, "sales", encoded)
         conn.commit()
         return time.perf_counter() - started, sum(result.rows_loaded for _, result in todo)
 

@@ -11,7 +11,7 @@ the batch starts again through ``staging.<entity>_checked``, where
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import IO, TypeVar
@@ -228,21 +228,31 @@ def _checked_batches(
         yield shape(checked)
 
 
+MonthBlocks = list[tuple[int, list[bytes]]]  # a batch's rows: (month number, binary COPY pieces) per month
+
+
+def fact_blocks(conn: psycopg.Connection, dims: Dimensions, files: EventFiles) -> Iterator[MonthBlocks]:
+    """Each batch of ``files``' valid rows as binary COPY blocks, one per calendar month."""
+    schema = arrow_schema(conn, TARGET_TABLE[files.entity.name], FACT_COLUMNS[files.entity.name])
+    return _checked_batches(dims, files, lambda checked: _by_month(checked, files.entity, schema))
+
+
+def write_facts(conn: psycopg.Connection, entity: str, batches: Iterable[MonthBlocks]) -> None:
+    """COPY each batch's month blocks into ``entity``'s fact table; a new month's table is
+    attached once the batches have moved past it, the last ones at the end."""
+    writer = _FactWriter(conn, entity)
+    for months in batches:
+        writer.write(months)
+    writer.finish()
+
+
 def load_events(conn: psycopg.Connection, files: EventFiles) -> None:
     """Straight into the fact table; through staging if a key repeats (see the module's doc)."""
     dims = Dimensions.read(conn)
     entity, todo, reject_spool = files.entity, files.todo, files.reject_spool
-
-    def batches(shape, with_raw_text=False):
-        return in_background(_checked_batches(dims, files, shape, with_raw_text))
-
     try:
         with conn.transaction():  # a savepoint: a repeated key undoes the direct load only
-            writer = _FactWriter(conn, entity.name)
-            schema = arrow_schema(conn, TARGET_TABLE[entity.name], FACT_COLUMNS[entity.name])
-            for months in batches(lambda checked: _by_month(checked, entity, schema)):
-                writer.write(months)
-            writer.finish()
+            write_facts(conn, entity.name, in_background(fact_blocks(conn, dims, files)))
         return
     except (psycopg.errors.UniqueViolation, psycopg.errors.InternalError_) as error:
         if not citus.is_unique_violation(error):  # Citus returns a worker's COPY error without its code
@@ -256,7 +266,8 @@ def load_events(conn: psycopg.Connection, files: EventFiles) -> None:
 
     checked_table = sql.Identifier("staging", f"{entity.name}_checked")
     columns = ["line_no", "raw_text", *FACT_COLUMNS[entity.name]]
-    for data in batches(lambda checked: csv_bytes(checked.select(columns)), with_raw_text=True):
+    staged = _checked_batches(dims, files, lambda checked: csv_bytes(checked.select(columns)), with_raw_text=True)
+    for data in in_background(staged):
         copy_into(conn, checked_table, columns, data)
     conn.execute(sql.SQL("analyze {}").format(checked_table))
     _refuse_repeated_keys(conn, entity)
